@@ -1,0 +1,59 @@
+from django.contrib import admin
+
+from assessments.models import Assessment, AuditEvent, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = ["slug", "version", "title", "is_current", "synced_at"]
+    list_filter = ["is_current"]
+    # Packages are loaded by `manage.py sync_exercises`; editing them here would break their checksum.
+    readonly_fields = [f.name for f in Exercise._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(admin.ModelAdmin):
+    list_display = ["title", "exercise", "owner", "closes_at", "reviewers_per_submission"]
+    list_select_related = ["exercise", "owner"]
+    search_fields = ["title"]
+
+
+class ProbeResultInline(admin.TabularInline):
+    model = ProbeResult
+    extra = 0
+    fields = ["probe_id", "failure_mode", "outcome", "reason", "duration_s"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(GradingRun)
+class GradingRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "submission", "state", "attempt", "progress_done", "progress_total", "queued_at"]
+    list_filter = ["state"]
+    readonly_fields = [f.name for f in GradingRun._meta.fields]
+    inlines = [ProbeResultInline]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor_label", "action", "target_type", "target_id"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_label", "target_id"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "seen_at", "pid"]

@@ -1,0 +1,160 @@
+"""Demo data for `make run`: staff to log in as and candidates in every state.
+
+Idempotent: running it again changes nothing that is already there. The demo passwords
+are fixed and printed, so this refuses to run with DEBUG off unless told otherwise.
+"""
+
+import io
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from assessments.models import Assessment, Exercise, GradingRun
+from assessments.roles import MANAGERS, REVIEWERS, ensure_role_groups
+from assessments.services import assessment_create, grading_run_claim, grading_run_finish
+from candidates.models import Invitation
+from candidates.services import (
+    candidate_get_or_create,
+    decision_record,
+    invitation_create,
+    invitation_expire,
+    invitation_mark_graded,
+    invitation_start,
+    invitation_withdraw,
+    submission_accept,
+)
+from rubrics.models import Rubric
+from rubrics.services import review_assign, review_score_save, review_submit
+
+DEMO_TITLE = "Applied AI Engineer — demo opening"
+STAFF = [
+    ("manager", "Morgan", "Manager", MANAGERS, "demo-manager-pass"),
+    ("reviewer1", "Riley", "Reviewer", REVIEWERS, "demo-reviewer1-pass"),
+    ("reviewer2", "Robin", "Reviewer", REVIEWERS, "demo-reviewer2-pass"),
+]
+# (name, email, the state to bring the invitation to, which archive to upload)
+CANDIDATES = [
+    ("Ada Invited", "ada@example.com", Invitation.INVITED, None),
+    ("Ben Started", "ben@example.com", Invitation.STARTED, None),
+    ("Cleo Submitted", "cleo@example.com", Invitation.SUBMITTED, "starter"),
+    ("Dev Graded", "dev@example.com", Invitation.GRADED, "starter"),
+    ("Eun Reviewed", "eun@example.com", Invitation.REVIEWED, "reference"),
+    ("Femi Decided", "femi@example.com", Invitation.DECIDED, "reference"),
+    ("Gus Expired", "gus@example.com", Invitation.EXPIRED, None),
+    ("Hana Withdrew", "hana@example.com", Invitation.WITHDRAWN, None),
+]
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zf.write(path, path.relative_to(folder).as_posix())
+        else:
+            zf.writestr("NOTES.md", "# Notes\n\nA demo upload.\n")
+    return buffer.getvalue()
+
+
+class Command(BaseCommand):
+    help = "Create demo staff, an assessment and candidates in every state (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--exercise", default="helpdesk-answerer", help="Slug of the take-home to use")
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off")
+
+    def handle(self, *args, exercise, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo creates accounts with published passwords; run it with DEBUG=1 or --force.")
+        ex = (
+            Exercise.objects.filter(slug=exercise, is_current=True).first()
+            or Exercise.objects.filter(is_current=True).first()
+        )
+        if ex is None:
+            raise CommandError("No take-home is loaded: run `manage.py sync_exercises` first.")
+        with transaction.atomic():
+            ensure_role_groups()
+            users = self._staff()
+            assessment = self._assessment(ex, users["manager"])
+            for name, email, state, archive in CANDIDATES:
+                self._candidate(assessment, users, name, email, state, archive)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: '{assessment.title}' using {ex}."))
+        self.stdout.write("Demo logins (username / password):")
+        for username, *_rest, password in STAFF:
+            self.stdout.write(f"  {username:10} / {password}")
+
+    def _staff(self) -> dict[str, User]:
+        users = {}
+        for username, first, last, group, password in STAFF:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            user.groups.add(Group.objects.get(name=group))
+            users[username] = user
+        return users
+
+    def _assessment(self, exercise: Exercise, owner: User) -> Assessment:
+        existing = Assessment.objects.filter(title=DEMO_TITLE).first()
+        if existing:
+            return existing
+        return assessment_create(
+            owner=owner,
+            title=DEMO_TITLE,
+            exercise=exercise,
+            rubric=Rubric.objects.get(slug=exercise.rubric_slug),
+            closes_at=timezone.now() + timedelta(days=60),
+            reviewers_per_submission=2,
+        )
+
+    def _candidate(self, assessment, users, name, email, state, archive):
+        candidate = candidate_get_or_create(name=name, email=email)
+        if Invitation.objects.filter(assessment=assessment, candidate=candidate).exists():
+            return
+        invitation, _token = invitation_create(assessment=assessment, candidate=candidate, invited_by=users["manager"])
+        if state == Invitation.INVITED:
+            return
+        if state == Invitation.EXPIRED:
+            invitation_expire(invitation=invitation)
+            return
+        if state == Invitation.WITHDRAWN:
+            invitation_withdraw(invitation=invitation, actor=users["manager"], reason="Accepted another offer.")
+            return
+        invitation_start(
+            invitation=invitation, now=timezone.now() - timedelta(minutes=assessment.time_limit_minutes * 0.8)
+        )
+        if state == Invitation.STARTED:
+            return
+        folder = Path(assessment.exercise.package_path) / archive
+        submission = submission_accept(
+            invitation=invitation, archive=_zip_folder(folder), notes=f"Demo upload of the {archive} solution."
+        )
+        if state == Invitation.SUBMITTED:
+            return
+        run = submission.grading_runs.get(state=GradingRun.QUEUED)
+        lease = grading_run_claim(run=run)
+        grading_run_finish(run=run, lease_token=lease, results=[], isolation={"demo": True})
+        invitation_mark_graded(invitation=invitation)
+        if state == Invitation.GRADED:
+            return
+        for username in ("reviewer1", "reviewer2"):
+            review = review_assign(submission=submission, reviewer=users[username], actor=users["manager"])
+            for criterion in assessment.rubric.criteria.all():
+                level = 3 if archive == "reference" else 1
+                review_score_save(review=review, criterion=criterion, level=level, note=f"Demo score from {username}.")
+            review_submit(review=review)
+        invitation.refresh_from_db()
+        if state == Invitation.REVIEWED:
+            return
+        decision_record(
+            invitation=invitation, outcome="advance", reason="Strong failure-mode reasoning.", actor=users["manager"]
+        )

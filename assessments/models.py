@@ -1,0 +1,206 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+FAILURE_MODES = (
+    ("grounding", "Grounding"),
+    ("injection", "Injection and leakage"),
+    ("transient", "Transient faults"),
+    ("output", "Output handling"),
+    ("input", "Input handling"),
+    ("load", "Load"),
+    ("cost", "Cost"),
+)
+
+
+class Exercise(models.Model):
+    """One version of a take-home package found under EXERCISE_DIRS (the UI says "take-home")."""
+
+    slug = models.SlugField(max_length=80)
+    version = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500, blank=True)
+    checksum = models.CharField(max_length=64, help_text="sha256 over the package's files")
+    package_path = models.CharField(max_length=500)
+    entry_point = models.CharField(max_length=200)
+    time_limit_minutes = models.PositiveIntegerField()
+    rubric_slug = models.SlugField(max_length=80)
+    limits = models.JSONField(default=dict, blank=True)
+    is_current = models.BooleanField(
+        default=True, help_text="The newest synced version of this slug; older ones stay for old submissions."
+    )
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug", "-synced_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug", "version"], name="exercise_unique_slug_version"),
+            models.UniqueConstraint(fields=["slug"], condition=Q(is_current=True), name="exercise_one_current_version"),
+            models.CheckConstraint(condition=Q(time_limit_minutes__gt=0), name="exercise_time_limit_positive"),
+            models.CheckConstraint(condition=Q(checksum__regex=r"^[0-9a-f]{64}$"), name="exercise_checksum_sha256"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.slug} {self.version})"
+
+
+class Assessment(models.Model):
+    """An opening that hands out one exercise and scores it with one rubric."""
+
+    title = models.CharField(max_length=200)
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="assessments")
+    rubric = models.ForeignKey("rubrics.Rubric", on_delete=models.PROTECT, related_name="assessments")
+    time_limit_minutes = models.PositiveIntegerField()
+    closes_at = models.DateTimeField(help_text="No upload is accepted after this moment.")
+    reviewers_per_submission = models.PositiveSmallIntegerField(default=2)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_assessments")
+    created_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(time_limit_minutes__gt=0), name="assessment_time_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(reviewers_per_submission__gte=1, reviewers_per_submission__lte=5),
+                name="assessment_reviewers_1_to_5",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.archived_at is None and self.closes_at > timezone.now()
+
+
+class GradingRun(models.Model):
+    """One execution of the hidden probes on one submission."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED_INFRA = "failed_infra"
+    STATES = [
+        (QUEUED, "Queued"),
+        (RUNNING, "Running"),
+        (DONE, "Done"),
+        (FAILED_INFRA, "Failed (infrastructure)"),
+    ]
+    TRANSITIONS = {
+        QUEUED: {RUNNING, FAILED_INFRA},
+        # RUNNING -> QUEUED is the sweeper taking back a run whose worker went silent.
+        RUNNING: {DONE, QUEUED, FAILED_INFRA},
+        DONE: set(),
+        FAILED_INFRA: {QUEUED},
+    }
+    MAX_ATTEMPTS = 3
+
+    submission = models.ForeignKey("candidates.Submission", on_delete=models.CASCADE, related_name="grading_runs")
+    state = models.CharField(max_length=20, choices=STATES, default=QUEUED)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    lease_token = models.UUIDField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    isolation = models.JSONField(
+        default=dict, blank=True, help_text="What the sandbox actually applied (namespaces, limits, or unsandboxed)."
+    )
+    exercise_version = models.CharField(max_length=40)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    infra_error = models.TextField(blank=True, help_text="Shown to staff only.")
+
+    class Meta:
+        ordering = ["-queued_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "done", "failed_infra"]), name="gradingrun_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")), name="gradingrun_progress_bounded"
+            ),
+            # A submission is graded by one live run at a time; a second would race the first.
+            models.UniqueConstraint(
+                fields=["submission"],
+                condition=Q(state__in=["queued", "running"]),
+                name="gradingrun_one_active_per_submission",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="gradingrun_state_heartbeat")]
+
+    def __str__(self):
+        return f"Run {self.pk} of {self.submission_id} ({self.state})"
+
+    @property
+    def is_unsandboxed(self) -> bool:
+        return bool(self.isolation.get("unsandboxed"))
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 0
+        return round(100 * self.progress_done / self.progress_total)
+
+
+class ProbeResult(models.Model):
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    FAIL = "fail"
+    ERROR = "error"
+    OUTCOMES = [(PASS, "Pass"), (FAIL, "Fail"), (ERROR, "Infrastructure error")]
+
+    run = models.ForeignKey(GradingRun, on_delete=models.CASCADE, related_name="results")
+    probe_id = models.CharField(max_length=100)
+    failure_mode = models.CharField(max_length=20, choices=FAILURE_MODES)
+    outcome = models.CharField(max_length=10, choices=OUTCOMES)
+    reason = models.CharField(max_length=500)
+    evidence = models.JSONField(default=dict, blank=True)
+    duration_s = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["failure_mode", "probe_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "probe_id"], name="proberesult_unique_per_run"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["pass", "fail", "error"]), name="proberesult_outcome_valid"
+            ),
+            models.CheckConstraint(condition=Q(duration_s__gte=0), name="proberesult_duration_nonnegative"),
+        ]
+
+    def __str__(self):
+        return f"{self.probe_id}: {self.outcome}"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when. Append-only: services write it, nothing edits it."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    actor_label = models.CharField(max_length=200, help_text="Kept when the user is deleted; 'system' for workers.")
+    action = models.CharField(max_length=80)
+    target_type = models.CharField(max_length=80)
+    target_id = models.CharField(max_length=40)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+
+    def __str__(self):
+        return f"{self.actor_label} {self.action} {self.target_type}:{self.target_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a Celery task, so staff pages can say whether grading workers are alive."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    seen_at = models.DateTimeField()
+    pid = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.hostname} @ {self.seen_at:%H:%M:%S}"

@@ -1,0 +1,208 @@
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from assessments.models import Assessment, AuditEvent, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from assessments.transitions import apply_transition
+
+SYSTEM = "system"
+
+
+class LeaseLost(Exception):
+    """The run was taken back (stale heartbeat) or finished by someone else: drop this work."""
+
+
+def audit_record(*, actor, action: str, target, data: dict | None = None) -> AuditEvent:
+    if actor is None or isinstance(actor, str):
+        label, user = actor or SYSTEM, None
+    else:
+        label, user = actor.get_username(), actor
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_label=label,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        data=data or {},
+    )
+
+
+def assessment_create(
+    *,
+    owner,
+    title: str,
+    exercise: Exercise,
+    rubric,
+    closes_at: datetime,
+    time_limit_minutes: int | None = None,
+    reviewers_per_submission: int = 2,
+) -> Assessment:
+    with transaction.atomic():
+        assessment = Assessment.objects.create(
+            owner=owner,
+            title=title,
+            exercise=exercise,
+            rubric=rubric,
+            closes_at=closes_at,
+            time_limit_minutes=time_limit_minutes or exercise.time_limit_minutes,
+            reviewers_per_submission=reviewers_per_submission,
+        )
+        audit_record(actor=owner, action="assessment.created", target=assessment, data={"title": title})
+    return assessment
+
+
+# --- Grading runs: the database is the source of truth, the broker only a doorbell ---------------
+
+
+def grading_run_create(*, submission, exercise_version: str) -> GradingRun:
+    return GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
+
+
+def grading_run_claim(*, run: GradingRun, now: datetime | None = None) -> uuid.UUID:
+    """Take a queued run for this worker: a fresh lease token, attempt + 1. Safe to race."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    apply_transition(
+        run,
+        GradingRun.RUNNING,
+        lease_token=token,
+        heartbeat_at=now,
+        started_at=now,
+        attempt=run.attempt + 1,
+        infra_error="",
+    )
+    return token
+
+
+def _under_lease(run: GradingRun, lease_token: uuid.UUID):
+    return GradingRun.objects.filter(pk=run.pk, state=GradingRun.RUNNING, lease_token=lease_token)
+
+
+def grading_run_heartbeat(*, run: GradingRun, lease_token: uuid.UUID, done: int, total: int) -> None:
+    updated = _under_lease(run, lease_token).update(
+        heartbeat_at=timezone.now(), progress_done=done, progress_total=total
+    )
+    if not updated:
+        raise LeaseLost(f"Run {run.pk} is no longer held by lease {lease_token}.")
+    run.progress_done, run.progress_total = done, total
+
+
+def grading_run_finish(*, run: GradingRun, lease_token: uuid.UUID, results: list[dict], isolation: dict) -> GradingRun:
+    """Replace the run's results and mark it done, but only while this worker still holds the lease.
+
+    Re-running the same run is idempotent: the old result set is deleted in the same
+    transaction, so there is always exactly one.
+    """
+    with transaction.atomic():
+        locked = _under_lease(run, lease_token).select_for_update().first()
+        if locked is None:
+            raise LeaseLost(f"Run {run.pk} is no longer held by lease {lease_token}.")
+        ProbeResult.objects.filter(run=locked).delete()
+        ProbeResult.objects.bulk_create(ProbeResult(run=locked, **result) for result in results)
+        apply_transition(
+            locked,
+            GradingRun.DONE,
+            finished_at=timezone.now(),
+            isolation=isolation,
+            progress_done=len(results),
+            progress_total=len(results),
+            lease_token=None,
+        )
+        audit_record(actor=None, action="grading.done", target=locked, data={"results": len(results)})
+    return locked
+
+
+def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: str) -> GradingRun:
+    """An infrastructure fault: queue the run again, or give up after MAX_ATTEMPTS."""
+    target = GradingRun.QUEUED if run.attempt < GradingRun.MAX_ATTEMPTS else GradingRun.FAILED_INFRA
+    if not _under_lease(run, lease_token).exists():
+        raise LeaseLost(f"Run {run.pk} is no longer held by lease {lease_token}.")
+    apply_transition(
+        run,
+        target,
+        lease_token=None,
+        infra_error=error[:4000],
+        queued_at=timezone.now(),
+        finished_at=timezone.now() if target == GradingRun.FAILED_INFRA else None,
+    )
+    audit_record(
+        actor=None, action=f"grading.{target}", target=run, data={"attempt": run.attempt, "error": error[:500]}
+    )
+    return run
+
+
+def grading_runs_reclaim_stale(*, stale_after: timedelta, now: datetime | None = None) -> list[GradingRun]:
+    """Take back running runs whose worker stopped beating (crashed, killed, partitioned)."""
+    now = now or timezone.now()
+    reclaimed = []
+    stale = GradingRun.objects.filter(state=GradingRun.RUNNING, heartbeat_at__lt=now - stale_after)
+    for run in stale:
+        target = GradingRun.QUEUED if run.attempt < GradingRun.MAX_ATTEMPTS else GradingRun.FAILED_INFRA
+        updated = GradingRun.objects.filter(pk=run.pk, state=GradingRun.RUNNING, lease_token=run.lease_token).update(
+            state=target,
+            lease_token=None,
+            queued_at=now,
+            infra_error="The grading worker stopped responding; the run was taken back.",
+        )
+        if updated:
+            run.state = target
+            reclaimed.append(run)
+            audit_record(actor=None, action=f"grading.reclaimed.{target}", target=run, data={"attempt": run.attempt})
+    return reclaimed
+
+
+def worker_heartbeat_record(*, hostname: str, pid: int) -> WorkerHeartbeat:
+    heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname, defaults={"seen_at": timezone.now(), "pid": pid}
+    )
+    return heartbeat
+
+
+class ExerciseSyncError(Exception):
+    pass
+
+
+def exercise_sync(*, package, force: bool = False) -> tuple[Exercise, str]:
+    """Load one package version into the database. Returns (exercise, 'created'|'updated'|'unchanged').
+
+    A version is immutable once synced: submissions record the version they were graded
+    against, so changed files under the same version are refused unless forced.
+    """
+    from rubrics.services import RubricError, rubric_sync
+
+    with transaction.atomic():
+        if package.rubric is not None:
+            try:
+                rubric_sync(definition=package.rubric)
+            except RubricError as exc:
+                raise ExerciseSyncError(f"{package.slug}: {exc}") from exc
+        existing = Exercise.objects.filter(slug=package.slug, version=package.version).first()
+        if existing and existing.checksum != package.checksum and not force:
+            raise ExerciseSyncError(
+                f"{package.slug} {package.version}: files changed but the version did not. "
+                "Bump `version` in exercise.toml (or pass --force in development)."
+            )
+        fields = {
+            "title": package.title,
+            "summary": package.summary,
+            "checksum": package.checksum,
+            "package_path": str(package.path),
+            "entry_point": package.entry_point,
+            "time_limit_minutes": package.time_limit_minutes,
+            "rubric_slug": package.rubric_slug,
+            "limits": package.limits,
+        }
+        if existing and all(getattr(existing, k) == v for k, v in fields.items()) and existing.is_current:
+            return existing, "unchanged"
+        Exercise.objects.filter(slug=package.slug, is_current=True).exclude(version=package.version).update(
+            is_current=False
+        )
+        exercise, created = Exercise.objects.update_or_create(
+            slug=package.slug,
+            version=package.version,
+            defaults={**fields, "is_current": True, "synced_at": timezone.now()},
+        )
+        audit_record(actor=None, action="exercise.synced", target=exercise, data={"checksum": package.checksum})
+    return exercise, "created" if created else "updated"

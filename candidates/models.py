@@ -1,0 +1,184 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def hash_token(token: str) -> str:
+    """Only the hash of a magic-link token is stored, so a database leak opens no portal."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_pseudonym() -> str:
+    return secrets.token_hex(2).upper()
+
+
+class Candidate(models.Model):
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="Personal data removed on request; the row stays for anonymous counts."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="candidate_unique_email_ci")]
+
+    def __str__(self):
+        return self.name
+
+
+class Invitation(models.Model):
+    INVITED = "invited"
+    STARTED = "started"
+    SUBMITTED = "submitted"
+    GRADED = "graded"
+    REVIEWED = "reviewed"
+    DECIDED = "decided"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    STATES = [
+        (INVITED, "Invited"),
+        (STARTED, "Started"),
+        (SUBMITTED, "Submitted"),
+        (GRADED, "Graded"),
+        (REVIEWED, "Reviewed"),
+        (DECIDED, "Decided"),
+        (EXPIRED, "Expired"),
+        (WITHDRAWN, "Withdrawn"),
+    ]
+    FUNNEL = [INVITED, STARTED, SUBMITTED, GRADED, REVIEWED, DECIDED]
+    TRANSITIONS = {
+        INVITED: {STARTED, EXPIRED, WITHDRAWN},
+        STARTED: {SUBMITTED, EXPIRED, WITHDRAWN},
+        # A resubmission before the deadline sends a graded invitation back to submitted.
+        SUBMITTED: {GRADED, WITHDRAWN},
+        GRADED: {SUBMITTED, REVIEWED, WITHDRAWN},
+        REVIEWED: {DECIDED, WITHDRAWN},
+        DECIDED: set(),
+        EXPIRED: set(),
+        WITHDRAWN: set(),
+    }
+
+    assessment = models.ForeignKey("assessments.Assessment", on_delete=models.PROTECT, related_name="invitations")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    pseudonym = models.CharField(
+        max_length=8, default=new_pseudonym, help_text="What reviewers see instead of the name, e.g. 7F3A."
+    )
+    state = models.CharField(max_length=20, choices=STATES, default=INVITED)
+    expires_at = models.DateTimeField(help_text="The link stops working after this unless the take-home started.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "candidate"], name="invitation_one_per_candidate"),
+            models.UniqueConstraint(fields=["assessment", "pseudonym"], name="invitation_unique_pseudonym"),
+            models.CheckConstraint(
+                condition=Q(
+                    state__in=[
+                        "invited",
+                        "started",
+                        "submitted",
+                        "graded",
+                        "reviewed",
+                        "decided",
+                        "expired",
+                        "withdrawn",
+                    ]
+                ),
+                name="invitation_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True) | Q(due_at__isnull=False),
+                name="invitation_started_has_due",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_at__isnull=True) | Q(started_at__isnull=False) & Q(due_at__gte=models.F("started_at")),
+                name="invitation_due_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.candidate} → {self.assessment}"
+
+    @property
+    def is_expired(self) -> bool:
+        """The link is dead: never started before expiry, or the state says so."""
+        if self.state == self.EXPIRED:
+            return True
+        return self.state == self.INVITED and self.expires_at <= timezone.now()
+
+    @property
+    def is_past_due(self) -> bool:
+        return self.due_at is not None and self.due_at <= timezone.now()
+
+    @property
+    def accepts_uploads(self) -> bool:
+        return self.state in (self.STARTED, self.SUBMITTED, self.GRADED) and not self.is_past_due
+
+
+def _archive_path(submission: "Submission", filename: str) -> str:
+    # Never the candidate's filename: it is hostile input and could collide or mislead.
+    return f"submissions/{submission.invitation_id}/{submission.number}-{secrets.token_hex(8)}.zip"
+
+
+class Submission(models.Model):
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="submissions")
+    number = models.PositiveIntegerField(help_text="1 for the first upload, 2 for the first resubmission, …")
+    archive = models.FileField(upload_to=_archive_path, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveIntegerField()
+    notes = models.TextField(blank=True, help_text="From the upload form or NOTES.md in the archive.")
+    exercise_version = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["invitation", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["invitation", "number"], name="submission_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="submission_number_positive"),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="submission_sha256_hex"),
+        ]
+
+    def __str__(self):
+        return f"Submission {self.number} of {self.invitation}"
+
+
+class Decision(models.Model):
+    ADVANCE = "advance"
+    REJECT = "reject"
+    HOLD = "hold"
+    OUTCOMES = [(ADVANCE, "Advance"), (REJECT, "Reject"), (HOLD, "Hold")]
+
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="decision")
+    outcome = models.CharField(max_length=10, choices=OUTCOMES)
+    reason = models.TextField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["advance", "reject", "hold"]), name="decision_outcome_valid"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="decision_reason_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()}: {self.invitation}"

@@ -1,0 +1,113 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+LEVELS = (0, 1, 2, 3)
+
+
+class Rubric(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+
+class Criterion(models.Model):
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="criteria")
+    slug = models.SlugField(max_length=80)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    weight = models.PositiveSmallIntegerField(default=1)
+    failure_modes = models.JSONField(
+        default=list, blank=True, help_text="Probe failure modes whose results are evidence for this criterion."
+    )
+    anchors = models.JSONField(help_text="One behavioural anchor per level, levels 0 to 3.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["rubric", "position"]
+        verbose_name_plural = "criteria"
+        constraints = [
+            models.UniqueConstraint(fields=["rubric", "slug"], name="criterion_unique_slug"),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="criterion_weight_positive"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def anchor(self, level: int) -> str:
+        return self.anchors[level] if 0 <= level < len(self.anchors) else ""
+
+
+class Review(models.Model):
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+    STATES = [
+        (ASSIGNED, "To do"),
+        (IN_PROGRESS, "In progress"),
+        (SUBMITTED, "Submitted"),
+        (WITHDRAWN, "Reassigned"),
+    ]
+    TRANSITIONS = {
+        ASSIGNED: {IN_PROGRESS, WITHDRAWN},
+        IN_PROGRESS: {SUBMITTED, WITHDRAWN},
+        # Scores lock on submit: nothing leaves SUBMITTED.
+        SUBMITTED: set(),
+        WITHDRAWN: set(),
+    }
+
+    submission = models.ForeignKey("candidates.Submission", on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    state = models.CharField(max_length=20, choices=STATES, default=ASSIGNED)
+    assigned_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["assigned_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "reviewer"], name="review_one_per_reviewer"),
+            models.CheckConstraint(
+                condition=Q(state__in=["assigned", "in_progress", "submitted", "withdrawn"]),
+                name="review_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="submitted") | Q(submitted_at__isnull=False), name="review_submitted_has_time"
+            ),
+        ]
+        indexes = [models.Index(fields=["reviewer", "state"], name="review_reviewer_state")]
+
+    def __str__(self):
+        return f"Review of {self.submission_id} by {self.reviewer}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.state in (self.SUBMITTED, self.WITHDRAWN)
+
+
+class CriterionScore(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="scores")
+    level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while the review is a draft.")
+    note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "criterion"], name="score_one_per_criterion"),
+            models.CheckConstraint(
+                condition=Q(level__isnull=True) | Q(level__gte=0, level__lte=3), name="score_level_0_to_3"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.criterion}: {self.level}"

@@ -1,0 +1,117 @@
+from django.db import transaction
+from django.utils import timezone
+
+from assessments.services import audit_record
+from assessments.transitions import apply_transition
+from candidates.models import Invitation, Submission
+from candidates.services import invitation_mark_reviewed
+from rubrics.models import LEVELS, Criterion, CriterionScore, Review, Rubric
+
+
+class RubricError(Exception):
+    """A rubric definition or a score that cannot be accepted; the message says why."""
+
+
+def rubric_sync(*, definition: dict) -> tuple[Rubric, bool]:
+    """Create or update a rubric from its parsed rubric.toml. Returns (rubric, changed).
+
+    A criterion that reviewers have already scored cannot disappear: their scores would
+    lose their meaning. Anchors and titles may be reworded.
+    """
+    slug, title, criteria = definition.get("slug"), definition.get("title"), definition.get("criteria")
+    if not slug or not title or not isinstance(criteria, list) or not criteria:
+        raise RubricError("rubric.toml needs 'slug', 'title' and at least one [[criteria]] table.")
+    seen = set()
+    for i, item in enumerate(criteria, start=1):
+        for key in ("slug", "title", "anchors"):
+            if key not in item:
+                raise RubricError(f"Criterion {i} of rubric '{slug}' has no '{key}'.")
+        if item["slug"] in seen:
+            raise RubricError(f"Criterion '{item['slug']}' appears twice in rubric '{slug}'.")
+        seen.add(item["slug"])
+        anchors = item["anchors"]
+        if not isinstance(anchors, list) or len(anchors) != len(LEVELS) or not all(isinstance(a, str) for a in anchors):
+            raise RubricError(f"Criterion '{item['slug']}' needs exactly {len(LEVELS)} anchors (levels 0-3).")
+        if not isinstance(item.get("weight", 1), int) or item.get("weight", 1) < 1:
+            raise RubricError(f"Criterion '{item['slug']}' has a weight that is not a positive integer.")
+
+    with transaction.atomic():
+        rubric, created = Rubric.objects.get_or_create(slug=slug, defaults={"title": title})
+        changed = created or rubric.title != title
+        rubric.title = title
+        existing = {c.slug: c for c in rubric.criteria.all()}
+        removed = set(existing) - seen
+        scored = [s for s in removed if existing[s].scores.exists()]
+        if scored:
+            raise RubricError(
+                f"Rubric '{slug}' would drop criteria that have scores: {', '.join(sorted(scored))}. "
+                "Give the changed rubric a new slug instead."
+            )
+        Criterion.objects.filter(rubric=rubric, slug__in=removed).delete()
+        changed = changed or bool(removed)
+        for position, item in enumerate(criteria):
+            values = {
+                "title": item["title"],
+                "description": item.get("description", ""),
+                "weight": item.get("weight", 1),
+                "failure_modes": list(item.get("failure_modes", [])),
+                "anchors": list(item["anchors"]),
+                "position": position,
+            }
+            current = existing.get(item["slug"])
+            if current is None or any(getattr(current, k) != v for k, v in values.items()):
+                Criterion.objects.update_or_create(rubric=rubric, slug=item["slug"], defaults=values)
+                changed = True
+        if changed:
+            rubric.updated_at = timezone.now()
+        rubric.save()
+    return rubric, changed
+
+
+def review_assign(*, submission: Submission, reviewer, actor=None) -> Review:
+    if not reviewer.groups.filter(name="reviewers").exists():
+        raise RubricError(f"{reviewer.get_username()} is not a reviewer.")
+    review, created = Review.objects.get_or_create(submission=submission, reviewer=reviewer)
+    if not created:
+        raise RubricError(f"{reviewer.get_username()} already reviews this submission.")
+    audit_record(actor=actor, action="review.assigned", target=review, data={"reviewer": reviewer.get_username()})
+    return review
+
+
+def review_score_save(*, review: Review, criterion: Criterion, level: int | None, note: str) -> CriterionScore:
+    """Autosave one criterion of a draft review."""
+    if review.is_locked:
+        raise RubricError("This review is submitted; its scores are locked.")
+    if criterion.rubric_id != review.submission.invitation.assessment.rubric_id:
+        raise RubricError("That criterion belongs to another rubric.")
+    if level is not None and level not in LEVELS:
+        raise RubricError("A level is 0, 1, 2 or 3.")
+    with transaction.atomic():
+        if review.state == Review.ASSIGNED:
+            apply_transition(review, Review.IN_PROGRESS, started_at=timezone.now())
+        score, _ = CriterionScore.objects.update_or_create(
+            review=review, criterion=criterion, defaults={"level": level, "note": note, "updated_at": timezone.now()}
+        )
+    return score
+
+
+def review_submit(*, review: Review) -> Review:
+    """Lock the review. Every criterion needs a level and a note first."""
+    rubric = review.submission.invitation.assessment.rubric
+    scores = {s.criterion_id: s for s in review.scores.all()}
+    missing = [c.title for c in rubric.criteria.all() if c.pk not in scores or scores[c.pk].level is None]
+    unexplained = [c.title for c in rubric.criteria.all() if c.pk in scores and not scores[c.pk].note.strip()]
+    if missing:
+        raise RubricError(f"Choose a level for: {', '.join(missing)}.")
+    if unexplained:
+        raise RubricError(f"Write a note for: {', '.join(unexplained)}.")
+    with transaction.atomic():
+        apply_transition(review, Review.SUBMITTED, submitted_at=timezone.now())
+        audit_record(actor=review.reviewer, action="review.submitted", target=review)
+        invitation = Invitation.objects.select_for_update().get(pk=review.submission.invitation_id)
+        open_reviews = Review.objects.filter(submission=review.submission).exclude(
+            state__in=[Review.SUBMITTED, Review.WITHDRAWN]
+        )
+        if invitation.state == Invitation.GRADED and not open_reviews.exists():
+            invitation_mark_reviewed(invitation=invitation)
+    return review

@@ -1,0 +1,53 @@
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_manager_logs_in_and_sees_the_dashboard(page, screenshot, manager, invitation):
+    page.goto("/")
+    assert "/login/" in page.url
+    screenshot(page, "login")
+    screenshot(page, "login", phone=True)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    assert page.get_by_role("link", name=invitation.assessment.title).is_visible()
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Assessments").is_visible()
+    screenshot(page, "dashboard-manager")
+    screenshot(page, "dashboard-manager", phone=True)
+
+    page.get_by_role("link", name=invitation.assessment.title).click()
+    page.get_by_role("cell", name="Dana Candidate dana@example.com").wait_for()
+    page.get_by_role("link", name="Started").click()
+    page.get_by_text("No candidate is in this state.").wait_for()
+    assert page.url.endswith("?state=started")
+    assert page.get_by_role("link", name="Started").get_attribute("aria-current") == "true"
+    assert page.get_by_role("link", name="All", exact=True).get_attribute("aria-current") is None
+    assert page.locator("#invitations").count() == 1
+    screenshot(page, "assessment-detail")
+
+
+def test_a_wrong_password_shows_an_error(page, manager):
+    page.goto("/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text().startswith("Please enter a correct username and password")
+
+
+def test_a_reviewer_sees_their_queue_and_not_the_manager_pages(page, reviewer, live_server):
+    page.goto("/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link", name="My reviews").is_visible()
+    assert nav.get_by_role("link", name="Assessments").count() == 0
+    response = page.goto("/assessments/")
+    assert response.status == 403
+    page.goto("/reviews/")
+    page.get_by_text("Nothing to review yet.").wait_for()

@@ -1,0 +1,95 @@
+"""The shared cast: a manager, two reviewers, two candidates and an outsider, plus an assessment."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from assessments.packages import load_package
+from assessments.roles import MANAGERS, REVIEWERS, ensure_role_groups
+from assessments.services import assessment_create, exercise_sync
+from candidates.services import candidate_get_or_create, invitation_create
+from rubrics.models import Rubric
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PASSWORD = "correct horse battery staple"
+
+
+def _user(username: str, group: str | None = None, **extra) -> User:
+    if group and not Group.objects.filter(name=group).exists():
+        # Transactional tests flush the tables between tests, and the groups with them.
+        ensure_role_groups()
+    user = User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com", **extra)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def manager(db):
+    return _user("alice", MANAGERS, first_name="Alice", last_name="Manager")
+
+
+@pytest.fixture
+def other_manager(db):
+    return _user("mallory", MANAGERS)
+
+
+@pytest.fixture
+def reviewer(db):
+    return _user("bob", REVIEWERS)
+
+
+@pytest.fixture
+def reviewer2(db):
+    return _user("carol", REVIEWERS)
+
+
+@pytest.fixture
+def outsider(db):
+    return _user("eve")
+
+
+@pytest.fixture
+def exercise(db):
+    exercise, _ = exercise_sync(package=load_package(FIXTURES / "exercises" / "tiny-echo"))
+    return exercise
+
+
+@pytest.fixture
+def assessment(manager, exercise):
+    return assessment_create(
+        owner=manager,
+        title="Applied AI engineer, autumn",
+        exercise=exercise,
+        rubric=Rubric.objects.get(slug=exercise.rubric_slug),
+        closes_at=timezone.now() + timedelta(days=30),
+    )
+
+
+@pytest.fixture
+def candidate(db):
+    return candidate_get_or_create(name="Dana Candidate", email="dana@example.com")
+
+
+@pytest.fixture
+def candidate2(db):
+    return candidate_get_or_create(name="Sam Candidate", email="sam@example.com")
+
+
+@pytest.fixture
+def invitation(assessment, candidate, manager):
+    invitation, _token = invitation_create(assessment=assessment, candidate=candidate, invited_by=manager)
+    return invitation
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real worker process on the real broker, reading and writing the test database."""
+    from tests.workers import WorkerProcess
+
+    worker = WorkerProcess().start()
+    yield worker
+    worker.stop()

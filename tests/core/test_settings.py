@@ -1,0 +1,83 @@
+"""Settings come from the environment, and production settings pass Django's deploy checks."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "SECRET_KEY": "x" * 64 + "production-like-secret-key-for-the-deploy-check",
+    "ALLOWED_HOSTS": "takehomes.example.com",
+    "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.example.com",
+}
+
+
+def _manage(*args, env=None):
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_is_clean_with_the_production_environment():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_it_refuses_to_start_without_a_secret_key_in_production():
+    result = _manage("check", env={"ALLOWED_HOSTS": "x.example.com"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file-" + "y" * 60 + "\n")
+    result = _manage(
+        "shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)",
+        env={**PRODUCTION_ENV, "SECRET_KEY": "", "SECRET_KEY_FILE": str(secret)},
+    )  # fmt: skip
+    assert result.stdout.strip().endswith("from-a-file-" + "y" * 60), result.stderr
+
+
+def test_a_bad_boolean_is_a_clear_error():
+    result = _manage("check", env={**PRODUCTION_ENV, "DEBUG": "maybe"})
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_every_command_in_docker_compose_exists():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"web", "worker", "beat", "postgres", "redis"} <= set(services)
+    for name in ("web", "worker", "beat", "postgres", "redis"):
+        assert "healthcheck" in services[name], f"{name} has no healthcheck"
+    assert "uploads" in compose["volumes"]
+    web_cmd = " ".join(services["web"]["command"])
+    assert "gunicorn" in web_cmd and "config.wsgi" in web_cmd
+    assert (ROOT / "config" / "wsgi.py").exists()
+    assert "-A config worker" in " ".join(services["worker"]["command"])
+    assert "-A config beat" in " ".join(services["beat"]["command"])
+    # Every manage.py subcommand named in the compose file or the Dockerfile is a real command.
+    from django.core.management import get_commands
+
+    text = (ROOT / "docker-compose.yml").read_text() + (ROOT / "Dockerfile").read_text()
+    named = {re.match(r"[a-z_]+", word).group() for word in text.split("manage.py ")[1:]}
+    assert named and named <= set(get_commands()), named - set(get_commands())
+    for service in ("web", "worker", "beat"):
+        assert services[service]["build"] or services[service]["image"]
