@@ -17,12 +17,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-uploads"  # noqa: F405
 # The suite's worker and the suite share a broker of their own, never the dev server's.
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
-    CELERY_BROKER_DIR = VAR_DIR / "test-celery-broker"  # noqa: F405
-    for _sub in ("queue", "processed"):
-        (CELERY_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
-        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
-        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-celery-broker")  # noqa: F405

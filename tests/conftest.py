@@ -85,11 +85,20 @@ def invitation(assessment, candidate, manager):
     return invitation
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
-    """A real worker process on the real broker, reading and writing the test database."""
+@pytest.fixture(scope="session")
+def _celery_worker_session(django_db_setup, django_db_blocker):
+    """One real worker for the whole session; starting one costs seconds."""
     from tests.workers import WorkerProcess
 
-    worker = WorkerProcess().start()
+    with django_db_blocker.unblock():
+        worker = WorkerProcess().start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_session, transactional_db):
+    """A real worker process on the real broker, reading and writing the test database."""
+    if _celery_worker_session.proc.poll() is not None:
+        pytest.fail("The session's Celery worker died:\n" + "\n".join(_celery_worker_session.output))
+    return _celery_worker_session

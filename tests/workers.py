@@ -1,6 +1,7 @@
 """A real Celery worker process for the tests that need one, pointed at the test database."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -69,7 +70,8 @@ class WorkerProcess:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            # Cold shutdown: nothing of the suite's is worth a warm one, and it saves seconds.
+            self.proc.send_signal(signal.SIGQUIT)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
