@@ -1,0 +1,181 @@
+"""Safe unpacking of candidate archives, shared by uploads and `manage.py grade`.
+
+The archive is hostile. It is read member by member (never ``extractall``); only regular
+files and folders are accepted; every size is counted while decompressing, so a zip bomb
+stops at the limit instead of after filling the disk; and each refusal says what was wrong
+in words a candidate can act on.
+"""
+
+import io
+import os
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+CHUNK = 64 * 1024
+
+
+class ArchiveRejected(ValueError):
+    """The archive breaks a rule; the message is meant for the person who uploaded it."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    max_compressed_bytes: int = 5 * 1024 * 1024
+    max_uncompressed_bytes: int = 50 * 1024 * 1024
+    max_files: int = 500
+    max_depth: int = 20
+
+    @classmethod
+    def from_exercise(cls, limits: dict | None) -> "ArchiveLimits":
+        limits = limits or {}
+        default = cls()
+        return cls(
+            max_compressed_bytes=int(limits.get("max_compressed_bytes", default.max_compressed_bytes)),
+            max_uncompressed_bytes=int(limits.get("max_uncompressed_bytes", default.max_uncompressed_bytes)),
+            max_files=int(limits.get("max_files", default.max_files)),
+            max_depth=int(limits.get("max_depth", default.max_depth)),
+        )
+
+
+@dataclass
+class Manifest:
+    files: list[str] = field(default_factory=list)
+    total_bytes: int = 0
+    stripped_prefix: str = ""
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB"
+
+
+def _member_path(info: zipfile.ZipInfo, limits: ArchiveLimits) -> PurePosixPath | None:
+    """The member's validated relative path, or None for a folder entry."""
+    name = info.filename
+    if "\x00" in name:
+        raise ArchiveRejected(f"'{name!r}' has a NUL character in its name.")
+    if "\\" in name:
+        raise ArchiveRejected(f"'{name}' uses backslashes; zip paths must use '/'.")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise ArchiveRejected(f"'{name}' is an absolute path; paths must be relative to the archive's root.")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ArchiveRejected(f"'{name}' climbs out of the archive with '..'.")
+    if len(parts) > limits.max_depth:
+        raise ArchiveRejected(f"'{name}' is nested {len(parts)} folders deep; the limit is {limits.max_depth}.")
+    mode = info.external_attr >> 16
+    # Made on Unix with a file type in the mode bits (Python's zipfile writes permission bits
+    # only, which means a regular file).
+    if info.create_system == 3 and stat.S_IFMT(mode):
+        if stat.S_ISLNK(mode):
+            raise ArchiveRejected(f"'{name}' is a symbolic link; only regular files are accepted.")
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ArchiveRejected(f"'{name}' is a device, pipe or socket; only regular files are accepted.")
+    if info.flag_bits & 0x1:
+        raise ArchiveRejected(f"'{name}' is encrypted; upload an archive without a password.")
+    if info.is_dir() or not parts:
+        return None
+    return PurePosixPath(*parts)
+
+
+def _open_zip(data: bytes, limits: ArchiveLimits) -> zipfile.ZipFile:
+    if len(data) > limits.max_compressed_bytes:
+        raise ArchiveRejected(
+            f"The archive is {_mb(len(data))}; the limit is {_mb(limits.max_compressed_bytes)} compressed."
+        )
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ArchiveRejected("This is not a zip archive (or it is damaged).") from exc
+
+
+def _common_root(paths: list[PurePosixPath]) -> str:
+    """The single top folder everything sits in ("my-solution/…"), if there is one."""
+    tops = {p.parts[0] for p in paths}
+    if len(tops) == 1 and all(len(p.parts) > 1 for p in paths):
+        return next(iter(tops))
+    return ""
+
+
+def unpack_archive(data: bytes, dest: Path, limits: ArchiveLimits | None = None, *, strip_single_root: bool = True):
+    """Validate ``data`` and write its files under ``dest`` (which must be empty or absent).
+
+    With ``strip_single_root``, an archive whose every file sits in one top folder (the
+    common result of zipping a folder instead of its contents) is unpacked from inside it.
+    Nothing is written outside ``dest``; on rejection nothing is left in it.
+    """
+    limits = limits or ArchiveLimits()
+    manifest = Manifest()
+    with _open_zip(data, limits) as zf:
+        members = []
+        for info in zf.infolist():
+            path = _member_path(info, limits)
+            if path is not None:
+                members.append((info, path))
+        if len(members) > limits.max_files:
+            raise ArchiveRejected(f"The archive holds {len(members)} files; the limit is {limits.max_files}.")
+        declared = sum(info.file_size for info, _ in members)
+        if declared > limits.max_uncompressed_bytes:
+            raise ArchiveRejected(
+                f"The archive unpacks to {_mb(declared)}; the limit is {_mb(limits.max_uncompressed_bytes)}."
+            )
+        if not members:
+            raise ArchiveRejected("The archive is empty.")
+        prefix = _common_root([p for _, p in members]) if strip_single_root else ""
+        seen: set[PurePosixPath] = set()
+        dest.mkdir(parents=True, exist_ok=True)
+        if any(dest.iterdir()):
+            raise ValueError(f"{dest} is not empty")
+        try:
+            for info, path in members:
+                rel = PurePosixPath(*path.parts[1:]) if prefix else path
+                lowered = PurePosixPath(str(rel).lower())
+                if lowered in seen:
+                    raise ArchiveRejected(f"'{info.filename}' appears twice in the archive.")
+                seen.add(lowered)
+                manifest.total_bytes = _write_member(zf, info, dest, rel, manifest.total_bytes, limits)
+                manifest.files.append(str(rel))
+        except BaseException:
+            _empty_folder(dest)
+            raise
+    manifest.stripped_prefix = prefix
+    return manifest
+
+
+def _write_member(zf, info, dest: Path, rel: PurePosixPath, total: int, limits: ArchiveLimits) -> int:
+    target_dir = dest
+    for part in rel.parts[:-1]:
+        target_dir = target_dir / part
+        if target_dir.is_file():
+            raise ArchiveRejected(f"'{info.filename}' is inside '{part}', which is also a file.")
+        target_dir.mkdir(exist_ok=True)
+    target = target_dir / rel.parts[-1]
+    # O_EXCL|O_NOFOLLOW: we create every file ourselves in a fresh folder, so an existing
+    # entry or a symlink here can only mean an attack or a duplicate; refuse both.
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except (FileExistsError, IsADirectoryError) as exc:
+        raise ArchiveRejected(f"'{info.filename}' collides with another entry of the archive.") from exc
+    try:
+        with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+            while chunk := src.read(CHUNK):
+                total += len(chunk)
+                if total > limits.max_uncompressed_bytes:
+                    raise ArchiveRejected(
+                        f"The archive unpacks to more than {_mb(limits.max_uncompressed_bytes)} "
+                        f"(stopped at '{info.filename}'); it may be a zip bomb."
+                    )
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+        raise ArchiveRejected(f"'{info.filename}' cannot be read: {exc}.") from exc
+    return total
+
+
+def _empty_folder(folder: Path) -> None:
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            os.rmdir(os.path.join(root, name))
