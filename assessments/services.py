@@ -57,7 +57,12 @@ def assessment_create(
 
 
 def grading_run_create(*, submission, exercise_version: str) -> GradingRun:
-    return GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
+    """Create a queued run; its task is sent only once the surrounding transaction commits."""
+    from assessments.tasks import grade_submission
+
+    run = GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
+    transaction.on_commit(lambda: grade_submission.delay(run.pk))
+    return run
 
 
 def grading_run_claim(*, run: GradingRun, now: datetime | None = None) -> uuid.UUID:

@@ -210,6 +210,11 @@ GRADING_HARD_TIME_LIMIT = env_int("GRADING_HARD_TIME_LIMIT", 1800)
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 50)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
+    "sweep-grading-runs": {
+        "task": "assessments.tasks.sweep_grading_runs",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
     "worker-heartbeat": {
         "task": "assessments.tasks.record_worker_heartbeat",
         "schedule": 60.0,
@@ -230,6 +235,10 @@ SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 120)
 SANDBOX_FILE_SIZE_MB = env_int("SANDBOX_FILE_SIZE_MB", 64)
 SANDBOX_UID = env_int("SANDBOX_UID", 65534)
 GRADING_PARALLEL_PROBES = env_int("GRADING_PARALLEL_PROBES", 8)
+# A running run whose heartbeat is older than this is taken back (its worker died).
+GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
+# A queued run untouched for this long has its message sent again (the broker may have lost it).
+GRADING_REQUEUE_AFTER_S = env_int("GRADING_REQUEUE_AFTER_S", 600)
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
 
 # --- Logging --------------------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""Grading one run on a worker: claim, unpack, probe in the sandbox, store under the lease.
+
+The database is the source of truth; the broker is only a doorbell. A run is claimed with a
+conditional update and a fresh lease token; a heartbeat thread keeps the lease alive and
+publishes progress; results are written only while the lease is still ours. Anything that
+goes wrong on our side (the sandbox did not start, the fake model crashed, the archive on
+disk no longer matches its checksum) is an infrastructure fault: the attempt is retried and
+never counted against the candidate.
+"""
+
+import hashlib
+import logging
+import tempfile
+import threading
+from pathlib import Path
+
+from django.db import connection
+
+from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+from assessments.models import Exercise, GradingRun
+from assessments.packages import package_checksum
+from assessments.services import (
+    LeaseLost,
+    grading_run_claim,
+    grading_run_fail_attempt,
+    grading_run_finish,
+    grading_run_heartbeat,
+)
+from assessments.transitions import IllegalTransition
+from candidates.models import Invitation
+from candidates.services import invitation_mark_graded
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5
+
+
+class InfraError(Exception):
+    """Our fault, not the candidate's: the attempt is retried."""
+
+
+class Heartbeat:
+    """Beats the lease and publishes progress from a thread until stopped."""
+
+    def __init__(self, run: GradingRun, lease, interval: float = HEARTBEAT_SECONDS):
+        self.run, self.lease, self.interval = run, lease, interval
+        self.lost = threading.Event()
+        self._done, self._total = 0, 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"heartbeat-run-{run.pk}")
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=self.interval * 2)
+
+    def progress(self, done: int, total: int) -> None:
+        with self._lock:
+            self._done, self._total = done, total
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                with self._lock:
+                    done, total = self._done, self._total
+                try:
+                    grading_run_heartbeat(run=self.run, lease_token=self.lease, done=done, total=total)
+                except LeaseLost:
+                    self.lost.set()
+                    return
+        finally:
+            # This thread opened its own database connection; do not leak it.
+            connection.close()
+
+
+def _load_archive(run: GradingRun) -> bytes:
+    submission = run.submission
+    try:
+        with submission.archive.open("rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise InfraError(f"The stored archive cannot be read: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != submission.sha256:
+        raise InfraError("The stored archive no longer matches its sha256; refusing to grade it.")
+    return data
+
+
+def _exercise_dir(run: GradingRun) -> tuple[Exercise, Path]:
+    exercise = run.submission.invitation.assessment.exercise
+    graded = Exercise.objects.filter(slug=exercise.slug, version=run.exercise_version).first()
+    if graded is None:
+        raise InfraError(f"Exercise {exercise.slug} {run.exercise_version} is not loaded on this worker.")
+    path = Path(graded.package_path)
+    if not path.is_dir():
+        raise InfraError(f"Exercise package {path} is missing on this worker.")
+    if package_checksum(path) != graded.checksum:
+        raise InfraError(
+            f"Exercise package {path} differs from {graded.slug} {graded.version} as synced; run sync_exercises."
+        )
+    return graded, path
+
+
+def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
+    """Claim and grade one run. ``grade_fn(submission_dir, exercise_dir, on_progress)`` returns
+    ``(results, isolation)`` where results are ProbeResult field dicts.
+
+    Returns the finished run, or None when there was nothing to do (already taken or done).
+    Raises InfraError after recording a failed attempt, so the caller can retry later.
+    """
+    try:
+        run = GradingRun.objects.select_related("submission__invitation__assessment__exercise").get(pk=run_id)
+    except GradingRun.DoesNotExist:
+        log.warning("grading run %s no longer exists", run_id)
+        return None
+    try:
+        lease = grading_run_claim(run=run)
+    except IllegalTransition:
+        log.info("grading run %s is %s; nothing to do", run_id, run.state)
+        return None
+
+    try:
+        archive = _load_archive(run)
+        exercise, exercise_dir = _exercise_dir(run)
+        with tempfile.TemporaryDirectory(prefix=f"grade-{run.pk}-") as scratch:
+            submission_dir = Path(scratch) / "submission"
+            try:
+                unpack_archive(archive, submission_dir, ArchiveLimits.from_exercise(exercise.limits))
+            except ArchiveRejected as exc:
+                # It passed the same checks on upload; failing now means our side changed.
+                raise InfraError(f"The stored archive fails unpacking now: {exc}") from exc
+            with Heartbeat(run, lease) as heartbeat:
+                results, isolation = grade_fn(submission_dir, exercise_dir, heartbeat.progress)
+                if heartbeat.lost.is_set():
+                    raise LeaseLost(f"Run {run.pk} was taken back while grading.")
+        run = grading_run_finish(run=run, lease_token=lease, results=results, isolation=isolation)
+    except LeaseLost:
+        log.warning("grading run %s: lease lost; another worker owns it now", run_id)
+        return None
+    except Exception as exc:
+        log.exception("grading run %s: infrastructure fault", run_id)
+        try:
+            grading_run_fail_attempt(run=run, lease_token=lease, error=f"{type(exc).__name__}: {exc}")
+        except LeaseLost:
+            return None
+        raise InfraError(str(exc)) from exc
+    _mark_invitation_graded(run)
+    return run
+
+
+def _mark_invitation_graded(run: GradingRun) -> None:
+    """The invitation is graded when its newest upload is; an older upload's run changes nothing."""
+    invitation = Invitation.objects.get(pk=run.submission.invitation_id)
+    newest = invitation.submissions.order_by("-number").values_list("pk", flat=True).first()
+    if newest == run.submission_id and invitation.state == Invitation.SUBMITTED:
+        try:
+            invitation_mark_graded(invitation=invitation)
+        except IllegalTransition:
+            # A resubmission or a withdrawal got there first; its own path decides the state.
+            log.info("invitation %s moved on before run %s finished", invitation.pk, run.pk)
