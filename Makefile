@@ -22,7 +22,7 @@ run: venv ## The app with demo data on SQLite and an embedded broker: http://127
 
 test: venv ## The whole suite (DATABASE_URL / CELERY_BROKER_URL choose PostgreSQL / Redis)
 	@scripts/install-system-deps $(SANDBOX_PKGS) $(BROWSER_PKGS)
-	@mkdir -p var
+	@mkdir -p var/static
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
