@@ -1,0 +1,192 @@
+"""The small program that runs INSIDE the candidate's process. Standard library only.
+
+It reads one JSON job from stdin::
+
+    {"entry_point": "helpdesk:answer", "questions": [...], "threads": 1,
+     "nonce": "...", "max_text": 20000, "max_items": 50, "preload": ["anthropic", "pydantic"]}
+
+keeps the real stdout for itself (the candidate's prints are sent to stderr), imports the entry
+point, calls it once per question (one after another, or from ``threads`` threads released at the
+same moment), and writes one JSON line per event to the saved stdout:
+
+    hello -> preloaded -> ready | import_error -> (start, result)* -> done
+
+Whatever ``answer`` returns is coerced into plain JSON here (bounded strings, plain types only) so
+that the runner never has to trust a candidate object; an exception is recorded as the candidate's
+failure, never ours. The runner timestamps each line when it arrives and enforces every time limit
+from outside; this program only reports. Run with ``python -I`` so nothing from the submission runs
+before ``hello``; the submission's folder is appended to ``sys.path`` from ``PYTHONPATH`` here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import queue
+import sys
+import threading
+import time
+
+_dumps = json.dumps  # captured before any candidate code can replace them
+_write = os.write
+_perf = time.perf_counter
+_STATUS_KEYS = ("status", "answer", "citations")
+
+
+class _Channel:
+    def __init__(self, fd: int, nonce: str) -> None:
+        self.fd, self.nonce, self.lock = fd, nonce, threading.Lock()
+
+    def emit(self, event: str, **fields: object) -> None:
+        line = (_dumps({"ev": event, "nonce": self.nonce, **fields}, ensure_ascii=True) + "\n").encode("ascii")
+        with self.lock:
+            view = memoryview(line)
+            while view:
+                written = _write(self.fd, view)
+                view = view[written:]
+
+
+def _describe(exc: BaseException, limit: int = 2_000) -> str:
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:
+        text = type(exc).__name__
+    return text[:limit]
+
+
+def _text(value: object, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return None
+    plain = str.__str__(value)  # a str subclass cannot smuggle behaviour through
+    return plain if len(plain) <= limit else plain[:limit] + "…[truncated]"
+
+
+def coerce(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[dict | None, list[str]]:
+    """(plain view of the returned dict, contract problems). Never raises."""
+    try:
+        if not isinstance(value, dict):
+            return None, [f"returned {type(value).__name__}, not a dict"]
+        problems: list[str] = []
+        view: dict = {"keys": sorted(str(k)[:40] for k in list(dict.keys(value))[:20])}
+        status = dict.get(value, "status")
+        view["status"] = _text(status, 100)
+        if view["status"] is None:
+            problems.append(f"status is {type(status).__name__}, not a str")
+        answer = dict.get(value, "answer")
+        view["answer"] = _text(answer, max_text)
+        if view["answer"] is None:
+            problems.append(f"answer is {type(answer).__name__}, not a str")
+        citations = dict.get(value, "citations")
+        if isinstance(citations, (list, tuple)):
+            items = list(citations)[:max_items]
+            view["citations"] = [_text(c, 300) for c in items]
+            if any(c is None for c in view["citations"]):
+                problems.append("citations holds something other than str")
+                view["citations"] = [c for c in view["citations"] if c is not None]
+        else:
+            view["citations"] = None
+            problems.append(f"citations is {type(citations).__name__}, not a list")
+        return view, problems
+    except BaseException as exc:
+        return None, [f"could not read the returned value: {_describe(exc, 200)}"]
+
+
+def _flush() -> None:
+    """Push the candidate's buffered prints out before the runner, told we are done, kills us."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):  # a replaced or closed stream: nothing to keep
+            stream.flush()
+
+
+def _load(entry_point: str):
+    module_name, _, attr = entry_point.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr or "answer")
+
+
+def _call(channel: _Channel, fn, index: int, question: str, max_text: int, max_items: int) -> None:
+    channel.emit("start", i=index)
+    started = _perf()
+    try:
+        value = fn(question)
+    except BaseException as exc:
+        duration = _perf() - started
+        channel.emit("result", i=index, outcome="raised", raised=_describe(exc), duration_s=round(duration, 4))
+        return
+    duration = _perf() - started
+    view, problems = coerce(value, max_text, max_items)
+    channel.emit("result", i=index, outcome="returned", value=view, problems=problems, duration_s=round(duration, 4))
+
+
+def _run_calls(channel: _Channel, fn, questions: list[str], threads: int, max_text: int, max_items: int) -> None:
+    work: queue.Queue = queue.Queue()
+    for item in enumerate(questions):
+        work.put(item)
+    threads = max(1, min(threads, len(questions)))
+    barrier = threading.Barrier(threads)
+
+    def worker() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        while True:
+            try:
+                index, question = work.get_nowait()
+            except queue.Empty:
+                return
+            _call(channel, fn, index, question, max_text, max_items)
+
+    pool = [threading.Thread(target=worker, name=f"harness-{n}", daemon=True) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.buffer.read(64 * 1024 * 1024).decode("utf-8"))
+    results_fd = os.dup(1)
+    os.dup2(2, 1)  # from now on the candidate's prints go to stderr, never to the results channel
+    channel = _Channel(results_fd, str(job.get("nonce", "")))
+    channel.emit("hello", pid=os.getpid(), python=sys.version.split()[0])
+
+    # The platform's runtime (anthropic, pydantic) is imported before the submission is on the
+    # path: its import time is ours, not the candidate's, and a submission cannot shadow it.
+    started = _perf()
+    missing = []
+    for name in job.get("preload", []):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            missing.append(f"{name}: {_describe(exc, 200)}")
+    channel.emit("preloaded", seconds=round(_perf() - started, 4), missing=missing)
+
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and entry not in sys.path:
+            sys.path.append(entry)  # after the stdlib and site-packages: a submission cannot shadow them
+    started = _perf()
+    try:
+        fn = _load(job["entry_point"])
+        if not callable(fn):
+            raise TypeError(f"{job['entry_point']} is not callable")
+    except BaseException as exc:
+        _flush()
+        channel.emit("import_error", error=_describe(exc), import_s=round(_perf() - started, 4))
+        os._exit(0)
+    channel.emit("ready", import_s=round(_perf() - started, 4))
+    _run_calls(
+        channel,
+        fn,
+        [str(q) for q in job["questions"]],
+        int(job.get("threads", 1)),
+        int(job.get("max_text", 20_000)),
+        int(job.get("max_items", 50)),
+    )
+    _flush()
+    channel.emit("done")
+    os._exit(0)  # do not wait for the candidate's threads or atexit handlers
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,551 @@
+"""Run an exercise's hidden probes against a submission and report per probe: pass, fail or error.
+
+An exercise package (``exercises/<slug>/``) provides ``exercise.toml`` and a ``hidden/`` Python
+package whose ``probes`` module exports::
+
+    PROBES: list[Probe]
+    make_responder(probe) -> responder        # for the fake model
+    prepare(probe, work_dir) -> dict[str, str]  # lays out the files the candidate may see; env vars
+
+Each probe gets its own fake model (fresh state), its own scratch folder and its own candidate
+process, started by an executor and killed hard at the contract's limit. Probes run concurrently on
+a thread pool, long ones first; ``exclusive`` (timing-sensitive) probes run alone before the rest.
+
+Outcomes: ``fail`` is the candidate's (raised, timed out, returned garbage, crashed, checks not
+met); ``error`` is ours (the fake model or the harness could not start, the runner or a check
+threw) and is never counted against the candidate.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import queue
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from assessments.grading.executors import ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
+from assessments.grading.fakemodel import FakeModel
+from assessments.grading.probe import FAILURE_MODES, CallResult, Evidence, Probe
+
+HELLO_LIMIT_S = 15.0  # the harness itself must be up by then, or it is our fault
+PRELOAD_LIMIT_S = 60.0  # importing the platform's runtime modules: slow means an overloaded worker
+KILL_GRACE_S = 1.5  # a call is killed this long after the contract's limit
+MAX_LINE = 1 << 20
+MAX_OUTPUT = 32 << 20
+STDERR_TAIL = 16_384
+DEFAULT_WORKERS = 10
+
+
+class GradingError(RuntimeError):
+    """Grading could not run at all (bad exercise package, executor unavailable)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise packages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Exercise:
+    slug: str
+    version: str
+    path: Path
+    entry_point: str
+    call_timeout_s: float
+    max_concurrency: int
+    probes: list[Probe]
+    module: ModuleType
+    preload: tuple[str, ...] = ("anthropic", "pydantic")
+
+    def make_responder(self, probe: Probe):
+        return self.module.make_responder(probe)
+
+    def prepare(self, probe: Probe, work_dir: Path) -> dict[str, str]:
+        return self.module.prepare(probe, work_dir)
+
+
+def _load_hidden(path: Path, slug: str) -> ModuleType:
+    """Import ``hidden/`` as a uniquely named package (never importable by candidate code)."""
+    hidden = path / "hidden"
+    name = "_exercise_" + "".join(c if c.isalnum() else "_" for c in slug)
+    if f"{name}.probes" in sys.modules:
+        return sys.modules[f"{name}.probes"]
+    spec = importlib.util.spec_from_file_location(
+        name, hidden / "__init__.py", submodule_search_locations=[str(hidden)]
+    )
+    if spec is None or spec.loader is None:
+        raise GradingError(f"{hidden} is not a Python package")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module(f"{name}.probes")
+
+
+def load_exercise(path: Path | str) -> Exercise:
+    path = Path(path).resolve()
+    try:
+        config = tomllib.loads((path / "exercise.toml").read_text(encoding="utf-8"))
+        module = _load_hidden(path, config["slug"])
+        probes = list(module.PROBES)
+    except (OSError, KeyError, tomllib.TOMLDecodeError, ImportError, AttributeError) as exc:
+        raise GradingError(f"cannot load the exercise package at {path}: {exc}") from exc
+    ids = [p.id for p in probes]
+    if len(ids) != len(set(ids)):
+        raise GradingError(f"{path}: duplicate probe ids")
+    limits = config.get("limits", {})
+    return Exercise(
+        slug=config["slug"],
+        version=str(config["version"]),
+        path=path,
+        entry_point=config["entry_point"],
+        call_timeout_s=float(limits.get("call_timeout_s", 20)),
+        max_concurrency=int(limits.get("max_concurrency", 32)),
+        probes=probes,
+        module=module,
+        preload=tuple(getattr(module, "PRELOAD", ("anthropic", "pydantic"))),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProbeOutcome:
+    id: str
+    failure_mode: str
+    description: str
+    outcome: str  # "pass" | "fail" | "error"
+    reason: str
+    duration_s: float
+    evidence: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "failure_mode": self.failure_mode,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+@dataclass
+class GradeReport:
+    exercise: str
+    version: str
+    executor: str
+    sandboxed: bool
+    outcomes: list[ProbeOutcome]
+    wall_s: float
+
+    @property
+    def passed(self) -> int:
+        return sum(o.outcome == "pass" for o in self.outcomes)
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def infra_errors(self) -> int:
+        return sum(o.outcome == "error" for o in self.outcomes)
+
+    def by_failure_mode(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for mode in FAILURE_MODES:
+            mine = [o for o in self.outcomes if o.failure_mode == mode]
+            if mine:
+                out[mode] = {"passed": sum(o.outcome == "pass" for o in mine), "total": len(mine)}
+        return out
+
+    def outcome(self, probe_id: str) -> ProbeOutcome:
+        return next(o for o in self.outcomes if o.id == probe_id)
+
+    def to_json(self) -> dict:
+        return {
+            "exercise": self.exercise,
+            "version": self.version,
+            "passed": self.passed,
+            "total": self.total,
+            "infra_errors": self.infra_errors,
+            "by_failure_mode": self.by_failure_mode(),
+            "probes": [o.to_json() for o in self.outcomes],
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Watching one candidate process
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Watch:
+    calls: list[CallResult]
+    import_s: float | None = None
+    process: str = ""
+    infra: str | None = None  # set when the fault is ours
+    import_failure: str | None = None
+    stderr_tail: str = ""
+
+
+def _read_lines(stream, nonce: str, events: queue.Queue) -> None:
+    total = 0
+    try:
+        while True:
+            line = stream.readline(MAX_LINE)
+            if not line:
+                break
+            total += len(line)
+            if total > MAX_OUTPUT:
+                events.put((time.monotonic(), {"ev": "_flood"}))
+                return
+            if not line.endswith(b"\n"):  # an over-long line: skip to its end, never parse it
+                while (rest := stream.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                    total += len(rest)
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("nonce") == nonce:
+                events.put((time.monotonic(), event))
+    except (OSError, ValueError):
+        pass
+    finally:
+        events.put((time.monotonic(), {"ev": "_eof"}))
+
+
+def _read_tail(stream, sink: list[bytes]) -> None:
+    size = 0
+    try:
+        fd = stream.fileno()
+        while chunk := os.read(fd, 65536):
+            sink.append(chunk)
+            size += len(chunk)
+            while size > STDERR_TAIL * 2 and len(sink) > 1:
+                size -= len(sink.pop(0))
+    except (OSError, ValueError):
+        pass
+
+
+def _watch(handle: RunningHarness, questions: tuple[str, ...], threads: int, nonce: str, call_limit: float) -> _Watch:
+    events: queue.Queue = queue.Queue()
+    tail: list[bytes] = []
+    readers = [
+        threading.Thread(target=_read_lines, args=(handle.stdout, nonce, events), daemon=True),
+        threading.Thread(target=_read_tail, args=(handle.stderr, tail), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+
+    kill_after = call_limit + KILL_GRACE_S
+    launched = time.monotonic()
+    batches = math.ceil(len(questions) / max(1, min(threads, len(questions))))
+    hard_stop = launched + HELLO_LIMIT_S + PRELOAD_LIMIT_S + call_limit + batches * kill_after + 5
+    hello_at = preloaded_at = ready_at = None
+    started: dict[int, float] = {}
+    results: dict[int, CallResult] = {}
+    watch = _Watch(calls=[])
+    why_stopped = ""
+
+    while True:
+        now = time.monotonic()
+        if hello_at is None:
+            limit = launched + HELLO_LIMIT_S
+        elif preloaded_at is None:
+            limit = hello_at + PRELOAD_LIMIT_S
+        elif ready_at is None:
+            limit = preloaded_at + call_limit
+        else:
+            in_flight = [t for i, t in started.items() if i not in results]
+            limit = min([t + kill_after for t in in_flight] + [hard_stop])
+        if now >= limit:
+            if hello_at is None:
+                watch.infra = f"the harness did not start within {HELLO_LIMIT_S:.0f} s"
+            elif preloaded_at is None:
+                watch.infra = f"importing the runtime modules took longer than {PRELOAD_LIMIT_S:.0f} s"
+            elif ready_at is None:
+                watch.import_failure = f"importing the entry point took longer than {call_limit:.0f} s"
+            elif now >= hard_stop:
+                why_stopped = "killed: the process ran past its overall limit"
+            else:
+                why_stopped = f"killed: a call ran past {call_limit:.0f} s"
+            break
+        try:
+            at, event = events.get(timeout=max(0.005, limit - now))
+        except queue.Empty:
+            continue
+        kind = event.get("ev")
+        if kind == "_eof":
+            code = handle.poll()
+            why_stopped = (
+                f"the process exited with code {code}" if code is not None else "the process closed its output"
+            )
+            if hello_at is None:
+                watch.infra = f"the harness exited before starting ({why_stopped})"
+            elif preloaded_at is None:
+                watch.infra = f"the harness died importing the runtime modules ({why_stopped})"
+            elif ready_at is None and watch.import_failure is None:
+                watch.import_failure = f"the process died while importing the entry point ({why_stopped})"
+            break
+        if kind == "_flood":
+            why_stopped = "killed: the process wrote more than 32 MB of results"
+            break
+        if kind == "hello":
+            hello_at = at
+        elif kind == "preloaded" and hello_at is not None:
+            if event.get("missing"):
+                watch.infra = f"the runtime lacks modules: {'; '.join(map(str, event['missing']))[:500]}"
+                why_stopped = "runtime incomplete"
+                break
+            preloaded_at = at
+        elif kind == "import_error":
+            watch.import_failure = f"importing the entry point failed: {event.get('error', '')}"
+            watch.import_s = _number(event.get("import_s"))
+            why_stopped = "import failed"
+            break
+        elif kind == "ready" and preloaded_at is not None:
+            ready_at = at
+            watch.import_s = _number(event.get("import_s"))
+        elif kind == "start" and ready_at is not None:
+            index = event.get("i")
+            if isinstance(index, int) and 0 <= index < len(questions) and index not in started:
+                started[index] = at
+        elif kind == "result" and ready_at is not None:
+            index = event.get("i")
+            if isinstance(index, int) and index in started and index not in results:
+                results[index] = _call_result(index, questions[index], event, at - started[index])
+        elif kind == "done" and ready_at is not None:
+            why_stopped = "finished"
+            break
+
+    handle.kill()
+    for reader in readers:
+        reader.join(timeout=2)
+    watch.stderr_tail = b"".join(tail).decode("utf-8", "replace")[-STDERR_TAIL:]
+    watch.process = why_stopped or (watch.infra or watch.import_failure or "")
+    now = time.monotonic()
+    for index, question in enumerate(questions):
+        if index in results:
+            watch.calls.append(results[index])
+        elif index in started:
+            watch.calls.append(CallResult(index, question, "timed_out", observed_s=round(now - started[index], 3)))
+        else:
+            watch.calls.append(CallResult(index, question, "not_run"))
+    return watch
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _call_result(index: int, question: str, event: dict, observed: float) -> CallResult:
+    outcome = event.get("outcome") if event.get("outcome") in ("returned", "raised") else "returned"
+    value = event.get("value") if isinstance(event.get("value"), dict) else None
+    problems = [str(p)[:300] for p in event.get("problems", []) if isinstance(p, str)][:10]
+    if outcome == "returned" and value is None and not problems:
+        problems = ["the harness reported no value"]
+    raised = str(event.get("raised"))[:2_000] if outcome == "raised" else None
+    return CallResult(
+        index=index,
+        question=question,
+        outcome=outcome,
+        value=value,
+        problems=problems,
+        raised=raised,
+        duration_s=_number(event.get("duration_s")),
+        observed_s=round(observed, 3),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Running probes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    exercise: Exercise
+    submission_dir: Path
+    executor: object
+    tmp_root: Path
+
+
+def _error(probe: Probe, started: float, reason: str, evidence: dict | None = None) -> ProbeOutcome:
+    return ProbeOutcome(
+        probe.id, probe.failure_mode, probe.description, "error", reason, time.monotonic() - started, evidence or {}
+    )
+
+
+def run_probe(ctx: _Context, probe: Probe) -> ProbeOutcome:
+    started = time.monotonic()
+    try:
+        return _run_probe(ctx, probe, started)
+    except Exception as exc:
+        return _error(probe, started, f"runner error: {type(exc).__name__}: {exc}")
+
+
+def _run_probe(ctx: _Context, probe: Probe, started: float) -> ProbeOutcome:
+    exercise = ctx.exercise
+    work = Path(tempfile.mkdtemp(prefix=f"{probe.id}-", dir=ctx.tmp_root))
+    fake = None
+    try:
+        try:
+            env = exercise.prepare(probe, work)
+            fake = FakeModel(
+                script=probe.script,
+                responder=exercise.make_responder(probe),
+                seed=probe.seed,
+                max_in_flight=probe.max_in_flight,
+                tokens_per_minute=probe.tokens_per_minute,
+                context_window=probe.context_window,
+            ).start()
+        except Exception as exc:
+            return _error(probe, started, f"the fake model could not start: {type(exc).__name__}: {exc}")
+        scratch = work / "scratch"
+        scratch.mkdir()
+        nonce = secrets.token_hex(16)
+        payload = {
+            "entry_point": exercise.entry_point,
+            "questions": list(probe.questions),
+            "threads": probe.threads,
+            "nonce": nonce,
+            "max_text": 20_000,
+            "max_items": 50,
+            "preload": list(exercise.preload),
+        }
+        job = HarnessJob(
+            submission_dir=ctx.submission_dir,
+            work_dir=scratch,
+            model_base_url=fake.base_url,
+            stdin=json.dumps(payload).encode("ascii"),
+            env=env,
+        )
+        try:
+            handle = ctx.executor.launch(job)
+        except ExecutorError as exc:
+            return _error(probe, started, f"the candidate process could not be launched: {exc}")
+        watch = _watch(handle, probe.questions, probe.threads, nonce, exercise.call_timeout_s)
+        fake.wait_idle(timeout=2.0)
+        requests, peak = fake.requests, fake.peak_in_flight
+    finally:
+        if fake is not None:
+            fake.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    evidence = Evidence(
+        probe_id=probe.id,
+        questions=probe.questions,
+        calls=watch.calls,
+        requests=requests,
+        peak_in_flight=peak,
+        wall_s=time.monotonic() - started,
+        call_limit_s=exercise.call_timeout_s,
+        import_s=watch.import_s,
+        process=watch.process,
+        stderr_tail=watch.stderr_tail,
+    )
+    stored = evidence.to_json()
+    if watch.infra:
+        return _error(probe, started, f"infrastructure: {watch.infra}", stored)
+    if watch.import_failure:
+        outcome = "fail"
+        reason = watch.import_failure
+    else:
+        try:
+            verdict = probe.check(evidence)
+        except Exception as exc:
+            return _error(probe, started, f"the check failed: {type(exc).__name__}: {exc}", stored)
+        outcome, reason = ("pass" if verdict.passed else "fail"), verdict.reason
+    return ProbeOutcome(
+        probe.id, probe.failure_mode, probe.description, outcome, reason, time.monotonic() - started, stored
+    )
+
+
+def _select(probes: list[Probe], probe_ids: Iterable[str] | None) -> list[Probe]:
+    if not probe_ids:
+        return probes
+    wanted = list(dict.fromkeys(probe_ids))
+    known = {p.id: p for p in probes}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise GradingError(f"unknown probe ids: {', '.join(unknown)}")
+    return [known[i] for i in wanted]
+
+
+def grade(
+    submission_dir: Path | str,
+    exercise_dir: Path | str,
+    probe_ids: Iterable[str] | None = None,
+    executor=None,
+    workers: int = DEFAULT_WORKERS,
+    on_progress: Callable[[int, int], None] | None = None,
+    exclusive_alone: bool = True,
+) -> GradeReport:
+    """Run the exercise's probes (or those named) against an unpacked submission folder.
+
+    ``executor`` defaults to a :class:`ForkServerExecutor` (unsandboxed); pass a sandboxing one in
+    production. ``on_progress(done, total)`` is called after each probe finishes.
+    ``exclusive_alone=False`` runs timing-sensitive probes in the pool like the others: only for
+    tests whose verdicts do not depend on timing.
+    """
+    started = time.monotonic()
+    exercise = load_exercise(exercise_dir)
+    submission = Path(submission_dir).resolve()
+    if not submission.is_dir():
+        raise GradingError(f"{submission} is not a folder")
+    selected = _select(exercise.probes, probe_ids)
+    own_executor = executor is None
+    executor = executor or ForkServerExecutor(preload=exercise.preload)
+    try:
+        try:
+            executor.start()
+        except ExecutorError as exc:
+            raise GradingError(str(exc)) from exc
+        with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
+            ctx = _Context(exercise, submission, executor, Path(tmp))
+            results: dict[str, ProbeOutcome] = {}
+            lock = threading.Lock()
+
+            def run(probe: Probe) -> ProbeOutcome:
+                outcome = run_probe(ctx, probe)
+                with lock:
+                    results[probe.id] = outcome
+                    done = len(results)
+                if on_progress is not None:
+                    on_progress(done, len(selected))
+                return outcome
+
+            alone = [p for p in selected if p.exclusive and exclusive_alone]
+            for probe in alone:
+                run(probe)
+            rest = [p for p in selected if p not in alone]
+            rest.sort(key=lambda p: not p.long)  # stable: long probes first, then in file order
+            with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="probe") as pool:
+                list(pool.map(run, rest))
+    finally:
+        if own_executor:
+            executor.close()
+    return GradeReport(
+        exercise=exercise.slug,
+        version=exercise.version,
+        executor=getattr(executor, "name", type(executor).__name__),
+        sandboxed=bool(getattr(executor, "sandboxed", False)),
+        outcomes=[results[p.id] for p in selected],
+        wall_s=time.monotonic() - started,
+    )

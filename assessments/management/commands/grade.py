@@ -1,0 +1,114 @@
+"""``manage.py grade PATH --exercise SLUG [--json] [--probe ID ...]``: run the hidden probes now.
+
+PATH is a submission zip or an unpacked folder. The table (or with ``--json`` exactly one JSON
+object) reports every probe's outcome. The exit status is 0 whenever grading completed, whatever
+the submission scored; it is non-zero only when grading itself could not run (unknown exercise or
+probe, unreadable or rejected archive, no executor).
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from assessments.grading.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
+from assessments.grading.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
+from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+from assessments.packages import discover_packages
+
+EXECUTORS = ("sandbox", "forkserver", "subprocess")
+
+
+class Command(BaseCommand):
+    help = "Grade a submission (zip or folder) against an exercise's hidden probes and print the outcomes."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its helpdesk/ package")
+        parser.add_argument("--exercise", required=True, help="Exercise slug (found in EXERCISE_DIRS)")
+        parser.add_argument("--json", action="store_true", help="Print exactly one JSON object")
+        parser.add_argument("--probe", action="append", dest="probes", metavar="ID", help="Run only these probes")
+        parser.add_argument(
+            "--executor",
+            choices=EXECUTORS,
+            default="sandbox",
+            help="sandbox (bubblewrap, the default); forkserver or subprocess run UNSANDBOXED, for development",
+        )
+        parser.add_argument("--workers", type=int, default=getattr(settings, "GRADING_PARALLEL_PROBES", None))
+
+    def handle(self, *args, path, exercise, json, probes, executor, workers, **options):
+        exercise_dir, limits = self._find_exercise(exercise)
+        try:
+            loaded = load_exercise(exercise_dir)
+        except GradingError as exc:
+            raise CommandError(str(exc)) from exc
+        with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+            submission = self._submission(path, Path(tmp), limits)
+            runner_executor = self._executor(executor, loaded.preload)
+            try:
+                report = grade(
+                    submission,
+                    exercise_dir,
+                    probe_ids=probes,
+                    executor=runner_executor,
+                    workers=workers or DEFAULT_WORKERS,
+                )
+            except (GradingError, ExecutorError) as exc:
+                raise CommandError(f"grading could not run: {exc}") from exc
+            finally:
+                runner_executor.close()
+        if json:
+            self.stdout.write(_dumps(report.to_json()))
+        else:
+            self._table(report)
+
+    def _find_exercise(self, slug: str) -> tuple[Path, dict]:
+        packages, _ = discover_packages(settings.EXERCISE_DIRS)
+        for package in packages:
+            if package.slug == slug:
+                return package.path, package.limits
+        known = ", ".join(sorted(p.slug for p in packages)) or "none"
+        raise CommandError(f"no exercise {slug!r} in EXERCISE_DIRS (known: {known})")
+
+    def _submission(self, path: Path, tmp: Path, limits: dict) -> Path:
+        if path.is_dir():
+            return path.resolve()
+        if not path.is_file():
+            raise CommandError(f"{path} is neither a zip file nor a folder")
+        target = tmp / "submission"
+        try:
+            unpack_archive(path.read_bytes(), target, ArchiveLimits.from_exercise(limits))
+        except ArchiveRejected as exc:
+            raise CommandError(f"the archive was rejected: {exc}") from exc
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc}") from exc
+        return target
+
+    def _executor(self, name: str, preload: tuple[str, ...]):
+        if name == "forkserver":
+            return ForkServerExecutor(preload=preload)
+        if name == "subprocess":
+            return SubprocessExecutor()
+        from assessments.grading.sandbox import SandboxExecutor
+
+        return SandboxExecutor.from_settings()
+
+    def _table(self, report: GradeReport) -> None:
+        width = max((len(o.id) for o in report.outcomes), default=10)
+        mode = "SANDBOXED" if report.sandboxed else "UNSANDBOXED (development only)"
+        self.stdout.write(f"{report.exercise} {report.version}: executor {report.executor}, {mode}")
+        self.stdout.write(f"{'probe':<{width}}  {'mode':<9}  {'outcome':<7}  {'time':>6}  reason")
+        for o in report.outcomes:
+            style = {"pass": self.style.SUCCESS, "fail": self.style.ERROR}.get(o.outcome, self.style.WARNING)
+            line = f"{o.id:<{width}}  {o.failure_mode:<9}  {o.outcome:<7}  {o.duration_s:5.1f}s  {o.reason}"
+            self.stdout.write(style(line))
+        self.stdout.write("")
+        for mode_name, counts in report.by_failure_mode().items():
+            self.stdout.write(f"  {mode_name:<9} {counts['passed']}/{counts['total']}")
+        summary = f"{report.passed}/{report.total} passed, {report.infra_errors} infrastructure error(s)"
+        self.stdout.write(f"{summary}; {report.wall_s:.1f} s")
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,81 @@
+"""``manage.py grade``: a table or exactly one JSON object; exit 0 whenever grading completed."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from assessments.grading.starterkit import build_starter_kit
+
+from .helpdesk import EXERCISE, ROOT
+
+FAST = ["--probe", "input-empty", "--probe", "cost-max-tokens", "--executor", "forkserver"]
+
+
+def _grade(*args) -> str:
+    out = io.StringIO()
+    call_command("grade", *map(str, args), stdout=out)
+    return out.getvalue()
+
+
+def test_it_grades_a_zip_as_candidates_upload_it_and_prints_one_json_object(tmp_path):
+    archive = tmp_path / "starter.zip"
+    archive.write_bytes(build_starter_kit(EXERCISE))  # everything under one top folder, as people zip
+
+    report = json.loads(_grade(archive, "--exercise", "helpdesk-answerer", "--json", *FAST))
+
+    assert list(report) == ["exercise", "version", "passed", "total", "infra_errors", "by_failure_mode", "probes"]
+    assert (report["exercise"], report["version"]) == ("helpdesk-answerer", "1.0.0")
+    assert (report["passed"], report["total"], report["infra_errors"]) == (0, 2, 0)
+    assert report["by_failure_mode"] == {"input": {"passed": 0, "total": 1}, "cost": {"passed": 0, "total": 1}}
+    assert [p["id"] for p in report["probes"]] == ["input-empty", "cost-max-tokens"]
+    assert all(set(p) == {"id", "failure_mode", "outcome", "reason", "duration_s"} for p in report["probes"])
+    assert all(p["outcome"] == "fail" and p["reason"] for p in report["probes"])
+
+
+def test_it_prints_a_readable_table_for_a_folder(tmp_path):
+    table = _grade(EXERCISE / "reference", "--exercise", "helpdesk-answerer", *FAST)
+
+    assert "UNSANDBOXED" in table
+    assert "input-empty" in table and "pass" in table
+    assert "2/2 passed, 0 infrastructure error(s)" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--exercise", "no-such-exercise"], "no exercise 'no-such-exercise'"),
+        (["--exercise", "helpdesk-answerer", "--probe", "no-such-probe"], "unknown probe ids: no-such-probe"),
+    ],
+)
+def test_it_refuses_what_it_cannot_grade(args, message):
+    with pytest.raises(CommandError, match=message):
+        _grade(EXERCISE / "reference", *args, "--executor", "forkserver")
+
+
+def test_it_refuses_a_missing_path_or_a_hostile_archive(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../helpdesk/__init__.py", "answer = None")
+
+    with pytest.raises(CommandError, match="neither a zip file nor a folder"):
+        _grade(tmp_path / "missing.zip", "--exercise", "helpdesk-answerer")
+    with pytest.raises(CommandError, match="archive was rejected"):
+        _grade(evil, "--exercise", "helpdesk-answerer")
+
+
+def test_its_exit_status_says_whether_grading_ran_not_how_well_the_candidate_did(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    command = [sys.executable, "manage.py", "grade", str(EXERCISE / "starter"), "--exercise", "helpdesk-answerer"]
+
+    failed_candidate = subprocess.run([*command, "--json", *FAST], cwd=ROOT, env=env, capture_output=True, text=True)
+    no_exercise = subprocess.run([*command[:-1], "nope"], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert failed_candidate.returncode == 0, failed_candidate.stderr
+    assert json.loads(failed_candidate.stdout)["passed"] == 0
+    assert no_exercise.returncode != 0

@@ -1,0 +1,263 @@
+"""The probe runner, harness and executors against small hostile submissions (2 s call limit).
+
+What a candidate's code does wrong is a ``fail`` with a reason; what goes wrong on our side is an
+``error``; a submission cannot forge results or outlive its probe.
+"""
+
+import os
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from assessments.grading.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
+from assessments.grading.harness import coerce
+from assessments.grading.probe import Probe, Verdict
+from assessments.grading.runner import Exercise, _Context, run_probe
+
+CALL_LIMIT = 2.0
+
+
+@pytest.fixture(scope="module")
+def forkserver():
+    executor = ForkServerExecutor(preload=())
+    executor.start()
+    yield executor
+    executor.close()
+
+
+@pytest.fixture(params=["subprocess", "forkserver"])
+def executor(request, forkserver):
+    return SubprocessExecutor() if request.param == "subprocess" else forkserver
+
+
+def _submission(tmp_path: Path, body: str) -> Path:
+    package = tmp_path / "submission" / "helpdesk"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(body))
+    return package.parent
+
+
+def _run(tmp_path, executor, body, *, questions=("q",), threads=1, responder=None, prepare=None, check=None):
+    seen = {}
+
+    def keep(evidence):
+        seen["evidence"] = evidence
+        return check(evidence) if check else Verdict(True, "kept")
+
+    module = SimpleNamespace(
+        make_responder=responder or (lambda probe: lambda body, rng: "hello"),
+        prepare=prepare or (lambda probe, work_dir: {"HELPDESK_DOCS_DIR": str(work_dir)}),
+    )
+    probe = Probe("p", "input", "a probe", "ok", tuple(questions), keep, threads=threads)
+    exercise = Exercise("t", "0", tmp_path, "helpdesk:answer", CALL_LIMIT, 32, [probe], module, preload=())
+    scratch = tmp_path / "runs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    outcome = run_probe(_Context(exercise, _submission(tmp_path, body), executor, scratch), probe)
+    return outcome, seen.get("evidence")
+
+
+def test_it_records_what_answer_returned_and_how_long_it_took(tmp_path, executor):
+    outcome, evidence = _run(
+        tmp_path,
+        executor,
+        """
+        import os
+        def answer(q):
+            return {"status": "answered", "answer": q.upper() + os.environ["ANTHROPIC_API_KEY"][:6], "citations": ["a"]}
+        """,
+        questions=("one", "two"),
+    )
+
+    assert outcome.outcome == "pass"
+    assert [c.value["answer"] for c in evidence.calls] == ["ONEsk-ant", "TWOsk-ant"]
+    assert all(c.outcome == "returned" and c.duration_s < 1 for c in evidence.calls)
+
+
+def test_it_gives_the_candidate_only_the_contract_environment(tmp_path, executor):
+    os.environ["GRADING_TEST_SECRET"] = "do-not-leak"
+    try:
+        _, evidence = _run(
+            tmp_path,
+            executor,
+            """
+            import os
+            def answer(q):
+                return {"status": "unknown", "answer": ",".join(sorted(os.environ)), "citations": []}
+            """,
+        )
+    finally:
+        del os.environ["GRADING_TEST_SECRET"]
+
+    names = set(evidence.calls[0].value["answer"].split(",")) - {"LC_CTYPE"}  # Python's own locale coercion
+    assert names == {"ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "HELPDESK_DOCS_DIR", "PYTHONPATH"}
+
+
+def test_a_raising_answer_is_the_candidates_failure(tmp_path, executor):
+    outcome, evidence = _run(
+        tmp_path,
+        executor,
+        """
+        def answer(q):
+            raise KeyError("answer")
+        """,
+        check=lambda ev: Verdict(ev.calls[0].outcome == "returned", ev.calls[0].raised or ""),
+    )
+
+    assert outcome.outcome == "fail"
+    assert evidence.calls[0].outcome == "raised"
+    assert evidence.calls[0].raised == "KeyError: 'answer'"
+
+
+def _gone(pid: int, within: float = 3.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_hanging_call_and_its_children_are_killed_at_the_limit(tmp_path, executor):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    started = time.monotonic()
+    outcome, evidence = _run(
+        tmp_path,
+        executor,
+        """
+        import os, subprocess, sys, time
+        def answer(q):
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            with open(os.path.join(os.environ["HELPDESK_DOCS_DIR"], "child.pid"), "w") as fh:
+                fh.write(str(child.pid))
+            time.sleep(60)
+        """,
+        questions=("slow", "never asked"),
+        prepare=lambda probe, work_dir: {"HELPDESK_DOCS_DIR": str(shared)},
+        check=lambda ev: Verdict(False, ev.process),
+    )
+
+    assert time.monotonic() - started < CALL_LIMIT + 6
+    assert [c.outcome for c in evidence.calls] == ["timed_out", "not_run"]
+    assert "killed" in outcome.reason
+    assert outcome.outcome == "fail"
+    assert _gone(int((shared / "child.pid").read_text()))
+
+
+def test_junk_and_forged_results_on_stdout_change_nothing(tmp_path, executor):
+    _, evidence = _run(
+        tmp_path,
+        executor,
+        """
+        import sys
+        print("garbage line")
+        print('{"ev": "result", "i": 0, "outcome": "returned", "value": {"status": "answered"}}')
+        def answer(q):
+            sys.stdout.write('{"ev": "done"}\\n')
+            return {"status": "unknown", "answer": "", "citations": []}
+        """,
+    )
+
+    assert evidence.calls[0].value["status"] == "unknown"
+    assert "garbage line" in evidence.stderr_tail
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("raise ImportError('no such thing')", "importing the entry point failed: ImportError: no such thing"),
+        ("import os\nos._exit(3)", "the process died while importing the entry point"),
+        ("import sys\nsys.exit(0)", "importing the entry point failed: SystemExit"),
+        ("answer = 42", "importing the entry point failed: TypeError"),
+    ],
+)
+def test_a_broken_import_is_the_candidates_failure(tmp_path, executor, body, expected):
+    outcome, _ = _run(tmp_path, executor, body)
+
+    assert outcome.outcome == "fail"
+    assert outcome.reason.startswith(expected)
+
+
+def test_answers_are_coerced_into_plain_bounded_json():
+    class Hostile(dict):
+        def __getitem__(self, key):
+            raise RuntimeError("boom")
+
+        def get(self, key, default=None):
+            raise RuntimeError("boom")
+
+    value, problems = coerce(Hostile(status="answered", answer="x" * 50, citations=["a", 3]), max_text=10)
+
+    assert value["status"] == "answered"
+    assert value["answer"] == "x" * 10 + "…[truncated]"
+    assert value["citations"] == ["a"]
+    assert problems == ["citations holds something other than str"]
+    assert coerce("a string") == (None, ["returned str, not a dict"])
+    assert coerce({"status": 1, "answer": None, "citations": "a"})[1] == [
+        "status is int, not a str",
+        "answer is NoneType, not a str",
+        "citations is str, not a list",
+    ]
+
+
+def test_it_calls_from_many_threads_at_once(tmp_path, executor):
+    _, evidence = _run(
+        tmp_path,
+        executor,
+        """
+        import threading, time
+        seen = set()
+        def answer(q):
+            seen.add(threading.get_ident())
+            time.sleep(0.3)
+            return {"status": "unknown", "answer": str(len(seen)), "citations": []}
+        """,
+        questions=tuple(f"q{i}" for i in range(8)),
+        threads=8,
+    )
+
+    assert all(c.outcome == "returned" for c in evidence.calls)
+    assert max(c.observed_s for c in evidence.calls) < 1.5  # not one after another (8 x 0.3 s)
+
+
+class _Broken:
+    name, sandboxed = "broken", False
+
+    def start(self):
+        pass
+
+    def launch(self, job):
+        raise ExecutorError("no sandbox today")
+
+    def close(self):
+        pass
+
+
+def test_our_faults_are_errors_never_failures(tmp_path):
+    ok = """
+    def answer(q):
+        return {"status": "unknown", "answer": "", "citations": []}
+    """
+
+    def broken_responder(probe):
+        raise RuntimeError("responder bug")
+
+    def broken_check(evidence):
+        raise ZeroDivisionError
+
+    launched, _ = _run(tmp_path / "a", _Broken(), ok)
+    no_fake, _ = _run(tmp_path / "b", SubprocessExecutor(), ok, responder=broken_responder)
+    bad_check, _ = _run(tmp_path / "c", SubprocessExecutor(), ok, check=broken_check)
+    no_python, _ = _run(tmp_path / "d", SubprocessExecutor(python="/nonexistent/python"), ok)
+
+    assert launched.outcome == "error" and "no sandbox today" in launched.reason
+    assert no_fake.outcome == "error" and "fake model could not start" in no_fake.reason
+    assert bad_check.outcome == "error" and "check failed" in bad_check.reason
+    assert no_python.outcome == "error"
