@@ -92,11 +92,18 @@ def _open_zip(data: bytes, limits: ArchiveLimits) -> zipfile.ZipFile:
 
 
 def _common_root(paths: list[PurePosixPath]) -> str:
-    """The single top folder everything sits in ("my-solution/…"), if there is one."""
+    """The single wrapper folder everything sits in ("my-solution/…"), if there is one.
+
+    A top folder that is itself a Python package (it holds ``__init__.py``) is the submission's
+    package, as in a zip of just ``helpdesk/``: that is content, not a wrapper.
+    """
     tops = {p.parts[0] for p in paths}
-    if len(tops) == 1 and all(len(p.parts) > 1 for p in paths):
-        return next(iter(tops))
-    return ""
+    if len(tops) != 1 or not all(len(p.parts) > 1 for p in paths):
+        return ""
+    top = next(iter(tops))
+    if any(p.parts[1:] == ("__init__.py",) for p in paths):
+        return ""
+    return top
 
 
 def unpack_archive(data: bytes, dest: Path, limits: ArchiveLimits | None = None, *, strip_single_root: bool = True):

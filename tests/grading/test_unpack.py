@@ -31,6 +31,13 @@ def test_it_unpacks_a_normal_submission(tmp_path):
     assert (tmp_path / "out" / "helpdesk" / "__init__.py").read_bytes() == b"def answer(q): ...\n"
 
 
+def test_a_zip_of_just_the_package_keeps_the_package_folder(tmp_path):
+    data = make_zip({"helpdesk/__init__.py": b"x", "helpdesk/retrieval.py": b"y"})
+    manifest = unpack_archive(data, tmp_path / "out")
+    assert manifest.stripped_prefix == ""
+    assert (tmp_path / "out" / "helpdesk" / "__init__.py").exists()
+
+
 def test_it_unpacks_from_inside_a_single_top_folder(tmp_path):
     data = make_zip({"my-solution/helpdesk/__init__.py": b"x", "my-solution/NOTES.md": b"n"})
     manifest = unpack_archive(data, tmp_path / "out")
