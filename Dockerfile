@@ -2,7 +2,8 @@
 FROM python:3.12-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    VAR_DIR=/data MEDIA_ROOT=/data/uploads STATIC_ROOT=/app/staticfiles
+    VAR_DIR=/data MEDIA_ROOT=/data/uploads STATIC_ROOT=/app/staticfiles \
+    SANDBOX_RUNTIME_DIR=/opt/sandbox-runtime
 
 # bubblewrap and socat are the grading sandbox; libpq is for psycopg.
 RUN apt-get update \
@@ -14,7 +15,9 @@ COPY requirements.txt requirements.lock ./
 RUN pip install -r requirements.txt -c requirements.lock
 
 COPY . .
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+# Candidate code runs on its own runtime (anthropic + pydantic only), never on this image's packages.
+RUN scripts/build-sandbox-runtime /opt/sandbox-runtime \
+    && SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && useradd --system --create-home --uid 10001 app \
     && mkdir -p /data/uploads && chown -R app /data
 

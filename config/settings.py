@@ -212,8 +212,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-grading-runs": {
         "task": "assessments.tasks.sweep_grading_runs",
-        "schedule": 30.0,
-        "options": {"expires": 25},
+        "schedule": float(env_int("GRADING_SWEEP_INTERVAL_S", 30)),
+        "options": {"expires": max(1, env_int("GRADING_SWEEP_INTERVAL_S", 30) - 1)},
     },
     "worker-heartbeat": {
         "task": "assessments.tasks.record_worker_heartbeat",

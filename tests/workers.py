@@ -1,7 +1,9 @@
 """A real Celery worker process for the tests that need one, pointed at the test database."""
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +14,8 @@ from pathlib import Path
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# Put in every test worker's environment: candidate code must never get to see it.
+WORKER_SECRET = "worker-secret-" + os.urandom(8).hex()
 
 
 def test_database_url() -> str:
@@ -30,7 +34,17 @@ def test_database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, *, queues: str = "default,grading", concurrency: int = 1, extra_env: dict | None = None):
+    """A real `celery worker` (or, with beat=True, `celery beat`) in its own session."""
+
+    def __init__(
+        self,
+        *,
+        queues: str = "default,grading",
+        concurrency: int = 1,
+        extra_env: dict | None = None,
+        beat: bool = False,
+    ):
+        self.beat = beat
         self.queues = queues
         self.concurrency = concurrency
         self.extra_env = extra_env or {}
@@ -44,6 +58,7 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "config.settings_test",
             "DATABASE_URL": test_database_url(),
             "PYTHONUNBUFFERED": "1",
+            "GRADING_TEST_SECRET": WORKER_SECRET,
             **self.extra_env,
         }
         argv = [
@@ -52,6 +67,9 @@ class WorkerProcess:
             "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
             "--without-mingle", "--without-gossip", "-l", "INFO",
         ]  # fmt: skip
+        if self.beat:
+            schedule = ROOT / "var" / f"test-beat-{os.getpid()}-{time.monotonic_ns()}"
+            argv = [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "-s", str(schedule)]
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
         )
@@ -65,8 +83,24 @@ class WorkerProcess:
         assert self.proc and self.proc.stdout
         for line in self.proc.stdout:
             self.output.append(line.rstrip())
-            if " ready." in line:
+            if " ready." in line or (self.beat and "beat: Starting" in line):
                 self._ready.set()
+
+    def kill(self):
+        """SIGKILL the whole process group, as a crashed machine or the OOM killer would."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Stop this worker for the duration, so a test's own workers get every message."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self._ready.clear()
+            self.start()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -87,3 +121,39 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str
             return value
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+
+
+class RedisServer:
+    """A private redis-server on a free port, which a test may stop and start again."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10, message=f"redis on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -1,0 +1,115 @@
+"""Nothing is lost when a worker dies mid-run or the broker goes away: the database is the truth.
+
+These start their own workers and a real `celery beat` (the sweeper), with short sweep
+thresholds, and pause the suite's shared worker so that theirs get every message.
+"""
+
+import io
+import time
+import zipfile
+
+import pytest
+
+from assessments.models import GradingRun, ProbeResult
+from candidates.services import invitation_start, submission_accept
+from tests.workers import RedisServer, WorkerProcess, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+
+# Each call spins until the runner kills it at the 4 s call limit: a run lasts several seconds.
+SLOW = """
+def answer(question):
+    while True:
+        pass
+"""
+FAST_SWEEP = {"GRADING_SWEEP_INTERVAL_S": "2", "GRADING_STALE_AFTER_S": "8", "GRADING_REQUEUE_AFTER_S": "3"}
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("echo/__init__.py", source)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def started_invitation(invitation):
+    invitation_start(invitation=invitation)
+    return invitation
+
+
+def _state(run_id):
+    return GradingRun.objects.values_list("state", flat=True).get(pk=run_id)
+
+
+def _assert_one_result_set(run_id):
+    run = GradingRun.objects.get(pk=run_id)
+    assert run.state == GradingRun.DONE, run.infra_error
+    assert sorted(ProbeResult.objects.filter(run=run).values_list("probe_id", flat=True)) == [
+        "echo-model",
+        "echo-plain",
+    ]
+    return run
+
+
+def test_a_run_survives_its_worker_being_killed(_celery_worker_session, transactional_db, started_invitation):
+    with _celery_worker_session.paused():
+        doomed = WorkerProcess(extra_env=FAST_SWEEP).start()
+        beat = None
+        survivor = None
+        try:
+            submission = submission_accept(invitation=started_invitation, archive=_zip(SLOW))
+            run_id = submission.grading_runs.get().pk
+            wait_for(lambda: _state(run_id) == GradingRun.RUNNING, timeout=60, message="the run to start")
+            time.sleep(1.5)
+            doomed.kill()
+            assert _state(run_id) == GradingRun.RUNNING  # the database still says a worker holds it
+
+            # The sweeper task runs on a worker, so the worker too needs the short thresholds.
+            survivor = WorkerProcess(extra_env=FAST_SWEEP).start()
+            beat = WorkerProcess(beat=True, extra_env=FAST_SWEEP).start()
+            wait_for(lambda: _state(run_id) == GradingRun.DONE, timeout=120, message="the run to finish elsewhere")
+        finally:
+            for process in (doomed, survivor, beat):
+                if process:
+                    process.stop()
+    run = _assert_one_result_set(run_id)
+    assert run.attempt == 2
+
+
+def test_runs_end_done_when_the_broker_is_down_for_ten_seconds(
+    _celery_worker_session, transactional_db, started_invitation
+):
+    redis = RedisServer().start()
+    env = {"CELERY_BROKER_URL": redis.url, **FAST_SWEEP}
+    with _celery_worker_session.paused():
+        worker = WorkerProcess(extra_env=env).start()
+        beat = WorkerProcess(beat=True, extra_env=env).start()
+        try:
+            # Enqueued on commit to the suite's broker, which nobody reads now: the sweeper
+            # must notice the runs waiting and send them through the private Redis.
+            run_ids = [
+                submission_accept(invitation=started_invitation, archive=_zip(SLOW)).grading_runs.get().pk
+                for _ in range(3)
+            ]
+            wait_for(
+                lambda: GradingRun.objects.filter(pk__in=run_ids, state=GradingRun.RUNNING).exists(),
+                timeout=60,
+                message="a run to start",
+            )
+            assert GradingRun.objects.filter(pk__in=run_ids, state=GradingRun.QUEUED).exists()
+            redis.stop()
+            time.sleep(10)
+            redis.start()
+            wait_for(
+                lambda: all(_state(pk) == GradingRun.DONE for pk in run_ids),
+                timeout=240,
+                interval=1,
+                message="every run to end done after the outage",
+            )
+        finally:
+            worker.stop()
+            beat.stop()
+            redis.stop()
+    for pk in run_ids:
+        _assert_one_result_set(pk)
