@@ -8,4 +8,9 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("assessments/", views.assessment_list, name="list"),
     path("assessments/<int:pk>/", views.assessment_detail, name="detail"),
+    path("assessments/<int:pk>/invite/", views.invite, name="invite"),
+    path("assessments/<int:pk>/invite/csv/", views.invite_csv, name="invite_csv"),
+    path("assessments/<int:pk>/invitations/<int:invitation_pk>/resend/", views.invitation_resend, name="resend"),
+    path("assessments/<int:pk>/invitations/<int:invitation_pk>/erase/", views.invitation_erase, name="erase"),
+    path("assessments/<int:pk>/invitations/<int:invitation_pk>/feedback/", views.invitation_feedback, name="feedback"),
 ]

@@ -1,10 +1,24 @@
-from django.shortcuts import get_object_or_404, render
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments.access import manager_required, staff_required
 from assessments.models import Assessment, GradingRun
 from assessments.roles import is_manager, is_reviewer
 from assessments.selectors import assessment_invitations, assessments_with_funnel, grading_counts, workers_online
-from candidates.models import Invitation
+from candidates.forms import CsvInviteForm, InviteForm
+from candidates.models import Invitation, Submission
+from candidates.selectors import feedback_summary
+from candidates.services import (
+    InvitationError,
+    candidate_erase,
+    invitation_feedback_release,
+    invitation_invite,
+    invitation_link_resend,
+    invitations_invite_many,
+)
 from rubrics.selectors import review_counts
 
 
@@ -36,27 +50,168 @@ def assessment_list(request):
 
 @manager_required
 def assessment_detail(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    template = "assessments/assessment_detail.html"
+    if request.htmx:
+        template += "#invitations"
+    return render(request, template, _detail_context(request, assessment))
+
+
+def _owned_assessment(request, pk: int) -> Assessment:
     qs = Assessment.objects.select_related("exercise", "rubric", "owner")
     if not request.user.is_superuser:
         qs = qs.filter(owner=request.user)
-    assessment = get_object_or_404(qs, pk=pk)
+    return get_object_or_404(qs, pk=pk)
+
+
+def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
+    """An invitation of an assessment this manager owns, else 404."""
+    assessment = _owned_assessment(request, pk)
+    qs = Invitation.objects.select_related("candidate", "assessment__exercise", "assessment__owner", "invited_by")
+    return get_object_or_404(qs, pk=invitation_pk, assessment=assessment)
+
+
+def _detail_context(request, assessment: Assessment, **extra) -> dict:
     invitations = list(assessment_invitations(assessment=assessment))
     state_filter = request.GET.get("state", "")
     if state_filter in dict(Invitation.STATES):
         invitations = [i for i in invitations if i.state == state_filter]
     else:
         state_filter = ""
-    template = "assessments/assessment_detail.html"
-    if request.htmx:
-        template += "#invitations"
+    return {
+        "assessment": assessment,
+        "invitations": invitations,
+        "states": Invitation.STATES,
+        "state_filter": state_filter,
+        "running": GradingRun.RUNNING,
+        "invite_form": extra.pop("invite_form", None) or InviteForm(),
+        "csv_form": extra.pop("csv_form", None) or CsvInviteForm(),
+        "invite_ttl_days": settings.INVITATION_TTL_DAYS,
+        **extra,
+    }
+
+
+# --- Inviting candidates, and what a manager does for one of them afterwards ----------------------
+
+MAX_LISTED_PROBLEMS = 20
+
+
+@manager_required
+@require_POST
+def invite(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation, sent = invitation_invite(
+                assessment=assessment,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                invited_by=request.user,
+            )
+        except InvitationError as exc:
+            form.add_error(None, str(exc))
+        else:
+            _report_sent(request, [invitation], [] if sent else [invitation])
+            return redirect("assessments:detail", assessment.pk)
+    context = _detail_context(request, assessment, invite_form=form)
+    return render(request, "assessments/assessment_detail.html", context, status=400)
+
+
+@manager_required
+@require_POST
+def invite_csv(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    form = CsvInviteForm(request.POST, request.FILES)
+    if not form.is_valid():
+        context = _detail_context(request, assessment, csv_form=form)
+        return render(request, "assessments/assessment_detail.html", context, status=400)
+    report = invitations_invite_many(assessment=assessment, rows=form.cleaned_data["rows"], invited_by=request.user)
+    problems = form.cleaned_data["problems"] + report.problems
+    _report_sent(request, report.invited, report.unsent)
+    for problem in problems[:MAX_LISTED_PROBLEMS]:
+        messages.warning(request, f"Not invited: {problem}")
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        messages.warning(request, f"…and {len(problems) - MAX_LISTED_PROBLEMS} more lines not invited.")
+    return redirect("assessments:detail", assessment.pk)
+
+
+def _report_sent(request, invited: list[Invitation], unsent: list[Invitation]) -> None:
+    if len(invited) == 1:
+        candidate = invited[0].candidate
+        messages.success(request, f"Invited {candidate.name} ({candidate.email}).")
+    elif invited:
+        messages.success(request, f"Invited {len(invited)} candidates.")
+    sent = len(invited) - len(unsent)
+    if sent:
+        messages.info(request, f"{sent} email{pluralize(sent)} with a personal link sent.")
+    for invitation in unsent:
+        messages.error(
+            request, f"The email to {invitation.candidate.email} could not be sent; use “Resend link” to try again."
+        )
+
+
+@manager_required
+@require_POST
+def invitation_resend(request, pk: int, invitation_pk: int):
+    invitation = _owned_invitation(request, pk, invitation_pk)
+    try:
+        sent = invitation_link_resend(invitation=invitation, actor=request.user)
+    except InvitationError as exc:
+        messages.error(request, str(exc))
+    else:
+        if sent:
+            messages.success(request, f"A new link went to {invitation.candidate.email}; the old one no longer works.")
+        else:
+            messages.error(request, f"The email to {invitation.candidate.email} could not be sent; try again later.")
+    return redirect("assessments:detail", pk)
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def invitation_erase(request, pk: int, invitation_pk: int):
+    invitation = _owned_invitation(request, pk, invitation_pk)
+    candidate = invitation.candidate
+    if request.method == "POST" and candidate.erased_at is None:
+        name = candidate.name
+        candidate_erase(candidate=candidate, actor=request.user)
+        messages.success(request, f"{name}’s personal data and uploaded files are erased.")
+        return redirect("assessments:detail", pk)
     return render(
         request,
-        template,
+        "assessments/invitation_erase.html",
         {
-            "assessment": assessment,
-            "invitations": invitations,
-            "states": Invitation.STATES,
-            "state_filter": state_filter,
-            "running": GradingRun.RUNNING,
+            "assessment": invitation.assessment,
+            "invitation": invitation,
+            "candidate": candidate,
+            "other_invitations": candidate.invitations.exclude(pk=invitation.pk).select_related("assessment"),
+            "n_uploads": Submission.objects.filter(invitation__candidate=candidate).exclude(archive="").count(),
         },
+    )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def invitation_feedback(request, pk: int, invitation_pk: int):
+    invitation = _owned_invitation(request, pk, invitation_pk)
+    error = ""
+    if request.method == "POST":
+        try:
+            invitation_feedback_release(invitation=invitation, actor=request.user)
+        except InvitationError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, f"Feedback released: {invitation.candidate.name} sees it on their status page.")
+            return redirect("assessments:feedback", pk, invitation.pk)
+    return render(
+        request,
+        "assessments/invitation_feedback.html",
+        {
+            "assessment": invitation.assessment,
+            "invitation": invitation,
+            "summary": feedback_summary(invitation=invitation),
+            "decided": invitation.state == Invitation.DECIDED,
+            "error": error,
+        },
+        status=400 if error else 200,
     )

@@ -16,7 +16,7 @@ class InvitationAdmin(admin.ModelAdmin):
     list_select_related = ["candidate", "assessment"]
     search_fields = ["candidate__name", "candidate__email", "pseudonym"]
     # State moves only through services, so the admin cannot skip a transition.
-    readonly_fields = ["token_hash", "state", "started_at", "due_at", "pseudonym"]
+    readonly_fields = ["token_hash", "state", "started_at", "due_at", "pseudonym", "feedback_released_at"]
 
 
 @admin.register(Submission)

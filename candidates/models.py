@@ -83,6 +83,9 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    feedback_released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a manager let the candidate see the per-failure-mode summary."
+    )
 
     class Meta:
         ordering = ["-created_at"]

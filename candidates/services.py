@@ -1,16 +1,29 @@
+import contextlib
 import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
-from assessments.models import Assessment
+from assessments.models import Assessment, AuditEvent
 from assessments.services import audit_record, grading_run_create
 from assessments.transitions import IllegalTransition, apply_transition, check_transition
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
+from candidates.selectors import duration_words, feedback_summary, invitation_contact
+
+log = logging.getLogger(__name__)
 
 
 class InvitationError(Exception):
@@ -152,3 +165,262 @@ def decision_record(*, invitation: Invitation, outcome: str, reason: str, actor)
             data={"outcome": outcome, "reason": reason},
         )
     return decision
+
+
+# --- Invitations by email: one, many, and a new link ---------------------------------------------
+
+
+@dataclass
+class InviteReport:
+    """What a batch of invitations did: who got one, whose email failed, which lines were refused."""
+
+    invited: list[Invitation] = field(default_factory=list)
+    unsent: list[Invitation] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def invitation_link_url(token: str) -> str:
+    return settings.SITE_URL + reverse("candidates:magic_link", args=[token])
+
+
+def invitation_email_send(*, invitation: Invitation, token: str) -> bool:
+    """Email the candidate their magic link. Returns False (and logs) when the mail server refused.
+
+    The invitation stands either way: a failed email is fixed with "Resend link", not by
+    losing the invitation.
+    """
+    contact = invitation_contact(invitation)
+    context = {
+        "invitation": invitation,
+        "candidate": invitation.candidate,
+        "assessment": invitation.assessment,
+        "exercise": invitation.assessment.exercise,
+        "link": invitation_link_url(token),
+        "contact": contact,
+        "ttl_days": settings.INVITATION_TTL_DAYS,
+        "time_budget": duration_words(invitation.assessment.time_limit_minutes),
+    }
+    subject = render_to_string("candidates/email/invitation_subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string("candidates/email/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[invitation.candidate.email],
+        reply_to=[contact["email"]] if contact["email"] else None,
+    )
+    message.attach_alternative(render_to_string("candidates/email/invitation.html", context), "text/html")
+    try:
+        message.send()
+    except Exception:
+        log.exception("invitation %s: the email could not be sent", invitation.pk)
+        return False
+    audit_record(actor=None, action="invitation.emailed", target=invitation)
+    return True
+
+
+def invitation_invite(*, assessment: Assessment, name: str, email: str, invited_by) -> tuple[Invitation, bool]:
+    """Invite one person (creating the candidate if new) and email their link.
+
+    Returns (invitation, email_sent). Raises InvitationError when they cannot be invited.
+    """
+    with transaction.atomic():
+        candidate = candidate_get_or_create(name=name, email=email)
+        if candidate.erased_at is not None:
+            raise InvitationError(f"{email} belongs to an erased candidate.")
+        invitation, token = invitation_create(assessment=assessment, candidate=candidate, invited_by=invited_by)
+    return invitation, invitation_email_send(invitation=invitation, token=token)
+
+
+def invitations_invite_many(*, assessment: Assessment, rows: list[tuple[int, str, str]], invited_by) -> InviteReport:
+    """Invite every (line, name, email) row; a refused row is reported and the others go ahead."""
+    report = InviteReport()
+    for line, name, email in rows:
+        try:
+            invitation, sent = invitation_invite(assessment=assessment, name=name, email=email, invited_by=invited_by)
+        except InvitationError as exc:
+            report.problems.append(f"Line {line}: {exc}")
+            continue
+        report.invited.append(invitation)
+        if not sent:
+            report.unsent.append(invitation)
+    return report
+
+
+def invitation_token_rotate(*, invitation: Invitation, actor, audit: bool = True) -> str:
+    """Give the invitation a new raw token (the old link stops working) and return it.
+
+    Only hashes are stored, so this is the only way to hand out a link again. ``audit=False``
+    is for seed_demo, which re-issues the demo links on every run.
+    """
+    token = new_token()
+    Invitation.objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
+    invitation.token_hash = hash_token(token)
+    if audit:
+        audit_record(actor=actor, action="invitation.link_rotated", target=invitation)
+    return token
+
+
+def invitation_link_resend(*, invitation: Invitation, actor) -> bool:
+    """A manager's "Resend link": a new link by email, and a fresh expiry if they have not started."""
+    if invitation.candidate.erased_at is not None:
+        raise InvitationError("This candidate's data was erased; there is nobody to send a link to.")
+    if invitation.state in (Invitation.WITHDRAWN, Invitation.EXPIRED):
+        raise InvitationError(f"The invitation is {invitation.get_state_display().lower()}; its link stays off.")
+    with transaction.atomic():
+        if invitation.state == Invitation.INVITED:
+            assessment = invitation.assessment
+            if not assessment.is_open:
+                raise InvitationError("The assessment is closed; a new link could not be used to start.")
+            expires = min(timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS), assessment.closes_at)
+            Invitation.objects.filter(pk=invitation.pk).update(expires_at=expires)
+            invitation.expires_at = expires
+        token = invitation_token_rotate(invitation=invitation, actor=actor)
+    return invitation_email_send(invitation=invitation, token=token)
+
+
+# --- Uploads from the portal ----------------------------------------------------------------------
+
+MAX_NOTES_FILE_BYTES = 200_000
+NOTES_FILENAME = "notes.md"
+
+
+class UploadRejected(InvitationError):
+    """The upload breaks a rule; nothing was stored and the message tells the candidate why."""
+
+
+def _entry_package(entry_point: str) -> str:
+    """ "helpdesk:answer" -> "helpdesk"; "pkg.mod:fn" -> "pkg"."""
+    return entry_point.split(":", 1)[0].split(".", 1)[0].strip()
+
+
+def _notes_from_archive(root: Path) -> str:
+    for path in root.iterdir():
+        if path.is_file() and path.name.lower() == NOTES_FILENAME:
+            with path.open("rb") as fh:
+                return fh.read(MAX_NOTES_FILE_BYTES).decode("utf-8", errors="replace").strip()
+    return ""
+
+
+def submission_notes_combine(*, form_notes: str, archive_notes: str) -> str:
+    """Both are kept: what was typed in the box first, then NOTES.md from the archive."""
+    form_notes, archive_notes = form_notes.strip(), archive_notes.strip()
+    if form_notes and archive_notes:
+        return f"{form_notes}\n\n---\n\nNOTES.md from the archive:\n\n{archive_notes}"
+    return form_notes or archive_notes
+
+
+def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = "") -> Submission:
+    """Check an upload exactly as the grader will unpack it, then store it and queue grading.
+
+    A refused upload raises UploadRejected and leaves nothing behind: the archive is unpacked
+    into a temporary folder that is always removed, and no row is written until it passed.
+    """
+    from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+
+    if not invitation.accepts_uploads:
+        if invitation.is_past_due:
+            raise UploadRejected("The deadline has passed, so uploads are closed. Nothing was stored.")
+        raise UploadRejected("This take-home is not accepting uploads.")
+    exercise = invitation.assessment.exercise
+    package = _entry_package(exercise.entry_point)
+    with tempfile.TemporaryDirectory(prefix="upload-check-") as scratch:
+        root = Path(scratch) / "archive"
+        try:
+            manifest = unpack_archive(archive, root, ArchiveLimits.from_exercise(exercise.limits))
+        except ArchiveRejected as exc:
+            raise UploadRejected(str(exc)) from exc
+        # A zip of nothing but the package has it as its single top folder, which unpacking strips.
+        has_package = (
+            manifest.stripped_prefix == package or (root / package).is_dir() or (root / f"{package}.py").is_file()
+        )
+        if package and not has_package:
+            raise UploadRejected(
+                f"The archive has no `{package}/` package at its root. Zip the folder that holds "
+                f"`{package}/` (not a folder above it), then upload again."
+            )
+        archive_notes = _notes_from_archive(root)
+    return submission_accept(
+        invitation=invitation,
+        archive=archive,
+        notes=submission_notes_combine(form_notes=notes, archive_notes=archive_notes),
+    )
+
+
+# --- After the decision: feedback, and erasure on request -----------------------------------------
+
+
+def invitation_feedback_release(*, invitation: Invitation, actor) -> Invitation:
+    """Let the candidate see one verdict per failure mode (never anything more specific)."""
+    if invitation.state != Invitation.DECIDED:
+        raise InvitationError("Feedback can be released only after a decision.")
+    if invitation.candidate.erased_at is not None:
+        raise InvitationError("This candidate's data was erased.")
+    if not feedback_summary(invitation=invitation):
+        raise InvitationError("There is no finished automatic check to summarise.")
+    if invitation.feedback_released_at is None:
+        now = timezone.now()
+        Invitation.objects.filter(pk=invitation.pk, feedback_released_at__isnull=True).update(feedback_released_at=now)
+        invitation.feedback_released_at = now
+        audit_record(actor=actor, action="invitation.feedback_released", target=invitation)
+    return invitation
+
+
+ERASED_TEXT = "[erased at the candidate's request]"
+
+
+def candidate_erase(*, candidate: Candidate, actor) -> Candidate:
+    """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
+
+    Kept: invitations (state, timestamps, pseudonym), submissions' number, size and sha256,
+    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, decision
+    reasons, and free text about them in the audit trail. Their portal links stop working.
+    """
+    with transaction.atomic():
+        locked = Candidate.objects.select_for_update().get(pk=candidate.pk)
+        if locked.erased_at is not None:
+            raise InvitationError("This candidate's data was already erased.")
+        invitation_ids = list(locked.invitations.values_list("pk", flat=True))
+        submissions = Submission.objects.filter(invitation__candidate=locked)
+        files = [name for name in submissions.values_list("archive", flat=True) if name]
+        submissions.update(archive="", notes="")
+        Decision.objects.filter(invitation__candidate=locked).update(reason=ERASED_TEXT)
+        redacted = _audit_redact(invitation_ids)
+        locked.name = f"Erased candidate #{locked.pk}"
+        locked.email = f"erased-{locked.pk}@invalid.example"
+        locked.erased_at = timezone.now()
+        locked.save(update_fields=["name", "email", "erased_at"])
+        audit_record(
+            actor=actor,
+            action="candidate.erased",
+            target=locked,
+            data={"invitations": len(invitation_ids), "files_deleted": len(files), "audit_redacted": redacted},
+        )
+        # Files go only once the rows no longer point at them; a rollback keeps both.
+        transaction.on_commit(lambda: _delete_files(files))
+    return locked
+
+
+def _audit_redact(invitation_ids: list[int]) -> int:
+    """Blank free text (decision and withdrawal reasons) in the audit events about these invitations."""
+    redacted = 0
+    events = AuditEvent.objects.filter(target_type="candidates.invitation", target_id__in=map(str, invitation_ids))
+    for event in events:
+        if isinstance(event.data, dict) and event.data.get("reason"):
+            event.data["reason"] = ERASED_TEXT
+            event.save(update_fields=["data"])
+            redacted += 1
+    return redacted
+
+
+def _delete_files(names: list[str]) -> None:
+    folders = set()
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.exception("erasure: could not delete %s", name)
+        folders.add(str(Path(name).parent))
+    for folder in folders:
+        # Not empty, already gone, or a storage without folders: all fine to leave.
+        with contextlib.suppress(OSError, NotImplementedError):
+            os.rmdir(default_storage.path(folder))

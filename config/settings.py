@@ -241,6 +241,17 @@ GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
 GRADING_REQUEUE_AFTER_S = env_int("GRADING_REQUEUE_AFTER_S", 600)
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
 
+# --- Cache and data retention ---------------------------------------------------------------------
+# The cache counts failed magic-link attempts per client. Local memory is per process, which is
+# enough for `make run`; with several web processes set CACHE_URL (Redis) so they share the count.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "takehomes"}}
+# What the candidate portal promises: uploads and scores are kept this long after the decision.
+DATA_RETENTION_MONTHS = env_int("DATA_RETENTION_MONTHS", 12)
+
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -24,8 +24,10 @@ from candidates.services import (
     decision_record,
     invitation_create,
     invitation_expire,
+    invitation_link_url,
     invitation_mark_graded,
     invitation_start,
+    invitation_token_rotate,
     invitation_withdraw,
     submission_accept,
 )
@@ -89,6 +91,19 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (username / password):")
         for username, *_rest, password in STAFF:
             self.stdout.write(f"  {username:10} / {password}")
+        self._print_links(assessment, users["manager"])
+
+    def _print_links(self, assessment, manager):
+        """Only token hashes are stored, so each run gives the demo candidates new links and prints them."""
+        self.stdout.write("Demo candidate portal links (new on every run; earlier ones stop working):")
+        emails = [email for _name, email, _state, _archive in CANDIDATES]
+        invitations = Invitation.objects.filter(assessment=assessment, candidate__email__in=emails).select_related(
+            "candidate"
+        )
+        for invitation in sorted(invitations, key=lambda i: emails.index(i.candidate.email)):
+            token = invitation_token_rotate(invitation=invitation, actor=manager, audit=False)
+            label = f"{invitation.candidate.name} ({invitation.get_state_display().lower()})"
+            self.stdout.write(f"  {label:28} {invitation_link_url(token)}")
 
     def _staff(self) -> dict[str, User]:
         users = {}

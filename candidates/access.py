@@ -1,0 +1,103 @@
+"""Who may see a portal page, and how often a client may try links.
+
+A candidate has no account. Opening a valid magic link puts the invitation's id in the
+session; every portal page then needs both the id in its URL and that id in the session.
+Someone else's portal URL is therefore a plain 404, whatever its number.
+"""
+
+import hashlib
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from candidates.models import Invitation
+from candidates.selectors import invitation_contact, invitation_link_problem, portal_invitation_get
+
+SESSION_KEY = "portal_invitations"
+# One browser may hold a few invitations (two openings, or a test account); not hundreds.
+MAX_INVITATIONS_PER_SESSION = 10
+
+LINK_FAILURES_ALLOWED = 20
+LINK_FAILURE_WINDOW_S = 10 * 60
+
+LINK_PROBLEM_STATUS = {"invalid": 404, "inactive": 410, "expired": 410, "rate_limited": 429}
+
+
+def portal_remember(request, invitation: Invitation) -> None:
+    held = [pk for pk in request.session.get(SESSION_KEY, []) if pk != invitation.pk]
+    held.append(invitation.pk)
+    # A new session key on every link: a session id planted before the link was opened is useless.
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = held[-MAX_INVITATIONS_PER_SESSION:]
+
+
+def portal_holds(request, pk: int) -> bool:
+    return pk in request.session.get(SESSION_KEY, [])
+
+
+def link_problem_response(request, kind: str, invitation: Invitation | None = None):
+    context = {"kind": kind, "window_minutes": LINK_FAILURE_WINDOW_S // 60, "ttl_days": settings.INVITATION_TTL_DAYS}
+    if invitation is not None and kind == "expired":
+        # The token was real, so naming whom to ask tells the holder nothing they did not know.
+        context["contact"] = invitation_contact(invitation)
+    return render(request, "candidates/link_problem.html", context, status=LINK_PROBLEM_STATUS[kind])
+
+
+def portal_view(view):
+    """Load the invitation of ``pk`` for a portal view, or 404 unless this session holds it.
+
+    A link that has since stopped working (withdrawn, erased, expired) shows the same clear
+    page as opening the link would.
+    """
+
+    @never_cache
+    @wraps(view)
+    def wrapped(request, pk: int, *args, **kwargs):
+        if not portal_holds(request, pk):
+            raise Http404("Not this session's invitation.")
+        invitation = portal_invitation_get(pk=pk)
+        if invitation is None:
+            raise Http404("No such invitation.")
+        problem = invitation_link_problem(invitation)
+        if problem:
+            return link_problem_response(request, problem, invitation)
+        return view(request, invitation, *args, **kwargs)
+
+    return wrapped
+
+
+# --- Rate limit on link attempts -----------------------------------------------------------------
+
+
+def client_address(request) -> str:
+    """The client's IP. Behind our TLS proxy it is the last X-Forwarded-For entry, the one the
+    proxy appended; earlier entries come from the client and can say anything."""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded.strip():
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _failure_key(request) -> str:
+    return "portal-link-failures:" + hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
+
+
+def link_attempts_exhausted(request) -> bool:
+    return (cache.get(_failure_key(request)) or 0) >= LINK_FAILURES_ALLOWED
+
+
+def link_failure_count(request) -> int:
+    """Count one failed lookup; the window starts at the first failure and does not slide."""
+    key = _failure_key(request)
+    cache.add(key, 0, timeout=LINK_FAILURE_WINDOW_S)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # Expired between add and incr: this failure opens a new window.
+        cache.set(key, 1, timeout=LINK_FAILURE_WINDOW_S)
+        return 1

@@ -1,0 +1,127 @@
+"""The magic link: a valid one opens the portal without leaving the token in the URL; the rest
+get a clear page that says nothing about whether an invitation exists."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from candidates.access import LINK_FAILURES_ALLOWED, SESSION_KEY
+from candidates.models import Invitation
+from candidates.services import candidate_erase, invitation_expire, invitation_withdraw
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_opens_the_portal_and_drops_the_token_from_the_url(client, invitation, token):
+    response = client.get(f"/t/{token}/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("candidates:welcome", args=[invitation.pk])
+    assert token not in response["Location"]
+    assert client.session[SESSION_KEY] == [invitation.pk]
+    assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
+
+
+def test_it_sends_a_started_candidate_to_upload_and_a_submitter_to_status(client, started, token, valid_zip):
+    from candidates.services import submission_upload
+
+    assert client.get(f"/t/{token}/")["Location"] == reverse("candidates:upload", args=[started.pk])
+    submission_upload(invitation=started, archive=valid_zip)
+    assert client.get(f"/t/{token}/")["Location"] == reverse("candidates:status", args=[started.pk])
+
+
+def test_it_keeps_two_invitations_in_one_browser(client, invitation, token, other_invitation, manager):
+    from candidates.services import invitation_token_rotate
+
+    other_token = invitation_token_rotate(invitation=other_invitation, actor=manager)
+    client.get(f"/t/{token}/")
+    client.get(f"/t/{other_token}/")
+    assert client.session[SESSION_KEY] == [invitation.pk, other_invitation.pk]
+    assert client.get(reverse("candidates:welcome", args=[invitation.pk])).status_code == 200
+    assert client.get(reverse("candidates:status", args=[other_invitation.pk])).status_code == 200
+
+
+def test_it_gives_the_same_clear_page_for_unknown_and_malformed_tokens(client, db):
+    for bad in ["nope", "x" * 43, "A" * 500]:
+        response = client.get(f"/t/{bad}/")
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert "This link is not valid" in html
+        assert "expired" not in html.lower() and "no longer active" not in html
+
+
+def test_an_old_link_stops_working_once_a_new_one_is_sent(client, invitation, token, manager):
+    from candidates.services import invitation_link_resend
+
+    invitation_link_resend(invitation=invitation, actor=manager)
+    response = client.get(f"/t/{token}/")
+    assert response.status_code == 404 and "This link is not valid" in response.content.decode()
+
+
+def test_an_expired_link_says_so_and_whom_to_ask(client, invitation, token):
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.get(f"/t/{token}/")
+    html = response.content.decode()
+    assert response.status_code == 410
+    assert "This link has expired" in html
+    assert "Alice Manager" in html and "alice@example.com" in html
+    assert SESSION_KEY not in client.session
+
+
+def test_an_expired_state_is_expired_too(client, invitation, token):
+    invitation_expire(invitation=invitation)
+    assert client.get(f"/t/{token}/").status_code == 410
+
+
+def test_a_started_take_home_keeps_its_link_past_the_invitation_expiry(client, started, token):
+    Invitation.objects.filter(pk=started.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    assert client.get(f"/t/{token}/").status_code == 302
+
+
+def test_a_withdrawn_invitation_is_no_longer_active(client, invitation, token, manager):
+    invitation_withdraw(invitation=invitation, actor=manager)
+    response = client.get(f"/t/{token}/")
+    assert response.status_code == 410
+    assert "This link is no longer active" in response.content.decode()
+
+
+def test_an_erased_candidate_link_is_no_longer_active(client, invitation, token, manager):
+    candidate_erase(candidate=invitation.candidate, actor=manager)
+    response = client.get(f"/t/{token}/")
+    assert response.status_code == 410 and "no longer active" in response.content.decode()
+
+
+def test_it_rate_limits_failed_attempts_per_client(client, invitation, token):
+    for _ in range(LINK_FAILURES_ALLOWED):
+        assert client.get("/t/guess-guess-guess/").status_code == 404
+    response = client.get("/t/another-guess/")
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+    # Once blocked, even a real token waits: otherwise guessing could go on.
+    assert client.get(f"/t/{token}/").status_code == 429
+    # Another client is not blocked.
+    assert client.get(f"/t/{token}/", REMOTE_ADDR="10.9.8.7").status_code == 302
+
+
+def test_valid_links_do_not_count_towards_the_limit(client, invitation, token):
+    for _ in range(LINK_FAILURES_ALLOWED + 5):
+        assert client.get(f"/t/{token}/").status_code == 302
+
+
+def test_behind_the_proxy_it_counts_the_address_the_proxy_saw(client, db, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    for i in range(LINK_FAILURES_ALLOWED):
+        # A client cannot dodge the limit by writing its own X-Forwarded-For entries.
+        client.get("/t/guess/", HTTP_X_FORWARDED_FOR=f"1.2.3.{i}, 203.0.113.9")
+    assert client.get("/t/guess/", HTTP_X_FORWARDED_FOR="5.5.5.5, 203.0.113.9").status_code == 429
+    assert client.get("/t/guess/", HTTP_X_FORWARDED_FOR="203.0.113.10").status_code == 404
+
+
+def test_opening_a_link_gives_a_new_session_key(client, invitation, token):
+    session = client.session
+    session["seen"] = True
+    session.save()
+    before = session.session_key
+    client.get(f"/t/{token}/")
+    assert client.session.session_key != before

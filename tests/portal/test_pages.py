@@ -1,0 +1,374 @@
+"""The portal pages as a candidate sees them, without JavaScript (the test client)."""
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from assessments.models import Assessment, GradingRun, ProbeResult
+from assessments.services import grading_run_claim, grading_run_fail_attempt, grading_run_finish, grading_run_heartbeat
+from candidates.models import Invitation, Submission
+from candidates.selectors import exercise_brief_html
+from candidates.services import (
+    decision_record,
+    invitation_feedback_release,
+    invitation_mark_graded,
+    invitation_mark_reviewed,
+    submission_upload,
+)
+from tests.portal.conftest import make_zip, zip_bomb
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, invitation):
+    return reverse(f"candidates:{name}", args=[invitation.pk])
+
+
+def upload(client, invitation, data: bytes, notes: str = "", *, filename="solution.zip", **headers):
+    return client.post(
+        url("upload", invitation),
+        {"archive": SimpleUploadedFile(filename, data, content_type="application/zip"), "notes": notes},
+        headers=headers,
+    )
+
+
+# --- Welcome, brief, start ---------------------------------------------------------------------
+
+
+def test_the_welcome_page_says_what_is_measured_the_time_the_deadline_and_the_data_kept(portal, invitation, settings):
+    settings.DATA_RETENTION_MONTHS = 9
+    html = portal.get(url("welcome", invitation)).content.decode()
+    assert "Welcome, Dana Candidate" in html
+    assert "failure-mode thinking" in html
+    assert "1 hour, from the moment you press Start" in html
+    assert invitation.expires_at.strftime("%Y") in html and "Start by" in html
+    assert "kept for 9 months after the decision" in html
+    assert "erase your data" in html
+
+
+def test_the_brief_is_rendered_markdown(portal, invitation):
+    response = portal.get(url("brief", invitation))
+    assert response.status_code == 200
+    assert "<h1>Tiny echo" in response.content.decode()
+
+
+def test_the_brief_is_sanitised(tmp_path, exercise):
+    (tmp_path / "brief.md").write_text(
+        "# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2)) <img src=https://evil.example/p.png>"
+        '\n\n<a href="https://example.com" onclick="steal()">ok</a>\n\n```\ncode <b>\n```\n'
+    )
+    exercise.package_path = str(tmp_path)
+    html = exercise_brief_html(exercise)
+    assert "<h1>Hi</h1>" in html
+    assert "<script" not in html and "javascript:" not in html and "onclick" not in html
+    assert "<img" not in html and "evil.example" not in html
+    assert "code &lt;b&gt;" in html
+    assert 'rel="noopener noreferrer"' in html
+
+
+def test_the_brief_reads_commonmark_style_lists(tmp_path, exercise):
+    (tmp_path / "brief.md").write_text(
+        "Modes:\n- a\n- b\n\n1. **One**. Intro:\n   - nested x\n   - nested y\n\n   More on one.\n2. **Two**.\n"
+        "\n```\n- not a list\nline\n```\n"
+    )
+    exercise.package_path = str(tmp_path)
+    html = exercise_brief_html(exercise)
+    assert "<p>Modes:</p>\n<ul>\n<li>a</li>" in html
+    assert "<ul>\n<li>nested x</li>\n<li>nested y</li>\n</ul>" in html
+    assert "<strong>Two</strong>" in html and html.count("<li>") == 6
+    assert "- not a list\nline" in html
+
+
+def test_start_asks_first_then_starts_the_clock(portal, invitation):
+    response = portal.get(url("start", invitation))
+    html = response.content.decode()
+    assert "the clock starts" in html and "Your deadline if you start now" in html
+    invitation.refresh_from_db()
+    assert invitation.started_at is None
+    response = portal.post(url("start", invitation))
+    assert response.status_code == 302 and response["Location"] == url("upload", invitation)
+    invitation.refresh_from_db()
+    assert invitation.state == Invitation.STARTED
+    assert invitation.due_at == invitation.started_at + timedelta(minutes=invitation.assessment.time_limit_minutes)
+
+
+def test_the_deadline_is_the_close_when_that_comes_first(portal, invitation):
+    closes = timezone.now() + timedelta(minutes=20)
+    Assessment.objects.filter(pk=invitation.assessment_id).update(closes_at=closes)
+    html = portal.get(url("start", invitation)).content.decode()
+    assert "before your full time budget would run out" in html
+    portal.post(url("start", invitation))
+    invitation.refresh_from_db()
+    assert invitation.due_at == closes
+
+
+def test_a_second_start_does_not_move_the_clock(portal, started):
+    due = started.due_at
+    response = portal.post(url("start", started))
+    assert response.status_code == 302
+    started.refresh_from_db()
+    assert started.due_at == due
+
+
+def test_upload_and_kit_wait_for_start(portal, invitation):
+    assert portal.get(url("upload", invitation))["Location"] == url("start", invitation)
+    assert portal.get(url("starter_kit", invitation))["Location"] == url("start", invitation)
+
+
+def test_the_starter_kit_downloads_after_start(portal, started):
+    response = portal.get(url("starter_kit", started))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == 'attachment; filename="tiny-echo-starter-kit.zip"'
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        names = zf.namelist()
+    assert "tiny-echo-starter/echo/__init__.py" in names
+    assert not any("hidden" in n or "reference" in n for n in names)
+
+
+# --- Upload ------------------------------------------------------------------------------------------
+
+
+def test_the_upload_page_offers_the_kit_and_the_form_with_limits(portal, started):
+    html = portal.get(url("upload", started)).content.decode()
+    assert url("starter_kit", started) in html
+    assert 'accept=".zip,application/zip"' in html and 'data-max-bytes="5242880"' in html
+    assert 'enctype="multipart/form-data"' in html and 'hx-encoding="multipart/form-data"' in html
+    assert "<code>echo/</code>" in html and "10 files" in html
+
+
+def test_a_valid_upload_is_stored_and_queued(portal, started, valid_zip):
+    response = upload(portal, started, valid_zip, notes="")
+    assert response.status_code == 302 and response["Location"] == url("status", started)
+    submission = Submission.objects.get(invitation=started)
+    assert submission.number == 1 and submission.size_bytes == len(valid_zip)
+    assert submission.notes == "# Notes\n\nRetries first."
+    assert submission.grading_runs.get().state == GradingRun.QUEUED
+    started.refresh_from_db()
+    assert started.state == Invitation.SUBMITTED
+
+
+def test_notes_from_the_box_and_notes_md_are_both_kept_box_first(started, valid_zip):
+    submission = submission_upload(invitation=started, archive=valid_zip, notes="Typed notes.")
+    assert submission.notes.startswith("Typed notes.")
+    assert submission.notes.endswith("Retries first.")
+
+
+def test_a_folder_around_the_package_is_fine(started):
+    data = make_zip({"my-solution/echo/__init__.py": "x = 1\n", "my-solution/notes.md": "lower-case name"})
+    assert submission_upload(invitation=started, archive=data).notes == "lower-case name"
+
+
+def test_a_single_module_satisfies_the_entry_point(started):
+    assert submission_upload(invitation=started, archive=make_zip({"echo.py": "def answer(q): return q\n"}))
+
+
+def _nothing_stored(invitation, settings):
+    assert not Submission.objects.filter(invitation=invitation).exists()
+    assert not GradingRun.objects.exists()
+    folder = settings.MEDIA_ROOT / "submissions" / str(invitation.pk)
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_zip_bomb_is_refused_and_nothing_is_stored(portal, started, settings):
+    response = upload(portal, started, zip_bomb())
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was stored." in html and "The archive unpacks to 60 MB; the limit is 50 MB." in html
+    _nothing_stored(started, settings)
+
+
+def test_an_archive_without_the_package_is_refused_clearly(portal, started, settings):
+    response = upload(portal, started, make_zip({"src/other.py": "x = 1\n", "README.md": "hi"}))
+    assert response.status_code == 400
+    assert "The archive has no `echo/` package at its root." in response.content.decode()
+    _nothing_stored(started, settings)
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "message"),
+    [
+        (b"not a zip at all", "solution.zip", "This is not a zip archive"),
+        (b"PK\x03\x04", "solution.tar.gz", "Upload a .zip archive."),
+        ({f"echo/m{i}.py": "x" for i in range(11)}, "solution.zip", "the limit is 10"),
+        ({"../escape.py": "x", "echo/__init__.py": ""}, "solution.zip", "climbs out of the archive"),
+    ],
+)
+def test_broken_archives_are_refused_with_a_reason(portal, started, settings, data, filename, message):
+    data = make_zip(data) if isinstance(data, dict) else data
+    response = upload(portal, started, data, filename=filename)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    _nothing_stored(started, settings)
+
+
+def test_an_archive_over_the_size_limit_is_refused_before_unpacking(portal, started, settings):
+    started.assessment.exercise.limits = {"max_compressed_bytes": 1000, "max_files": 10}
+    started.assessment.exercise.save()
+    response = upload(portal, started, b"PK" + b"x" * 2000)
+    assert response.status_code == 400
+    assert "the limit is 0.000953674 MB" in response.content.decode() or "the limit is" in response.content.decode()
+    _nothing_stored(started, settings)
+
+
+def test_the_htmx_upload_gets_the_form_fragment_on_error_and_a_client_redirect_on_success(portal, started, valid_zip):
+    response = upload(portal, started, b"junk", HX_Request="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and 'id="upload-form"' in html and "This is not a zip archive" in html
+    response = upload(portal, started, valid_zip, HX_Request="true")
+    assert response.status_code == 200 and response["HX-Redirect"] == url("status", started)
+
+
+def test_resubmission_keeps_every_upload(portal, started, valid_zip):
+    upload(portal, started, valid_zip)
+    upload(portal, started, make_zip({"echo/__init__.py": "# v2\n"}))
+    assert list(Submission.objects.filter(invitation=started).values_list("number", flat=True)) == [2, 1]
+    html = portal.get(url("status", started)).content.decode()
+    assert html.count("<code title=") == 2
+
+
+def _past_due(invitation):
+    Invitation.objects.filter(pk=invitation.pk).update(
+        started_at=timezone.now() - timedelta(hours=2), due_at=timezone.now() - timedelta(minutes=1)
+    )
+
+
+def test_a_late_upload_is_refused_with_a_clear_message(portal, started, valid_zip, settings):
+    _past_due(started)
+    response = upload(portal, started, valid_zip)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "The deadline has passed, so uploads are closed. Nothing was stored." in html
+    assert "Uploads are closed" in html
+    _nothing_stored(started, settings)
+    htmx = upload(portal, started, valid_zip, HX_Request="true")
+    assert htmx["HX-Redirect"] == url("upload", started)
+
+
+def test_after_the_deadline_the_pages_say_what_happens_next(portal, started, valid_zip):
+    submission_upload(invitation=started, archive=valid_zip)
+    _past_due(started)
+    html = portal.get(url("upload", started)).content.decode()
+    assert "Uploads are closed" in html and "What happens next" in html
+    status = portal.get(url("status", started)).content.decode()
+    assert "What happens next" in status and "will contact you by email" in status
+
+
+# --- Status ------------------------------------------------------------------------------------------
+
+
+def _run(started, valid_zip):
+    submission = submission_upload(invitation=started, archive=valid_zip)
+    return submission, submission.grading_runs.get()
+
+
+def test_status_before_any_upload_is_an_empty_state(portal, started):
+    html = portal.get(url("status", started)).content.decode()
+    assert "No upload yet" in html and "hx-trigger" not in html
+
+
+def test_status_received_polls(portal, started, valid_zip):
+    _run(started, valid_zip)
+    html = portal.get(url("status", started)).content.decode()
+    assert "<strong>Received.</strong>" in html
+    assert 'hx-trigger="every 2s"' in html and "<noscript>" in html
+
+
+def test_status_checking_shows_probes_done_of_total_and_the_fragment_alone(portal, started, valid_zip):
+    _submission, run = _run(started, valid_zip)
+    lease = grading_run_claim(run=run)
+    grading_run_heartbeat(run=run, lease_token=lease, done=7, total=20)
+    response = portal.get(url("status", started), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<html" not in html and 'id="status-live"' in html
+    assert "Checks done: 7 of 20" in html and '<progress id="run-progress-bar" max="20" value="7">' in html
+    assert 'hx-trigger="every 2s"' in html
+
+
+def test_status_checked_stops_polling_and_says_nothing_about_results(portal, started, valid_zip):
+    _submission, run = _run(started, valid_zip)
+    lease = grading_run_claim(run=run)
+    grading_run_finish(
+        run=run,
+        lease_token=lease,
+        results=[
+            {"probe_id": "secret-probe-429", "failure_mode": "transient", "outcome": "fail", "reason": "no retry"},
+            {"probe_id": "secret-probe-inject", "failure_mode": "injection", "outcome": "pass", "reason": "held"},
+        ],
+        isolation={},
+    )
+    invitation_mark_graded(invitation=started)
+    html = portal.get(url("status", started)).content.decode()
+    assert "<strong>Checked.</strong>" in html and "hx-trigger" not in html
+    for secret in ["secret-probe", "no retry", "held", "transient", "Transient", "injection", "fail", "pass"]:
+        assert secret not in html
+
+
+def test_status_on_a_retry_blames_our_side_not_the_candidate(portal, started, valid_zip):
+    _submission, run = _run(started, valid_zip)
+    lease = grading_run_claim(run=run)
+    grading_run_fail_attempt(run=run, lease_token=lease, error="sandbox did not start")
+    html = portal.get(url("status", started)).content.decode()
+    assert "We hit a problem on our side and are re-checking your submission; nothing is lost" in html
+    assert "sandbox" not in html
+    GradingRun.objects.filter(pk=run.pk).update(state=GradingRun.FAILED_INFRA)
+    assert "nothing is lost" in portal.get(url("status", started)).content.decode()
+
+
+def _graded(started, valid_zip, results):
+    submission, run = _run(started, valid_zip)
+    lease = grading_run_claim(run=run)
+    grading_run_finish(run=run, lease_token=lease, results=results, isolation={})
+    invitation_mark_graded(invitation=started)
+    return submission
+
+
+def test_status_under_review_and_decided(portal, started, valid_zip, manager, reviewer):
+    from rubrics.services import review_assign
+
+    submission = _graded(started, valid_zip, [])
+    review_assign(submission=submission, reviewer=reviewer, actor=manager)
+    assert "<strong>Under review.</strong>" in portal.get(url("status", started)).content.decode()
+    invitation_mark_reviewed(invitation=started)
+    decision_record(invitation=started, outcome="reject", reason="Private reason text.", actor=manager)
+    html = portal.get(url("status", started)).content.decode()
+    assert "<strong>Decided.</strong>" in html and "will contact you by email" in html
+    assert "Private reason text" not in html and "reject" not in html.lower()
+    assert "Feedback from the automatic checks" not in html
+
+
+RESULTS = [
+    {"probe_id": "t1", "failure_mode": "transient", "outcome": "pass", "reason": "r"},
+    {"probe_id": "t2", "failure_mode": "transient", "outcome": "pass", "reason": "r"},
+    {"probe_id": "t3", "failure_mode": "transient", "outcome": "error", "reason": "infra"},
+    {"probe_id": "i1", "failure_mode": "injection", "outcome": "pass", "reason": "r"},
+    {"probe_id": "i2", "failure_mode": "injection", "outcome": "fail", "reason": "leaked SECRET-CODE"},
+    {"probe_id": "g1", "failure_mode": "grounding", "outcome": "fail", "reason": "made up"},
+    {"probe_id": "c1", "failure_mode": "cost", "outcome": "error", "reason": "infra"},
+]
+
+
+def test_released_feedback_shows_one_verdict_per_failure_mode_and_nothing_more(
+    portal, started, valid_zip, manager, reviewer
+):
+    _graded(started, valid_zip, RESULTS)
+    invitation_mark_reviewed(invitation=started)
+    decision_record(invitation=started, outcome="advance", reason="Good.", actor=manager)
+    invitation_feedback_release(invitation=started, actor=manager)
+    html = portal.get(url("status", started)).content.decode()
+    assert "Feedback from the automatic checks" in html
+    rows = html[html.index("<tbody>", html.index("feedback-title")) :]
+    assert rows.index("Grounding") < rows.index("Injection") < rows.index("Transient")
+    assert '<span class="verdict verdict-handled">Handled</span>' in html
+    assert '<span class="verdict verdict-partly">Partly handled</span>' in html
+    assert '<span class="verdict verdict-not_handled">Not handled</span>' in html
+    assert "Cost" not in rows  # only infrastructure errors: no verdict at all
+    for secret in ["t1", "i2", "g1", "SECRET-CODE", "made up", "infra"]:
+        assert secret not in rows
+    assert ProbeResult.objects.count() == len(RESULTS)
