@@ -7,6 +7,7 @@ are fixed and printed, so this refuses to run with DEBUG off unless told otherwi
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from django.utils import timezone
 from assessments.grading.engine import report_results
 from assessments.grading.executors import ForkServerExecutor
 from assessments.grading.runner import grade
+from assessments.grading.unpack import unpack_archive
 from assessments.models import Assessment, Exercise, GradingRun
 from assessments.roles import MANAGERS, REVIEWERS, ensure_role_groups
 from assessments.services import assessment_create, grading_run_claim, grading_run_finish
@@ -114,7 +116,9 @@ class Command(BaseCommand):
         if not (Path(exercise.package_path) / "hidden").is_dir():
             return [], {"demo": True, "unsandboxed": True, "executor": "none", "reason": "exercise has no probes"}
         self.stdout.write(f"Grading the demo {folder.name} solution once (cached afterwards)…")
-        report = grade(folder, exercise.package_path, executor=ForkServerExecutor())
+        with tempfile.TemporaryDirectory(prefix="demo-grade-") as tmp:
+            unpack_archive(data, Path(tmp) / "submission")
+            report = grade(Path(tmp) / "submission", exercise.package_path, executor=ForkServerExecutor())
         results = report_results(report)
         isolation = {
             "demo": True,
