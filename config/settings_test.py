@@ -3,8 +3,11 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-real-deployment-0123456789")
+# One id per test run, inherited by the workers it starts, so that two runs on one machine
+# (two checkouts, or CI beside a developer) never share a SQLite file or a broker folder.
+TEST_RUN_ID = os.environ.setdefault("TEST_RUN_ID", str(os.getpid()))
 
-from config.settings import *  # noqa: F403
+from config.settings import *  # noqa: E402,F403
 
 # The test client speaks plain HTTP; production keeps these on.
 SECURE_SSL_REDIRECT = False
@@ -15,6 +18,8 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # Hashing with the production hasher makes every login in the suite cost ~300 ms.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-uploads"  # noqa: F405
-# The suite's worker and the suite share a broker of their own, never the dev server's.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{TEST_RUN_ID}.sqlite3")}  # noqa: F405
+# The suite's workers and the suite share a broker of their own, never the dev server's.
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
-    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-celery-broker")  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / f"test-celery-broker-{TEST_RUN_ID}")  # noqa: F405

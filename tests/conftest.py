@@ -1,5 +1,6 @@
 """The shared cast: a manager, two reviewers, two candidates and an outsider, plus an assessment."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,3 +103,17 @@ def celery_worker(_celery_worker_session, transactional_db):
     if _celery_worker_session.proc.poll() is not None:
         pytest.fail("The session's Celery worker died:\n" + "\n".join(_celery_worker_session.output))
     return _celery_worker_session
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's broker folder and beat schedules (the test database removes itself)."""
+    import shutil
+
+    from django.conf import settings
+
+    run_id = os.environ.get("TEST_RUN_ID")
+    if run_id != str(os.getpid()):
+        return  # a run started by another process owns them
+    shutil.rmtree(settings.VAR_DIR / f"test-celery-broker-{run_id}", ignore_errors=True)
+    for path in settings.VAR_DIR.glob(f"test-beat-{os.getpid()}-*"):
+        path.unlink(missing_ok=True)
