@@ -31,6 +31,9 @@ def assessment_invitations(*, assessment: Assessment):
             run_state=Subquery(latest_run.values("state")[:1]),
             run_done=Subquery(latest_run.values("progress_done")[:1]),
             run_total=Subquery(latest_run.values("progress_total")[:1]),
+            run_id=Subquery(latest_run.values("pk")[:1]),
+            run_unsandboxed=Subquery(latest_run.values("isolation__unsandboxed")[:1]),
+            run_infra_error=Subquery(latest_run.values("infra_error")[:1]),
         )
         .order_by("candidate__name")
     )

@@ -138,6 +138,16 @@ def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: 
     return run
 
 
+def grading_run_requeue(*, run: GradingRun, actor) -> GradingRun:
+    """Staff send a run that failed on our side back to the queue, with a fresh attempt budget."""
+    from assessments.tasks import grade_submission
+
+    apply_transition(run, GradingRun.QUEUED, attempt=0, queued_at=timezone.now(), finished_at=None)
+    audit_record(actor=actor, action="grading.requeued", target=run, data={"previous_error": run.infra_error[:500]})
+    transaction.on_commit(lambda: grade_submission.delay(run.pk))
+    return run
+
+
 def grading_runs_reclaim_stale(*, stale_after: timedelta, now: datetime | None = None) -> list[GradingRun]:
     """Take back running runs whose worker stopped beating (crashed, killed, partitioned)."""
     now = now or timezone.now()

@@ -13,4 +13,5 @@ urlpatterns = [
     path("assessments/<int:pk>/invitations/<int:invitation_pk>/resend/", views.invitation_resend, name="resend"),
     path("assessments/<int:pk>/invitations/<int:invitation_pk>/erase/", views.invitation_erase, name="erase"),
     path("assessments/<int:pk>/invitations/<int:invitation_pk>/feedback/", views.invitation_feedback, name="feedback"),
+    path("assessments/<int:pk>/runs/<int:run_pk>/regrade/", views.grading_run_regrade, name="regrade"),
 ]

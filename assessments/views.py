@@ -8,6 +8,8 @@ from assessments.access import manager_required, staff_required
 from assessments.models import Assessment, GradingRun
 from assessments.roles import is_manager, is_reviewer
 from assessments.selectors import assessment_invitations, assessments_with_funnel, grading_counts, workers_online
+from assessments.services import grading_run_requeue
+from assessments.transitions import IllegalTransition
 from candidates.forms import CsvInviteForm, InviteForm
 from candidates.models import Invitation, Submission
 from candidates.selectors import feedback_summary
@@ -215,3 +217,17 @@ def invitation_feedback(request, pk: int, invitation_pk: int):
         },
         status=400 if error else 200,
     )
+
+
+@manager_required
+@require_POST
+def grading_run_regrade(request, pk: int, run_pk: int):
+    assessment = _owned_assessment(request, pk)
+    run = get_object_or_404(GradingRun, pk=run_pk, submission__invitation__assessment=assessment)
+    try:
+        grading_run_requeue(run=run, actor=request.user)
+    except IllegalTransition:
+        messages.error(request, "Only a run that failed on our side can be graded again.")
+    else:
+        messages.success(request, "The upload is queued for grading again.")
+    return redirect("assessments:detail", pk=assessment.pk)

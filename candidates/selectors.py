@@ -146,6 +146,7 @@ class PortalStatus:
     submissions: list[Submission] = field(default_factory=list)
     run_done: int = 0
     run_total: int = 0
+    unsandboxed: bool = False  # development mode: the run says so wherever it is shown
     retrying: bool = False
 
     @property
@@ -193,6 +194,7 @@ def portal_status(*, invitation: Invitation) -> PortalStatus:
     reviewed = invitation.state == Invitation.REVIEWED or (
         Review.objects.filter(submission=submissions[0]).exclude(state=Review.WITHDRAWN).exists()
     )
+    status.unsandboxed = bool(run and run.is_unsandboxed)
     if run is None:
         status.stage = "received"
     elif run.state == GradingRun.DONE:
