@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rubrics.models import Criterion, CriterionScore, Review, Rubric
+from rubrics.models import Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
 
 
 class CriterionInline(admin.StackedInline):
@@ -28,3 +28,14 @@ class ReviewAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     readonly_fields = ["state", "started_at", "submitted_at"]
     inlines = [CriterionScoreInline]
+
+
+@admin.register(Disagreement)
+class DisagreementAdmin(admin.ModelAdmin):
+    list_display = ["submission", "criterion", "low", "high", "resolved_level", "resolved_at"]
+    readonly_fields = ["submission", "criterion", "low", "high", "flagged_at", "resolved_by", "resolved_at"]
+
+
+@admin.register(GoldStandard)
+class GoldStandardAdmin(admin.ModelAdmin):
+    list_display = ["submission", "criterion", "expected_level", "label", "set_by", "set_at"]

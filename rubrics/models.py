@@ -111,3 +111,63 @@ class CriterionScore(models.Model):
 
     def __str__(self):
         return f"{self.criterion}: {self.level}"
+
+
+class Disagreement(models.Model):
+    """Submitted levels for one criterion of one submission that are two or more levels apart."""
+
+    submission = models.ForeignKey("candidates.Submission", on_delete=models.CASCADE, related_name="disagreements")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="disagreements")
+    low = models.PositiveSmallIntegerField()
+    high = models.PositiveSmallIntegerField()
+    flagged_at = models.DateTimeField(default=timezone.now)
+    resolved_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    calibration_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["flagged_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "criterion"], name="disagreement_one_per_criterion"),
+            models.CheckConstraint(condition=Q(high__gte=models.F("low") + 2), name="disagreement_two_levels_apart"),
+            models.CheckConstraint(
+                condition=Q(resolved_level__isnull=True) | Q(resolved_level__gte=0, resolved_level__lte=3),
+                name="disagreement_level_0_to_3",
+            ),
+            # A resolution without its reason is no calibration at all.
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | (Q(resolved_level__isnull=False) & ~Q(calibration_note="")),
+                name="disagreement_resolution_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.criterion} on {self.submission_id}: {self.low}–{self.high}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class GoldStandard(models.Model):
+    """A calibration submission's expected level for one criterion, set by a manager."""
+
+    submission = models.ForeignKey("candidates.Submission", on_delete=models.CASCADE, related_name="gold_levels")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="gold_levels")
+    expected_level = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=80, blank=True, help_text="e.g. 'reference' or 'known weak'.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["submission", "criterion__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "criterion"], name="gold_one_per_criterion"),
+            models.CheckConstraint(condition=Q(expected_level__lte=3), name="gold_level_0_to_3"),
+        ]
+
+    def __str__(self):
+        return f"Gold {self.criterion}: {self.expected_level}"

@@ -1,21 +1,320 @@
-from django.db.models import Count, Q
+from collections import defaultdict
+from dataclasses import dataclass, field
 
-from rubrics.models import Review
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404
+
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
+from assessments.roles import REVIEWERS, is_manager
+from candidates.models import Submission
+from rubrics.agreement import krippendorff_alpha, pairwise_agreement
+from rubrics.evidence import group_by_failure_mode, suggestions_for
+from rubrics.models import CriterionScore, Disagreement, GoldStandard, Review
+
+QUEUE_STATES = [
+    (Review.ASSIGNED, "To do"),
+    (Review.IN_PROGRESS, "In progress"),
+    (Review.SUBMITTED, "Done"),
+    (Review.WITHDRAWN, "Reassigned"),
+]
 
 
-def reviews_for_reviewer(*, reviewer, state: str | None = None):
+# --- The reviewer's queue ------------------------------------------------------------------------
+
+
+def reviews_for_reviewer(*, reviewer, state: str | None = None, assessment_id: int | None = None):
     qs = (
         Review.objects.filter(reviewer=reviewer)
         .select_related("submission__invitation__assessment")
         .order_by("assigned_at", "pk")
     )
-    if state:
-        qs = qs.filter(state=state)
+    qs = qs.filter(state=state) if state else qs.exclude(state=Review.WITHDRAWN)
+    if assessment_id:
+        qs = qs.filter(submission__invitation__assessment_id=assessment_id)
     return qs
 
 
-def review_counts(*, reviewer) -> dict[str, int]:
-    agg = Review.objects.filter(reviewer=reviewer).aggregate(
-        **{state: Count("id", filter=Q(state=state)) for state, _ in Review.STATES}
+def review_counts(*, reviewer, assessment_id: int | None = None) -> dict[str, int]:
+    qs = Review.objects.filter(reviewer=reviewer)
+    if assessment_id:
+        qs = qs.filter(submission__invitation__assessment_id=assessment_id)
+    return qs.aggregate(**{state: Count("id", filter=Q(state=state)) for state, _ in Review.STATES})
+
+
+def assessments_reviewed_by(*, reviewer):
+    return Assessment.objects.filter(invitations__submissions__reviews__reviewer=reviewer).distinct().order_by("title")
+
+
+# --- Access ----------------------------------------------------------------------------------------
+
+
+def review_for_user(*, user, review_id: int) -> Review:
+    """The review if it is assigned to ``user``, or belongs to an assessment this manager owns; else 404."""
+    qs = Review.objects.select_related(
+        "reviewer", "submission__invitation__assessment__rubric", "submission__invitation__assessment__exercise"
     )
-    return agg
+    review = qs.filter(pk=review_id).first()
+    if review is None:
+        raise Http404
+    if review.reviewer_id == user.pk:
+        return review
+    if is_manager(user) and (user.is_superuser or review.submission.invitation.assessment.owner_id == user.pk):
+        return review
+    raise Http404
+
+
+def assessment_for_manager(*, user, assessment_id: int) -> Assessment:
+    qs = Assessment.objects.select_related("rubric", "exercise")
+    if not user.is_superuser:
+        qs = qs.filter(owner=user)
+    assessment = qs.filter(pk=assessment_id).first()
+    if assessment is None:
+        raise Http404
+    return assessment
+
+
+def assessments_for_manager(*, user):
+    qs = Assessment.objects.select_related("rubric").order_by("-created_at")
+    return qs if user.is_superuser else qs.filter(owner=user)
+
+
+def submission_for_manager(*, user, submission_id: int) -> Submission:
+    qs = Submission.objects.select_related("invitation__assessment__rubric", "invitation__candidate")
+    if not user.is_superuser:
+        qs = qs.filter(invitation__assessment__owner=user)
+    submission = qs.filter(pk=submission_id).first()
+    if submission is None:
+        raise Http404
+    return submission
+
+
+def disagreement_for_manager(*, user, disagreement_id: int) -> Disagreement:
+    qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion")
+    if not user.is_superuser:
+        qs = qs.filter(submission__invitation__assessment__owner=user)
+    disagreement = qs.filter(pk=disagreement_id).first()
+    if disagreement is None:
+        raise Http404
+    return disagreement
+
+
+# --- The review page -------------------------------------------------------------------------------
+
+
+@dataclass
+class CriterionRow:
+    criterion: object
+    score: CriterionScore | None
+    suggestion: object
+    levels: list = field(default_factory=list)
+    others: list = field(default_factory=list)
+    gold: GoldStandard | None = None
+    disagreement: Disagreement | None = None
+    error: str = ""
+    saved: bool = False
+
+    @property
+    def deviation(self) -> int | None:
+        if self.gold is None or self.score is None or self.score.level is None:
+            return None
+        return self.score.level - self.gold.expected_level
+
+
+def latest_done_run(*, submission) -> GradingRun | None:
+    return (
+        GradingRun.objects.filter(submission=submission, state=GradingRun.DONE)
+        .order_by("-finished_at", "-pk")
+        .prefetch_related(Prefetch("results", queryset=ProbeResult.objects.order_by("failure_mode", "probe_id")))
+        .first()
+    )
+
+
+def criterion_rows(*, review: Review, results, only_criterion_id: int | None = None) -> list[CriterionRow]:
+    """Everything the rubric form shows, one row per criterion, in a fixed number of queries."""
+    criteria = list(review.submission.invitation.assessment.rubric.criteria.all())
+    if only_criterion_id is not None:
+        criteria = [c for c in criteria if c.pk == only_criterion_id]
+    scores = {s.criterion_id: s for s in review.scores.all()}
+    suggestions = suggestions_for(criteria, results)
+    others: dict[int, list] = defaultdict(list)
+    gold: dict[int, GoldStandard] = {}
+    disagreements: dict[int, Disagreement] = {}
+    # Other reviewers' scores and the calibration answers stay hidden until this review is locked.
+    if review.state == Review.SUBMITTED:
+        other_scores = (
+            CriterionScore.objects.filter(review__submission_id=review.submission_id, review__state=Review.SUBMITTED)
+            .exclude(review=review)
+            .select_related("review__reviewer")
+            .order_by("review__submitted_at")
+        )
+        for score in other_scores:
+            others[score.criterion_id].append(score)
+        gold = {g.criterion_id: g for g in GoldStandard.objects.filter(submission_id=review.submission_id)}
+        disagreements = {d.criterion_id: d for d in Disagreement.objects.filter(submission_id=review.submission_id)}
+    rows = []
+    for criterion in criteria:
+        levels = [{"level": n, "anchor": criterion.anchor(n)} for n in range(len(criterion.anchors))]
+        rows.append(
+            CriterionRow(
+                criterion=criterion,
+                score=scores.get(criterion.pk),
+                suggestion=suggestions.get(criterion.pk),
+                levels=levels,
+                others=others.get(criterion.pk, []),
+                gold=gold.get(criterion.pk),
+                disagreement=disagreements.get(criterion.pk),
+            )
+        )
+    return rows
+
+
+def starter_dir_for(submission):
+    from pathlib import Path
+
+    assessment_exercise = submission.invitation.assessment.exercise
+    exercise = (
+        Exercise.objects.filter(slug=assessment_exercise.slug, version=submission.exercise_version).first()
+        or assessment_exercise
+    )
+    return Path(exercise.package_path) / "starter", exercise
+
+
+def evidence_groups(results):
+    return group_by_failure_mode(results)
+
+
+# --- Managers: disagreements, agreement, calibration ---------------------------------------------
+
+
+def disagreements_for_manager(*, user, assessment_id: int | None = None, show: str = "open"):
+    qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion", "resolved_by").order_by(
+        "flagged_at", "pk"
+    )
+    if not user.is_superuser:
+        qs = qs.filter(submission__invitation__assessment__owner=user)
+    if assessment_id:
+        qs = qs.filter(submission__invitation__assessment_id=assessment_id)
+    if show == "open":
+        qs = qs.filter(resolved_at__isnull=True)
+    elif show == "resolved":
+        qs = qs.filter(resolved_at__isnull=False)
+    disagreements = list(qs[:500])
+    submission_ids = {d.submission_id for d in disagreements}
+    scores: dict[tuple[int, int], list] = defaultdict(list)
+    for score in (
+        CriterionScore.objects.filter(review__submission_id__in=submission_ids, review__state=Review.SUBMITTED)
+        .select_related("review__reviewer")
+        .order_by("review__submitted_at")
+    ):
+        scores[(score.review.submission_id, score.criterion_id)].append(score)
+    reviews_of: dict[int, list] = defaultdict(list)
+    for review in Review.objects.filter(submission_id__in=submission_ids).select_related("reviewer"):
+        reviews_of[review.submission_id].append(review)
+    for d in disagreements:
+        d.submitted_scores = scores[(d.submission_id, d.criterion_id)]
+        d.open_reviews = [r for r in reviews_of[d.submission_id] if r.state in (Review.ASSIGNED, Review.IN_PROGRESS)]
+        # Nobody reviews one submission twice, so the third reviewer comes from those not on it yet.
+        d.reviewer_ids = {r.reviewer_id for r in reviews_of[d.submission_id]}
+    return disagreements
+
+
+def reviewers():
+    return get_user_model().objects.filter(groups__name=REVIEWERS, is_active=True).order_by("username")
+
+
+def open_disagreement_count(*, user) -> int:
+    qs = Disagreement.objects.filter(resolved_at__isnull=True)
+    if not user.is_superuser:
+        qs = qs.filter(submission__invitation__assessment__owner=user)
+    return qs.count()
+
+
+@dataclass
+class AgreementRow:
+    label: str
+    units: int = 0
+    pairs: int = 0
+    exact: float | None = None
+    within_one: float | None = None
+    alpha: float | None = None
+    gold_checked: int = 0
+    gold_mean_abs: float | None = None
+
+
+def agreement_for_assessment(*, assessment) -> dict:
+    """Exact, within-one and ordinal Krippendorff's alpha per criterion, and per reviewer against the others."""
+    rows = CriterionScore.objects.filter(
+        review__submission__invitation__assessment=assessment, review__state=Review.SUBMITTED, level__isnull=False
+    ).values_list("review__submission_id", "review__reviewer_id", "review__reviewer__username", "criterion_id", "level")
+    criteria = list(assessment.rubric.criteria.all())
+    by_unit: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+    names: dict[int, str] = {}
+    for submission_id, reviewer_id, username, criterion_id, level in rows:
+        by_unit[(submission_id, criterion_id)][reviewer_id] = level
+        names[reviewer_id] = username
+    coders = sorted(names)
+    per_criterion = []
+    all_units = []
+    for criterion in criteria:
+        units = {k: v for k, v in by_unit.items() if k[1] == criterion.pk}
+        rated = [list(v.values()) for v in units.values() if len(v) >= 2]
+        all_units.extend(units.values())
+        per_criterion.append(_agreement_row(criterion.title, list(units.values()), coders, rated))
+    overall = _agreement_row("All criteria", all_units, coders, [list(v.values()) for v in all_units if len(v) >= 2])
+    gold = _gold_deviations(assessment, by_unit)
+    per_reviewer = []
+    for coder in coders:
+        pairs = [
+            (ratings[coder], other)
+            for ratings in by_unit.values()
+            if coder in ratings
+            for other_coder, other in ratings.items()
+            if other_coder != coder
+        ]
+        row = AgreementRow(names[coder], units=sum(1 for r in by_unit.values() if coder in r), pairs=len(pairs))
+        if pairs:
+            row.exact = sum(a == b for a, b in pairs) / len(pairs)
+            row.within_one = sum(abs(a - b) <= 1 for a, b in pairs) / len(pairs)
+        deviations = gold.get(coder, [])
+        row.gold_checked = len(deviations)
+        row.gold_mean_abs = sum(abs(d) for d in deviations) / len(deviations) if deviations else None
+        per_reviewer.append(row)
+    return {"per_criterion": per_criterion, "overall": overall, "per_reviewer": per_reviewer}
+
+
+def _agreement_row(label: str, units: list[dict], coders: list[int], rated: list[list[int]]) -> AgreementRow:
+    exact, within = pairwise_agreement(rated)
+    data = [[unit.get(coder) for unit in units] for coder in coders]
+    alpha = krippendorff_alpha(data, level="ordinal") if rated else None
+    return AgreementRow(
+        label,
+        units=len(rated),
+        pairs=sum(len(u) * (len(u) - 1) // 2 for u in rated),
+        exact=exact,
+        within_one=within,
+        alpha=alpha,
+    )
+
+
+def _gold_deviations(assessment, by_unit) -> dict[int, list[int]]:
+    deviations: dict[int, list[int]] = defaultdict(list)
+    for gold in GoldStandard.objects.filter(submission__invitation__assessment=assessment):
+        for reviewer_id, level in by_unit.get((gold.submission_id, gold.criterion_id), {}).items():
+            deviations[reviewer_id].append(level - gold.expected_level)
+    return deviations
+
+
+def submissions_for_review_admin(*, assessment):
+    """Submissions of an assessment that have reviews or gold levels, with both, for the manager's page."""
+    return (
+        Submission.objects.filter(invitation__assessment=assessment)
+        .filter(Q(reviews__isnull=False) | Q(gold_levels__isnull=False))
+        .distinct()
+        .select_related("invitation__candidate")
+        .prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("assigned_at")),
+            Prefetch("gold_levels", queryset=GoldStandard.objects.select_related("criterion")),
+        )
+        .order_by("created_at", "pk")
+    )

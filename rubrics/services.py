@@ -1,11 +1,14 @@
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from assessments.roles import REVIEWERS
 from assessments.services import audit_record
 from assessments.transitions import apply_transition
 from candidates.models import Invitation, Submission
 from candidates.services import invitation_mark_reviewed
-from rubrics.models import LEVELS, Criterion, CriterionScore, Review, Rubric
+from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
 
 
 class RubricError(Exception):
@@ -108,6 +111,7 @@ def review_submit(*, review: Review) -> Review:
     with transaction.atomic():
         apply_transition(review, Review.SUBMITTED, submitted_at=timezone.now())
         audit_record(actor=review.reviewer, action="review.submitted", target=review)
+        disagreements_flag(submission=review.submission)
         invitation = Invitation.objects.select_for_update().get(pk=review.submission.invitation_id)
         open_reviews = Review.objects.filter(submission=review.submission).exclude(
             state__in=[Review.SUBMITTED, Review.WITHDRAWN]
@@ -115,3 +119,136 @@ def review_submit(*, review: Review) -> Review:
         if invitation.state == Invitation.GRADED and not open_reviews.exists():
             invitation_mark_reviewed(invitation=invitation)
     return review
+
+
+OPEN_STATES = (Review.ASSIGNED, Review.IN_PROGRESS)
+DISAGREEMENT_GAP = 2
+
+
+def reviews_assign_for_submission(*, submission: Submission) -> list[Review]:
+    """Give a graded submission its reviewers: the ones with the fewest open reviews first.
+
+    Idempotent: reviewers already on the submission count (a withdrawn review does not), and
+    nobody is assigned twice to one submission (the database refuses it too).
+    """
+    wanted = submission.invitation.assessment.reviewers_per_submission
+    with transaction.atomic():
+        current = Review.objects.filter(submission=submission)
+        active = current.exclude(state=Review.WITHDRAWN).count()
+        if active >= wanted:
+            return []
+        taken = current.values("reviewer_id")
+        candidates = (
+            get_user_model()
+            .objects.filter(groups__name=REVIEWERS, is_active=True)
+            .exclude(pk__in=taken)
+            .annotate(open_reviews=Count("reviews", filter=Q(reviews__state__in=OPEN_STATES)))
+            .order_by("open_reviews", "pk")[: wanted - active]
+        )
+        assigned = []
+        for reviewer in candidates:
+            review = Review.objects.create(submission=submission, reviewer=reviewer)
+            audit_record(
+                actor=None, action="review.assigned", target=review, data={"reviewer": reviewer.get_username()}
+            )
+            assigned.append(review)
+    return assigned
+
+
+def review_reassign(*, review: Review, reviewer, actor) -> Review:
+    """Withdraw an open review and give the submission to another reviewer."""
+    if review.state not in OPEN_STATES:
+        raise RubricError("Only a review that is not submitted can be reassigned.")
+    if reviewer.pk == review.reviewer_id:
+        raise RubricError("Choose a different reviewer.")
+    with transaction.atomic():
+        apply_transition(review, Review.WITHDRAWN)
+        audit_record(actor=actor, action="review.withdrawn", target=review)
+        try:
+            with transaction.atomic():
+                new = review_assign(submission=review.submission, reviewer=reviewer, actor=actor)
+        except IntegrityError as exc:
+            raise RubricError(f"{reviewer.get_username()} already reviews this submission.") from exc
+    return new
+
+
+def review_scores_save(*, review: Review, entries: dict[int, tuple[int | None, str]]) -> None:
+    """The no-JavaScript form: save every criterion at once. ``entries`` maps criterion id to (level, note)."""
+    criteria = {c.pk: c for c in review.submission.invitation.assessment.rubric.criteria.all()}
+    with transaction.atomic():
+        for criterion_id, (level, note) in entries.items():
+            if criterion_id in criteria:
+                review_score_save(review=review, criterion=criteria[criterion_id], level=level, note=note)
+
+
+def disagreements_flag(*, submission: Submission) -> list[Disagreement]:
+    """Flag every criterion whose submitted levels are two or more apart (or widen an open flag)."""
+    levels: dict[int, list[int]] = {}
+    scores = CriterionScore.objects.filter(
+        review__submission=submission, review__state=Review.SUBMITTED, level__isnull=False
+    ).values_list("criterion_id", "level")
+    for criterion_id, level in scores:
+        levels.setdefault(criterion_id, []).append(level)
+    flagged = []
+    for criterion_id, values in levels.items():
+        low, high = min(values), max(values)
+        if high - low < DISAGREEMENT_GAP:
+            continue
+        disagreement, created = Disagreement.objects.get_or_create(
+            submission=submission, criterion_id=criterion_id, defaults={"low": low, "high": high}
+        )
+        if not created and not disagreement.is_resolved and (disagreement.low, disagreement.high) != (low, high):
+            disagreement.low, disagreement.high = low, high
+            disagreement.save(update_fields=["low", "high"])
+        if created:
+            audit_record(
+                actor=None, action="disagreement.flagged", target=disagreement, data={"low": low, "high": high}
+            )
+        flagged.append(disagreement)
+    return flagged
+
+
+def disagreement_resolve(*, disagreement: Disagreement, level: int, note: str, actor) -> Disagreement:
+    note = note.strip()
+    if disagreement.is_resolved:
+        raise RubricError("This disagreement is already resolved.")
+    if level not in LEVELS:
+        raise RubricError("A level is 0, 1, 2 or 3.")
+    if not note:
+        raise RubricError("Write a calibration note: it is what the reviewers learn from.")
+    disagreement.resolved_level, disagreement.calibration_note = level, note
+    disagreement.resolved_by, disagreement.resolved_at = actor, timezone.now()
+    with transaction.atomic():
+        disagreement.save(update_fields=["resolved_level", "calibration_note", "resolved_by", "resolved_at"])
+        audit_record(
+            actor=actor, action="disagreement.resolved", target=disagreement, data={"level": level, "note": note}
+        )
+    return disagreement
+
+
+def gold_standard_set(
+    *, submission: Submission, levels: dict[int, int | None], label: str, actor
+) -> list[GoldStandard]:
+    """Mark a submission as a calibration one with the expected level per criterion (None clears it)."""
+    criteria = {c.pk: c for c in submission.invitation.assessment.rubric.criteria.all()}
+    saved = []
+    with transaction.atomic():
+        for criterion_id, level in levels.items():
+            criterion = criteria.get(criterion_id)
+            if criterion is None:
+                raise RubricError("That criterion belongs to another rubric.")
+            if level is None:
+                GoldStandard.objects.filter(submission=submission, criterion=criterion).delete()
+                continue
+            if level not in LEVELS:
+                raise RubricError("A level is 0, 1, 2 or 3.")
+            gold, _ = GoldStandard.objects.update_or_create(
+                submission=submission,
+                criterion=criterion,
+                defaults={"expected_level": level, "label": label.strip(), "set_by": actor, "set_at": timezone.now()},
+            )
+            saved.append(gold)
+        audit_record(
+            actor=actor, action="gold.set", target=submission, data={"levels": {str(k): v for k, v in levels.items()}}
+        )
+    return saved

@@ -1,8 +1,44 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from assessments.access import reviewer_required
+from assessments.access import manager_required, reviewer_required, staff_required
+from assessments.grading.unpack import ArchiveLimits
+from assessments.transitions import IllegalTransition
+from rubrics import selectors
+from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
+from rubrics.highlight import CodeView, code_view, notes_html
 from rubrics.models import Review
-from rubrics.selectors import review_counts, reviews_for_reviewer
+from rubrics.services import (
+    RubricError,
+    disagreement_resolve,
+    gold_standard_set,
+    review_assign,
+    review_reassign,
+    review_score_save,
+    review_scores_save,
+    review_submit,
+    reviews_assign_for_submission,
+)
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _template(request, name: str, fragment: str) -> str:
+    return f"rubrics/{name}#{fragment}" if request.htmx else f"rubrics/{name}"
+
+
+# --- Reviewers -----------------------------------------------------------------------------------
 
 
 @reviewer_required
@@ -10,13 +46,285 @@ def queue(request):
     state = request.GET.get("state", "")
     if state not in dict(Review.STATES):
         state = ""
+    assessment_id = _int_or_none(request.GET.get("assessment"))
+    reviews = selectors.reviews_for_reviewer(reviewer=request.user, state=state or None, assessment_id=assessment_id)
+    page = Paginator(reviews, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "reviews": page.object_list,
+        "page": page,
+        "counts": selectors.review_counts(reviewer=request.user, assessment_id=assessment_id),
+        "states": selectors.QUEUE_STATES,
+        "state_filter": state,
+        "assessments": selectors.assessments_reviewed_by(reviewer=request.user),
+        "assessment_filter": assessment_id,
+    }
+    return render(request, _template(request, "queue.html", "queue"), context)
+
+
+def _can_score(request, review: Review) -> bool:
+    return review.reviewer_id == request.user.pk and not review.is_locked
+
+
+@staff_required
+def review_detail(request, review_id: int):
+    review = selectors.review_for_user(user=request.user, review_id=review_id)
+    submission = review.submission
+    if request.htmx and request.htmx.target == "code-file":
+        return render(request, "rubrics/review.html#code-file", _code_context(request, review))
+    run = selectors.latest_done_run(submission=submission)
+    results = list(run.results.all()) if run else []
+    context = {
+        "review": review,
+        "submission": submission,
+        "pseudonym": submission.invitation.pseudonym,
+        "assessment": submission.invitation.assessment,
+        "run": run,
+        "groups": selectors.evidence_groups(results),
+        "rows": selectors.criterion_rows(review=review, results=results),
+        "notes_html": notes_html(submission.notes),
+        "can_score": _can_score(request, review),
+        **_code_context(request, review),
+    }
+    return render(request, "rubrics/review.html", context)
+
+
+def _code_context(request, review: Review) -> dict:
+    submission = review.submission
+    starter, exercise = selectors.starter_dir_for(submission)
+    try:
+        with submission.archive.open("rb") as fh:
+            data = fh.read()
+    except (OSError, ValueError):
+        data = None
+    if data is None:
+        code = CodeView(error="The uploaded archive is not available on this server.")
+    else:
+        code = code_view(
+            archive=data,
+            starter_dir=starter,
+            selected=request.GET.get("file", ""),
+            limits=ArchiveLimits.from_exercise(exercise.limits),
+        )
+    return {"review": review, "code": code}
+
+
+@reviewer_required
+@require_POST
+def review_score(request, review_id: int, criterion_id: int):
+    """Autosave one criterion (htmx), answering with that criterion's fragment."""
+    review = selectors.review_for_user(user=request.user, review_id=review_id)
+    if review.reviewer_id != request.user.pk:
+        raise Http404
+    criterion = review.submission.invitation.assessment.rubric.criteria.filter(pk=criterion_id).first()
+    if criterion is None:
+        raise Http404
+    prefix = f"c{criterion.pk}"
+    form = ScoreForm({"level": request.POST.get(f"{prefix}-level", ""), "note": request.POST.get(f"{prefix}-note", "")})
+    error = ""
+    if form.is_valid():
+        try:
+            review_score_save(
+                review=review, criterion=criterion, level=form.cleaned_data["level"], note=form.cleaned_data["note"]
+            )
+        except RubricError as exc:
+            error = str(exc)
+    else:
+        error = "That level is not on the scale."
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("rubrics:review", review_id=review.pk)
+    run = selectors.latest_done_run(submission=review.submission)
+    row = selectors.criterion_rows(
+        review=review, results=list(run.results.all()) if run else [], only_criterion_id=criterion.pk
+    )[0]
+    row.error, row.saved = error, not error
     return render(
         request,
-        "rubrics/queue.html",
+        "rubrics/review.html#criterion",
+        # htmx swaps only 2xx answers, and the fragment carries its own error message.
+        {"review": review, "row": row, "can_score": _can_score(request, review)},
+    )
+
+
+@reviewer_required
+@require_POST
+def review_scores(request, review_id: int):
+    """Without JavaScript: save every criterion, then back to the page."""
+    review = selectors.review_for_user(user=request.user, review_id=review_id)
+    if review.reviewer_id != request.user.pk:
+        raise Http404
+    entries = {}
+    for criterion in review.submission.invitation.assessment.rubric.criteria.all():
+        prefix = f"c{criterion.pk}"
+        form = ScoreForm(
+            {"level": request.POST.get(f"{prefix}-level", ""), "note": request.POST.get(f"{prefix}-note", "")}
+        )
+        if form.is_valid():
+            entries[criterion.pk] = (form.cleaned_data["level"], form.cleaned_data["note"])
+    try:
+        review_scores_save(review=review, entries=entries)
+        messages.success(request, "Scores saved.")
+    except RubricError as exc:
+        messages.error(request, str(exc))
+    return redirect("rubrics:review", review_id=review.pk)
+
+
+@reviewer_required
+@require_POST
+def review_submit_view(request, review_id: int):
+    review = selectors.review_for_user(user=request.user, review_id=review_id)
+    if review.reviewer_id != request.user.pk:
+        raise Http404
+    try:
+        review_submit(review=review)
+        messages.success(request, "Review submitted. Your scores are locked; the other reviewers' scores are shown.")
+    except RubricError as exc:
+        messages.error(request, str(exc))
+    except IllegalTransition:
+        messages.error(request, "This review is already submitted or was reassigned.")
+    return redirect("rubrics:review", review_id=review.pk)
+
+
+# --- Managers ------------------------------------------------------------------------------------
+
+
+@manager_required
+def manage(request, assessment_id: int):
+    assessment = selectors.assessment_for_manager(user=request.user, assessment_id=assessment_id)
+    reviewers = list(selectors.reviewers())
+    return render(
+        request,
+        "rubrics/manage.html",
         {
-            "reviews": reviews_for_reviewer(reviewer=request.user, state=state or None),
-            "counts": review_counts(reviewer=request.user),
-            "states": Review.STATES,
-            "state_filter": state,
+            "assessment": assessment,
+            "submissions": selectors.submissions_for_review_admin(assessment=assessment),
+            "reviewers": reviewers,
+            "open_states": (Review.ASSIGNED, Review.IN_PROGRESS),
         },
     )
+
+
+@manager_required
+def manage_index(request):
+    return render(
+        request,
+        "rubrics/manage_index.html",
+        {
+            "assessments": selectors.assessments_for_manager(user=request.user),
+            "open_disagreements": selectors.open_disagreement_count(user=request.user),
+        },
+    )
+
+
+@manager_required
+@require_POST
+def review_reassign_view(request, review_id: int):
+    review = selectors.review_for_user(user=request.user, review_id=review_id)
+    owner_id = review.submission.invitation.assessment.owner_id
+    if not (request.user.is_superuser or owner_id == request.user.pk):
+        raise Http404
+    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
+    if form.is_valid():
+        try:
+            review_reassign(review=review, reviewer=form.cleaned_data["reviewer"], actor=request.user)
+            messages.success(request, f"Reassigned to {form.cleaned_data['reviewer'].get_username()}.")
+        except RubricError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, "Choose a reviewer.")
+    return redirect("rubrics:manage", assessment_id=review.submission.invitation.assessment_id)
+
+
+@manager_required
+@require_POST
+def submission_assign(request, submission_id: int):
+    submission = selectors.submission_for_manager(user=request.user, submission_id=submission_id)
+    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
+    try:
+        if form.is_valid():
+            review_assign(submission=submission, reviewer=form.cleaned_data["reviewer"], actor=request.user)
+            messages.success(request, f"{form.cleaned_data['reviewer'].get_username()} now reviews this submission.")
+        else:
+            assigned = reviews_assign_for_submission(submission=submission)
+            messages.success(request, f"Assigned {len(assigned)} reviewer(s).")
+    except RubricError as exc:
+        messages.error(request, str(exc))
+    back = request.POST.get("next", "")
+    if back == "disagreements":
+        return redirect("rubrics:disagreements")
+    return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
+
+
+@manager_required
+def disagreements(request):
+    show = request.GET.get("show", "open")
+    if show not in ("open", "resolved", "all"):
+        show = "open"
+    assessment_id = _int_or_none(request.GET.get("assessment"))
+    context = {
+        "disagreements": selectors.disagreements_for_manager(user=request.user, assessment_id=assessment_id, show=show),
+        "show": show,
+        "assessment_filter": assessment_id,
+        "assessments": selectors.assessments_for_manager(user=request.user),
+        "reviewers": list(selectors.reviewers()),
+        "levels": [0, 1, 2, 3],
+    }
+    return render(request, _template(request, "disagreements.html", "list"), context)
+
+
+@manager_required
+@require_POST
+def disagreement_resolve_view(request, disagreement_id: int):
+    disagreement = selectors.disagreement_for_manager(user=request.user, disagreement_id=disagreement_id)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            disagreement_resolve(
+                disagreement=disagreement,
+                level=form.cleaned_data["level"],
+                note=form.cleaned_data["note"],
+                actor=request.user,
+            )
+            messages.success(
+                request, f"Resolved: {disagreement.criterion.title} at level {disagreement.resolved_level}."
+            )
+        except RubricError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, "Choose a final level and write a calibration note.")
+    return redirect(reverse("rubrics:disagreements") + "?show=open")
+
+
+@manager_required
+def agreement(request, assessment_id: int):
+    assessment = selectors.assessment_for_manager(user=request.user, assessment_id=assessment_id)
+    return render(
+        request,
+        "rubrics/agreement.html",
+        {"assessment": assessment, **selectors.agreement_for_assessment(assessment=assessment)},
+    )
+
+
+@manager_required
+def gold(request, submission_id: int):
+    submission = selectors.submission_for_manager(user=request.user, submission_id=submission_id)
+    criteria = list(submission.invitation.assessment.rubric.criteria.all())
+    current = {g.criterion_id: g for g in submission.gold_levels.all()}
+    label = next((g.label for g in current.values()), "")
+    form = GoldForm(
+        request.POST or None,
+        criteria=criteria,
+        initial_levels={k: g.expected_level for k, g in current.items()},
+        initial={"label": label},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            gold_standard_set(
+                submission=submission, levels=form.levels(), label=form.cleaned_data["label"], actor=request.user
+            )
+            messages.success(request, "Calibration levels saved.")
+            return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
+        except RubricError as exc:
+            messages.error(request, str(exc))
+    return render(request, "rubrics/gold.html", {"submission": submission, "form": form})

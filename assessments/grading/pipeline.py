@@ -29,6 +29,7 @@ from assessments.services import (
 from assessments.transitions import IllegalTransition
 from candidates.models import Invitation
 from candidates.services import invitation_mark_graded
+from rubrics.services import reviews_assign_for_submission
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def _mark_invitation_graded(run: GradingRun) -> None:
     if newest == run.submission_id and invitation.state == Invitation.SUBMITTED:
         try:
             invitation_mark_graded(invitation=invitation)
+            reviews_assign_for_submission(submission=run.submission)
         except IllegalTransition:
             # A resubmission or a withdrawal got there first; its own path decides the state.
             log.info("invitation %s moved on before run %s finished", invitation.pk, run.pk)

@@ -1,0 +1,220 @@
+"""Probe evidence as reviewers read it: grouped by failure mode, a suggested level, a traffic timeline.
+
+Pure functions over ProbeResult rows and their evidence JSON. The evidence was produced while
+running candidate code, so every string in it is hostile: nothing here builds HTML, the
+templates escape it.
+"""
+
+from dataclasses import dataclass, field
+
+from assessments.models import FAILURE_MODES, ProbeResult
+
+# Pass rate (errors excluded) -> suggested level, highest threshold first.
+SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
+
+TIMELINE_WIDTH = 640
+ROW_HEIGHT = 18
+GAP_HIGHLIGHT_S = 1.0  # a pause between requests this long is drawn as a gap
+
+
+@dataclass
+class Suggestion:
+    level: int | None
+    passed: int
+    counted: int
+    errors: int
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.passed / self.counted) if self.counted else None
+
+
+@dataclass
+class ModeGroup:
+    slug: str
+    title: str
+    results: list = field(default_factory=list)
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+
+
+def suggested_level(results) -> Suggestion:
+    """The level the probe outcomes point at; infrastructure errors are not the candidate's doing."""
+    passed = sum(1 for r in results if r.outcome == ProbeResult.PASS)
+    failed = sum(1 for r in results if r.outcome == ProbeResult.FAIL)
+    errors = sum(1 for r in results if r.outcome == ProbeResult.ERROR)
+    counted = passed + failed
+    if not counted:
+        return Suggestion(None, passed, counted, errors)
+    rate = passed / counted
+    level = next(level for threshold, level in SUGGESTION_THRESHOLDS if rate >= threshold)
+    return Suggestion(level, passed, counted, errors)
+
+
+def suggestions_for(criteria, results) -> dict[int, Suggestion | None]:
+    """Per criterion id: the suggestion from the results of its failure modes (None: no failure modes)."""
+    by_mode: dict[str, list] = {}
+    for result in results:
+        by_mode.setdefault(result.failure_mode, []).append(result)
+    out = {}
+    for criterion in criteria:
+        if not criterion.failure_modes:
+            out[criterion.pk] = None
+            continue
+        relevant = [r for mode in criterion.failure_modes for r in by_mode.get(mode, [])]
+        out[criterion.pk] = suggested_level(relevant)
+    return out
+
+
+def group_by_failure_mode(results) -> list[ModeGroup]:
+    titles = dict(FAILURE_MODES)
+    groups: dict[str, ModeGroup] = {}
+    for result in results:
+        group = groups.get(result.failure_mode)
+        if group is None:
+            group = groups[result.failure_mode] = ModeGroup(result.failure_mode, titles.get(result.failure_mode, "?"))
+        group.results.append(_present(result))
+        if result.outcome == ProbeResult.PASS:
+            group.passed += 1
+        elif result.outcome == ProbeResult.FAIL:
+            group.failed += 1
+        else:
+            group.errors += 1
+    order = [slug for slug, _ in FAILURE_MODES]
+    return sorted(groups.values(), key=lambda g: order.index(g.slug) if g.slug in order else len(order))
+
+
+def _present(result) -> dict:
+    evidence = result.evidence if isinstance(result.evidence, dict) else {}
+    calls = [c for c in evidence.get("calls") or [] if isinstance(c, dict)]
+    return {
+        "probe_id": result.probe_id,
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "description": _text(evidence.get("description")),
+        "duration_s": result.duration_s,
+        "calls": [_call(c) for c in calls[:20]],
+        "more_calls": max(0, len(calls) - 20),
+        "timeline": timeline(evidence),
+        "peak_in_flight": evidence.get("peak_in_flight"),
+        "stderr_tail": _text(evidence.get("stderr_tail"))[-1500:],
+    }
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _call(call: dict) -> dict:
+    value = call.get("value") if isinstance(call.get("value"), dict) else {}
+    citations = value.get("citations")
+    return {
+        "question": _text(call.get("question")),
+        "outcome": _text(call.get("outcome")),
+        "status": _text(value.get("status")),
+        "answer": _text(value.get("answer"))[:2000],
+        "citations": [str(c)[:80] for c in citations[:10]] if isinstance(citations, list) else [],
+        "problems": [str(p)[:300] for p in (call.get("problems") or [])[:10]],
+        "raised": _text(call.get("raised"))[:500],
+        "observed_s": call.get("observed_s") if isinstance(call.get("observed_s"), int | float) else None,
+    }
+
+
+def _num(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _bar_kind(request: dict, ended: float | None) -> str:
+    status = request.get("status")
+    if ended is None or request.get("outcome") in ("dropped", "stalled", "cut"):
+        return "stall"
+    if isinstance(status, int) and status >= 500:
+        return "error"
+    if status == 429:
+        return "throttled"
+    if request.get("fault"):
+        return "fault"
+    return "ok"
+
+
+def timeline(evidence: dict) -> dict | None:
+    """Geometry for an inline SVG: one bar per model request, x = seconds since the first arrival.
+
+    A request that never ended is drawn to the end of the probe's window and marked as a stall;
+    a pause of a second or more between one request's end and the next arrival is marked as a gap.
+    """
+    requests = [r for r in evidence.get("requests") or [] if isinstance(r, dict) and _num(r.get("arrived")) is not None]
+    if not requests:
+        return None
+    requests = sorted(requests, key=lambda r: _num(r["arrived"]))[:60]
+    t0 = _num(requests[0]["arrived"])
+    ends = [_num(r.get("ended")) for r in requests]
+    last = max([e for e in ends if e is not None] + [_num(r["arrived"]) for r in requests])
+    span = max(last - t0, 0.001)
+    wall = _num(evidence.get("wall_s"))
+    if any(e is None for e in ends) and wall:
+        span = max(span, min(wall, span * 4 + 1))
+    scale = TIMELINE_WIDTH / span
+    bars, gaps, previous_end = [], [], None
+    for row, (request, ended) in enumerate(zip(requests, ends, strict=True)):
+        start = _num(request["arrived"]) - t0
+        stop = (ended - t0) if ended is not None else span
+        kind = _bar_kind(request, ended)
+        y = row * ROW_HEIGHT + 4
+        if previous_end is not None and start - previous_end >= GAP_HIGHLIGHT_S:
+            gaps.append(
+                {
+                    "x": _f(previous_end * scale),
+                    "w": _f((start - previous_end) * scale),
+                    "seconds": _f(start - previous_end),
+                }
+            )
+        previous_end = stop if previous_end is None else max(previous_end, stop)
+        x = start * scale
+        bars.append(
+            {
+                # Pre-formatted: SVG needs "." decimals whatever the locale, and strings render fastest.
+                "x": _f(x),
+                "y": str(y),
+                "w": _f(max((stop - start) * scale, 2)),
+                "kind": kind,
+                "seq": _int(request.get("seq")),
+                "start": _f(start, 2),
+                "took": _f(stop - start, 2) if ended is not None else None,
+                "status": _int(request.get("status")),
+                "fault": _text(request.get("fault"))[:40],
+                "retry": _int(request.get("retry_count")),
+                "in_flight": _int(request.get("in_flight_at_arrival")),
+                "input_tokens": _int(request.get("input_tokens")),
+                "label_x": _f(min(x + 3, TIMELINE_WIDTH - 30)),
+                "text_y": str(y + 11),
+            }
+        )
+    height = len(bars) * ROW_HEIGHT + 24
+    return {
+        "bars": bars,
+        "gaps": gaps,
+        "ticks": _ticks(span, scale, height),
+        "width": TIMELINE_WIDTH,
+        "height": height,
+        "axis_y": str(height - 14),
+        "span_s": _f(span, 2),
+    }
+
+
+def _ticks(span: float, scale: float, height: int) -> list[dict]:
+    step = next((s for s in (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300) if span / s <= 8), 600)
+    ticks, i = [], 0
+    while i * step <= span + 1e-9:
+        ticks.append({"x": _f(i * step * scale), "label": f"{i * step:g}s", "y": str(height - 2)})
+        i += 1
+    return ticks
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

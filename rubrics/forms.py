@@ -1,0 +1,45 @@
+from django import forms
+
+from rubrics.models import LEVELS
+
+LEVEL_CHOICES = [(n, str(n)) for n in LEVELS]
+
+
+class ScoreForm(forms.Form):
+    """One criterion of a draft: both fields may be empty while the reviewer is still thinking."""
+
+    level = forms.TypedChoiceField(choices=LEVEL_CHOICES, coerce=int, required=False, empty_value=None)
+    note = forms.CharField(required=False, max_length=5000)
+
+
+class ResolveForm(forms.Form):
+    level = forms.TypedChoiceField(choices=LEVEL_CHOICES, coerce=int, label="Final level")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Calibration note")
+
+
+class ReviewerChoiceForm(forms.Form):
+    reviewer = forms.ModelChoiceField(queryset=None, label="Reviewer")
+
+    def __init__(self, *args, reviewers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewer"].queryset = reviewers
+
+
+class GoldForm(forms.Form):
+    label = forms.CharField(max_length=80, required=False, help_text="e.g. reference, known weak")
+
+    def __init__(self, *args, criteria, initial_levels, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.criteria = list(criteria)
+        for criterion in self.criteria:
+            self.fields[f"c{criterion.pk}"] = forms.TypedChoiceField(
+                choices=[("", "Not a calibration criterion"), *LEVEL_CHOICES],
+                coerce=int,
+                required=False,
+                empty_value=None,
+                label=criterion.title,
+                initial=initial_levels.get(criterion.pk),
+            )
+
+    def levels(self) -> dict[int, int | None]:
+        return {c.pk: self.cleaned_data.get(f"c{c.pk}") for c in self.criteria}

@@ -1,0 +1,143 @@
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from assessments.models import AuditEvent
+from assessments.roles import REVIEWERS
+from rubrics.models import Disagreement, GoldStandard, Review
+from rubrics.selectors import agreement_for_assessment
+from rubrics.services import (
+    RubricError,
+    disagreement_resolve,
+    review_reassign,
+    review_score_save,
+    review_submit,
+    reviews_assign_for_submission,
+)
+from tests.conftest import PASSWORD
+from tests.rubrics.factories import graded_submission
+
+
+def _reviewer(name):
+    user = User.objects.create_user(username=name, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=REVIEWERS))
+    return user
+
+
+def _score_all(review, level, note="because"):
+    for criterion in review.submission.invitation.assessment.rubric.criteria.all():
+        review_score_save(review=review, criterion=criterion, level=level, note=note)
+    return review_submit(review=review)
+
+
+def test_it_assigns_the_least_loaded_reviewers_once_and_idempotently(assessment, reviewer, reviewer2):
+    third = _reviewer("dave")
+    busy = graded_submission(assessment, name="Busy", email="busy@example.com")
+    Review.objects.create(submission=busy, reviewer=reviewer)
+    submission = graded_submission(assessment)
+    assigned = reviews_assign_for_submission(submission=submission)
+    assert {r.reviewer for r in assigned} == {reviewer2, third}
+    assert reviews_assign_for_submission(submission=submission) == []
+    assert Review.objects.filter(submission=submission).count() == 2
+
+
+def test_it_assigns_when_grading_marks_the_invitation_graded(assessment, reviewer, reviewer2):
+    from assessments.grading.pipeline import _mark_invitation_graded
+
+    submission = graded_submission(assessment)
+    _mark_invitation_graded(submission.grading_runs.get())
+    assert set(Review.objects.filter(submission=submission).values_list("reviewer__username", flat=True)) == {
+        "bob",
+        "carol",
+    }
+
+
+def test_a_manager_reassigns_an_open_review(client, manager, assessment, reviewer, reviewer2):
+    submission = graded_submission(assessment)
+    review = Review.objects.create(submission=submission, reviewer=reviewer)
+    client.force_login(manager)
+    response = client.post(reverse("rubrics:reassign", args=[review.pk]), {"reviewer": reviewer2.pk})
+    assert response.status_code == 302
+    review.refresh_from_db()
+    assert review.state == Review.WITHDRAWN
+    assert Review.objects.get(submission=submission, reviewer=reviewer2).state == Review.ASSIGNED
+    with pytest.raises(RubricError):
+        review_reassign(review=review, reviewer=reviewer2, actor=manager)
+
+
+def test_other_managers_and_reviewers_cannot_use_manager_pages(client, other_manager, reviewer, assessment):
+    submission = graded_submission(assessment)
+    review = Review.objects.create(submission=submission, reviewer=reviewer)
+    client.force_login(other_manager)
+    assert client.get(reverse("rubrics:manage", args=[assessment.pk])).status_code == 404
+    assert client.get(reverse("rubrics:agreement", args=[assessment.pk])).status_code == 404
+    assert client.get(reverse("rubrics:gold", args=[submission.pk])).status_code == 404
+    assert client.post(reverse("rubrics:reassign", args=[review.pk]), {"reviewer": reviewer.pk}).status_code == 404
+    client.force_login(reviewer)
+    assert client.get(reverse("rubrics:disagreements")).status_code == 403
+    assert client.get(reverse("rubrics:manage", args=[assessment.pk])).status_code == 403
+
+
+def test_a_manager_resolves_a_disagreement_with_a_calibration_note(client, manager, assessment, reviewer, reviewer2):
+    submission = graded_submission(assessment)
+    _score_all(Review.objects.create(submission=submission, reviewer=reviewer), 0)
+    _score_all(Review.objects.create(submission=submission, reviewer=reviewer2), 2)
+    disagreement = Disagreement.objects.filter(submission=submission).first()
+    assert (disagreement.low, disagreement.high) == (0, 2)
+    client.force_login(manager)
+    client.post(reverse("rubrics:resolve", args=[disagreement.pk]), {"level": "1", "note": ""})
+    disagreement.refresh_from_db()
+    assert not disagreement.is_resolved
+    client.post(reverse("rubrics:resolve", args=[disagreement.pk]), {"level": "1", "note": "Checks ids only."})
+    disagreement.refresh_from_db()
+    assert disagreement.resolved_level == 1 and disagreement.resolved_by == manager
+    assert AuditEvent.objects.filter(action="disagreement.resolved").exists()
+    with pytest.raises(RubricError):
+        disagreement_resolve(disagreement=disagreement, level=2, note="again", actor=manager)
+
+
+def test_a_third_reviewer_can_be_added_to_a_disagreement(client, manager, assessment, reviewer, reviewer2):
+    third = _reviewer("dave")
+    submission = graded_submission(assessment)
+    client.force_login(manager)
+    client.post(reverse("rubrics:assign", args=[submission.pk]), {"reviewer": third.pk, "next": "disagreements"})
+    assert Review.objects.filter(submission=submission, reviewer=third).exists()
+
+
+def test_reviewers_of_a_gold_submission_see_their_deviation(client, manager, assessment, reviewer):
+    submission = graded_submission(assessment)
+    criteria = list(assessment.rubric.criteria.all())
+    client.force_login(manager)
+    data = {"label": "known weak", **{f"c{c.pk}": "1" for c in criteria}}
+    assert client.post(reverse("rubrics:gold", args=[submission.pk]), data).status_code == 302
+    assert GoldStandard.objects.filter(submission=submission, expected_level=1).count() == len(criteria)
+    review = Review.objects.create(submission=submission, reviewer=reviewer)
+    client.force_login(reviewer)
+    assert b"Calibration: expected" not in client.get(reverse("rubrics:review", args=[review.pk])).content
+    _score_all(review, 3)
+    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    assert "Calibration: expected level 1 (known weak); your deviation +2." in html
+    client.force_login(manager)
+    html = client.get(reverse("rubrics:agreement", args=[assessment.pk])).content.decode()
+    assert "2.00" in html  # bob's mean |deviation| from gold
+
+
+def test_agreement_per_criterion_and_reviewer(assessment, reviewer, reviewer2, manager, client):
+    grounding, notes = assessment.rubric.criteria.all()
+    for i, (a, b) in enumerate([(3, 3), (2, 1), (0, 3)]):
+        submission = graded_submission(assessment, name=f"C{i}", email=f"c{i}@example.com")
+        for user, level in ((reviewer, a), (reviewer2, b)):
+            review = Review.objects.create(submission=submission, reviewer=user)
+            review_score_save(review=review, criterion=grounding, level=level, note="n")
+            review_score_save(review=review, criterion=notes, level=2, note="n")
+            review_submit(review=review)
+    stats = agreement_for_assessment(assessment=assessment)
+    g = stats["per_criterion"][0]
+    assert (g.units, g.pairs) == (3, 3)
+    assert g.exact == pytest.approx(1 / 3) and g.within_one == pytest.approx(2 / 3)
+    assert g.alpha is not None and g.alpha < 0.5
+    bob = next(r for r in stats["per_reviewer"] if r.label == "bob")
+    assert bob.pairs == 6 and bob.exact == pytest.approx(4 / 6)
+    client.force_login(manager)
+    html = client.get(reverse("rubrics:agreement", args=[assessment.pk])).content.decode()
+    assert "33%" in html and "67%" in html

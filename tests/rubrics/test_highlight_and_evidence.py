@@ -1,0 +1,88 @@
+from pathlib import Path
+from types import SimpleNamespace
+
+from rubrics.evidence import suggested_level, suggestions_for, timeline
+from rubrics.highlight import MAX_SHOWN_BYTES, code_view, notes_html
+from tests.rubrics.factories import evidence, make_zip
+
+
+def _starter(tmp_path: Path) -> Path:
+    starter = tmp_path / "starter"
+    (starter / "pkg").mkdir(parents=True)
+    (starter / "pkg" / "__init__.py").write_text("def answer(q):\n    return q\n")
+    (starter / "README.md").write_text("starter readme\n")
+    return starter
+
+
+def test_it_escapes_hostile_file_contents_and_diffs(tmp_path):
+    archive = make_zip({"pkg/__init__.py": "def answer(q):\n    return '<img src=x onerror=alert(1)>'\n"})
+    view = code_view(archive=archive, starter_dir=_starter(tmp_path), selected="pkg/__init__.py")
+    assert view.selected == "pkg/__init__.py"
+    assert "<img" not in view.selected_html and "&lt;img" in view.selected_html
+    [readme, pkg] = view.diffs
+    assert readme.status == "removed" and pkg.status == "modified" and (pkg.added, pkg.removed) == (1, 1)
+    assert "<img" not in pkg.html and "&lt;img" in pkg.html
+
+
+def test_it_caps_large_and_binary_files(tmp_path):
+    archive = make_zip(
+        {"big.txt": "a" * (MAX_SHOWN_BYTES + 1), "blob.bin": b"\x00\x01\x02", "pkg/__init__.py": "x = 1\n"}
+    )
+    view = code_view(archive=archive, starter_dir=_starter(tmp_path), selected="big.txt")
+    assert view.selected_html is None and "Too large" in view.selected_note
+    assert code_view(archive=archive, starter_dir=None, selected="blob.bin").selected_note == "Binary file, not shown."
+    notes = {d.path: d.note for d in view.diffs}
+    assert notes["big.txt"] == "Not diffed (too large)." and notes["blob.bin"] == "Not diffed (binary)."
+
+
+def test_it_refuses_an_unsafe_archive_without_crashing(tmp_path):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../escape.py", "x")
+    view = code_view(archive=buf.getvalue(), starter_dir=_starter(tmp_path))
+    assert view.error.startswith("The archive cannot be shown") and not view.files
+    assert not (tmp_path / "escape.py").exists()
+
+
+def test_notes_are_rendered_and_sanitised():
+    html = notes_html(
+        "# Plan\n\n**retry** <script>alert(1)</script> <img src=x onerror=alert(1)> [a](javascript:alert(1))"
+    )
+    assert "<strong>retry</strong>" in html and "<h1>Plan</h1>" in html
+    assert "<script" not in html and "<img" not in html and "javascript:" not in html
+
+
+def _results(*outcomes, mode="grounding"):
+    return [SimpleNamespace(outcome=o, failure_mode=mode) for o in outcomes]
+
+
+def test_the_suggested_level_follows_the_pass_rate_without_errors():
+    assert suggested_level(_results("pass", "pass", "error")).level == 3
+    assert suggested_level(_results("pass", "pass", "pass", "fail")).level == 2  # 75 %
+    assert suggested_level(_results("pass", "fail", "fail")).level == 1  # 33 %
+    assert suggested_level(_results("pass", "fail", "fail", "fail")).level == 0  # 25 %
+    assert suggested_level(_results("error")).level is None
+
+
+def test_criteria_without_failure_modes_get_no_suggestion():
+    criteria = [SimpleNamespace(pk=1, failure_modes=["grounding"]), SimpleNamespace(pk=2, failure_modes=[])]
+    out = suggestions_for(criteria, _results("pass", "fail") + _results("fail", mode="load"))
+    assert out[1].level == 1 and out[2] is None
+
+
+def test_the_timeline_shows_retries_gaps_and_stalls():
+    t = timeline(evidence(statuses=(429, 529, 200), gap_s=2.0, stall=True))
+    assert [b["kind"] for b in t["bars"]] == ["throttled", "error", "stall"]
+    assert [b["retry"] for b in t["bars"]] == [0, 1, 2]
+    assert len(t["gaps"]) == 2 and t["gaps"][0]["seconds"] == "2.0"
+    assert t["bars"][2]["took"] is None
+
+
+def test_the_timeline_survives_hostile_evidence():
+    assert timeline({"requests": "nope"}) is None
+    assert timeline({"requests": [{"arrived": "soon"}, 5, None]}) is None
+    t = timeline({"requests": [{"arrived": 1.0, "ended": 2.0, "status": "<b>", "retry_count": "x"}]})
+    assert t["bars"][0]["status"] is None and t["bars"][0]["retry"] is None

@@ -1,0 +1,220 @@
+import pytest
+from django.urls import reverse
+
+from rubrics.models import CriterionScore, Disagreement, Review
+from rubrics.services import review_assign, review_score_save, review_submit
+from tests.rubrics.factories import add_results, graded_submission
+
+NAME, EMAIL = b"Dana Candidate", b"dana@example.com"
+
+
+@pytest.fixture
+def submission(assessment):
+    return graded_submission(assessment)
+
+
+@pytest.fixture
+def review(submission, reviewer):
+    return review_assign(submission=submission, reviewer=reviewer)
+
+
+def _score_all(review, level=2):
+    for criterion in review.submission.invitation.assessment.rubric.criteria.all():
+        review_score_save(review=review, criterion=criterion, level=level, note=f"Level {level} because.")
+
+
+def _blind(content: bytes) -> bool:
+    return NAME not in content and EMAIL not in content and b"Dana" not in content
+
+
+def test_it_hides_the_candidate_from_every_reviewer_page_and_fragment(client, reviewer, review):
+    client.force_login(reviewer)
+    criterion = review.submission.invitation.assessment.rubric.criteria.first()
+    responses = [
+        client.get(reverse("rubrics:queue")),
+        client.get(reverse("rubrics:queue"), headers={"HX-Request": "true"}),
+        client.get(reverse("rubrics:review", args=[review.pk])),
+        client.get(
+            reverse("rubrics:review", args=[review.pk]) + "?file=NOTES.md",
+            headers={"HX-Request": "true", "HX-Target": "code-file"},
+        ),
+        client.post(
+            reverse("rubrics:score", args=[review.pk, criterion.pk]),
+            {f"c{criterion.pk}-level": "1", f"c{criterion.pk}-note": "ok"},
+            headers={"HX-Request": "true"},
+        ),
+    ]
+    for response in responses:
+        assert response.status_code == 200
+        assert _blind(response.content)
+    page = responses[2].content.decode()
+    assert f"Candidate {review.submission.invitation.pseudonym}" in page
+
+
+def test_it_shows_evidence_notes_code_and_diff_escaped(client, reviewer, review):
+    client.force_login(reviewer)
+    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    assert "Probe evidence" in html and "Every 4 hours." in html and "How often are bank feeds checked?" in html
+    assert '<svg class="timeline"' in html and 'class="tl-bar tl-throttled"' in html and 'class="tl-gap"' in html
+    assert "tl-stall" in html
+    assert "<strong>retry</strong>" in html  # NOTES.md rendered
+    assert "<script>" not in html.split("</header>", 1)[1].replace("<script src=", "")  # nothing executable
+    assert "&lt;script&gt;alert(1)" in html or "&lt;/script&gt;" in html  # the code, escaped by Pygments
+    assert 'class="hl"' in html and "echo/__init__.py" in html
+    assert "Diff against the starter kit" in html and "submission/echo/__init__.py" in html
+
+
+def test_it_suggests_a_level_from_the_pass_rate(client, reviewer, review):
+    add_results(review.submission.grading_runs.get(), [("grounding", "pass"), ("grounding", "error")])
+    client.force_login(reviewer)
+    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    # 2 of 3 counted passes (67 %) -> level 1; the error is not counted.
+    assert (
+        "Suggestion from the probes: <strong>level 1</strong> (2 of 3 passed; 1 infrastructure error not counted)"
+        in html
+    )
+    assert "Infrastructure error, not counted" in html
+
+
+def test_it_autosaves_one_criterion_with_htmx(client, reviewer, review):
+    client.force_login(reviewer)
+    criterion = review.submission.invitation.assessment.rubric.criteria.first()
+    response = client.post(
+        reverse("rubrics:score", args=[review.pk, criterion.pk]),
+        {f"c{criterion.pk}-level": "2", f"c{criterion.pk}-note": "Checks citations."},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200 and b"<html" not in response.content and b"Saved" in response.content
+    score = CriterionScore.objects.get(review=review, criterion=criterion)
+    assert (score.level, score.note) == (2, "Checks citations.")
+    review.refresh_from_db()
+    assert review.state == Review.IN_PROGRESS
+    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    assert 'value="2" checked' in html and "Checks citations." in html
+
+
+def test_it_saves_all_scores_without_javascript(client, reviewer, review):
+    client.force_login(reviewer)
+    criteria = list(review.submission.invitation.assessment.rubric.criteria.all())
+    data = {}
+    for c in criteria:
+        data[f"c{c.pk}-level"], data[f"c{c.pk}-note"] = "3", "Solid."
+    response = client.post(reverse("rubrics:scores", args=[review.pk]), data)
+    assert response.status_code == 302 and response["Location"] == reverse("rubrics:review", args=[review.pk])
+    assert CriterionScore.objects.filter(review=review, level=3).count() == len(criteria)
+
+
+def test_it_refuses_to_submit_without_notes_and_locks_on_submit(client, reviewer, review):
+    client.force_login(reviewer)
+    criterion = review.submission.invitation.assessment.rubric.criteria.first()
+    review_score_save(review=review, criterion=criterion, level=1, note="")
+    response = client.post(reverse("rubrics:submit", args=[review.pk]), follow=True)
+    assert b"Choose a level for" in response.content
+    _score_all(review)
+    client.post(reverse("rubrics:submit", args=[review.pk]))
+    review.refresh_from_db()
+    assert review.state == Review.SUBMITTED
+    response = client.post(
+        reverse("rubrics:score", args=[review.pk, criterion.pk]),
+        {f"c{criterion.pk}-level": "0", f"c{criterion.pk}-note": "changed"},
+        headers={"HX-Request": "true"},
+    )
+    assert b"locked" in response.content
+    assert CriterionScore.objects.get(review=review, criterion=criterion).level == 2
+
+
+def test_it_shows_other_scores_only_after_submit_and_flags_disagreement(client, reviewer, reviewer2, manager, review):
+    other = review_assign(submission=review.submission, reviewer=reviewer2)
+    _score_all(other, level=0)
+    other.scores.update(note="carol-secret-note")
+    review_submit(review=other)
+    client.force_login(reviewer)
+    assert b"carol-secret-note" not in client.get(reverse("rubrics:review", args=[review.pk])).content
+    _score_all(review, level=3)
+    review_submit(review=review)
+    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    assert "carol-secret-note" in html and "Flagged: reviewers chose levels 0 to 3" in html
+    assert Disagreement.objects.filter(submission=review.submission).count() == 2
+    client.force_login(manager)
+    html = client.get(reverse("rubrics:disagreements")).content.decode()
+    assert "levels 0 to 3" in html and f"Candidate {review.submission.invitation.pseudonym}" in html
+
+
+def test_it_gives_404_for_a_review_assigned_to_someone_else(client, reviewer2, outsider, other_manager, review):
+    criterion = review.submission.invitation.assessment.rubric.criteria.first()
+    urls = [
+        ("get", reverse("rubrics:review", args=[review.pk])),
+        ("post", reverse("rubrics:score", args=[review.pk, criterion.pk])),
+        ("post", reverse("rubrics:scores", args=[review.pk])),
+        ("post", reverse("rubrics:submit", args=[review.pk])),
+    ]
+    from django.contrib.auth.models import Group
+
+    from assessments.roles import REVIEWERS
+
+    other_manager.groups.add(Group.objects.get(name=REVIEWERS))
+    for user in (reviewer2, other_manager):
+        client.force_login(user)
+        for method, url in urls:
+            assert getattr(client, method)(url).status_code == 404, (user, url)
+    client.force_login(outsider)
+    assert client.get(reverse("rubrics:review", args=[review.pk])).status_code == 403
+    client.logout()
+    assert client.get(reverse("rubrics:review", args=[review.pk])).status_code == 302
+
+
+def test_the_owning_manager_reads_a_review_but_cannot_score_it(client, manager, review):
+    client.force_login(manager)
+    response = client.get(reverse("rubrics:review", args=[review.pk]))
+    assert response.status_code == 200 and b"Submit review" not in response.content
+    criterion = review.submission.invitation.assessment.rubric.criteria.first()
+    assert client.post(reverse("rubrics:score", args=[review.pk, criterion.pk])).status_code == 403
+
+
+def test_the_queue_lists_my_reviews_oldest_first_with_counts_and_filters(client, reviewer, assessment):
+    first = review_assign(submission=graded_submission(assessment), reviewer=reviewer)
+    second = review_assign(
+        submission=graded_submission(assessment, name="Sam Candidate", email="sam@example.com"), reviewer=reviewer
+    )
+    _score_all(second)
+    review_submit(review=second)
+    client.force_login(reviewer)
+    html = client.get(reverse("rubrics:queue")).content.decode()
+    assert html.index(f"Candidate {first.submission.invitation.pseudonym}") < html.index(
+        f"Candidate {second.submission.invitation.pseudonym}"
+    )
+    done = client.get(reverse("rubrics:queue"), {"state": "submitted"}).content.decode()
+    assert second.submission.invitation.pseudonym in done and first.submission.invitation.pseudonym not in done
+    assert "<dt>Done</dt><dd>1</dd>" in html and "<dt>To do</dt><dd>1</dd>" in html
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_the_review_page_runs_a_constant_number_of_queries(
+    client, reviewer, reviewer2, assessment, size, django_assert_max_num_queries
+):
+    submission = graded_submission(
+        assessment, results=[("grounding", "pass" if i % 2 else "fail") for i in range(size)]
+    )
+    review = review_assign(submission=submission, reviewer=reviewer)
+    other = review_assign(submission=submission, reviewer=reviewer2)
+    _score_all(other, 0)
+    review_submit(review=other)
+    _score_all(review, 3)
+    review_submit(review=review)
+    client.force_login(reviewer)
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("rubrics:review", args=[review.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_the_queue_runs_a_constant_number_of_queries(client, reviewer, assessment, size, django_assert_max_num_queries):
+    submission = graded_submission(assessment)
+    # Many reviews for one reviewer: the same submission cannot be reviewed twice, so use many submissions.
+    review_assign(submission=submission, reviewer=reviewer)
+    for i in range(size - 1):
+        sub = graded_submission(assessment, name=f"C {i}", email=f"c{i}@example.com", results=[])
+        review_assign(submission=sub, reviewer=reviewer)
+    client.force_login(reviewer)
+    with django_assert_max_num_queries(7):
+        response = client.get(reverse("rubrics:queue"))
+    assert response.content.count(b'class="row-title"') == size
