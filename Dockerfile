@@ -5,9 +5,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     VAR_DIR=/data MEDIA_ROOT=/data/uploads STATIC_ROOT=/app/staticfiles \
     SANDBOX_RUNTIME_DIR=/opt/sandbox-runtime
 
-# bubblewrap and socat are the grading sandbox; libpq is for psycopg.
+# bubblewrap and socat are the grading sandbox; libpq is for psycopg; pango, harfbuzz's
+# subsetter and a font are WeasyPrint's (the scorecard PDF).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap socat libpq5 util-linux \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SANDBOX_PKGS := bubblewrap:bwrap socat:socat util-linux:setpriv
 BROWSER_PKGS := chromium:chromium
+# WeasyPrint (the scorecard PDF) needs pango, harfbuzz's subsetter and a font; the tests read its first page with pdftoppm.
+PDF_PKGS := libpango-1.0-0:libpango-1.0.so.0 libpangoft2-1.0-0:libpangoft2-1.0.so.0 \
+	libharfbuzz-subset0:libharfbuzz-subset.so.0 fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+PDF_TEST_PKGS := poppler-utils:pdftoppm
 
 .PHONY: run test lint format venv sandbox-runtime clean
 
@@ -21,12 +25,12 @@ sandbox-runtime: venv
 	@scripts/build-sandbox-runtime
 
 run: venv ## The app with demo data on SQLite and an embedded broker: http://127.0.0.1:8000/
-	@scripts/install-system-deps $(SANDBOX_PKGS)
+	@scripts/install-system-deps $(SANDBOX_PKGS) $(PDF_PKGS)
 	@scripts/build-sandbox-runtime
 	@scripts/run-dev
 
 test: venv ## The whole suite (DATABASE_URL / CELERY_BROKER_URL choose PostgreSQL / Redis)
-	@scripts/install-system-deps $(SANDBOX_PKGS) $(BROWSER_PKGS)
+	@scripts/install-system-deps $(SANDBOX_PKGS) $(BROWSER_PKGS) $(PDF_PKGS) $(PDF_TEST_PKGS)
 	@scripts/build-sandbox-runtime
 	@mkdir -p var/static
 	$(PY) -m pytest $(PYTEST_ARGS)

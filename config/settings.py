@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "assessments",
     "candidates",
     "rubrics",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -241,6 +242,12 @@ GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
 GRADING_REQUEUE_AFTER_S = env_int("GRADING_REQUEUE_AFTER_S", 600)
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
 
+# --- Decision webhooks (endpoints and their secrets live in the admin: reports.WebhookEndpoint) ------
+# A failed delivery is retried after base, 2×base, 4×base… seconds, at most this many attempts.
+WEBHOOK_RETRY_BASE_S = env_int("WEBHOOK_RETRY_BASE_S", 30)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)
+
 # --- Cache and data retention ---------------------------------------------------------------------
 # The cache counts failed magic-link attempts per client. Local memory is per process, which is
 # enough for `make run`; with several web processes set CACHE_URL (Redis) so they share the count.
@@ -260,5 +267,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # WeasyPrint (the scorecard PDF) logs every CSS property it does not know and each layout step.
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "ERROR"},
+    },
 }

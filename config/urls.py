@@ -7,6 +7,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("reviews/", include("rubrics.urls")),
+    path("reports/", include("reports.urls")),
     # The candidate portal: /t/<token>/ (the magic link) and /portal/<invitation>/…
     path("", include("candidates.urls")),
     path("", include("assessments.urls")),

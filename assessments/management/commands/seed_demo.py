@@ -98,6 +98,7 @@ class Command(BaseCommand):
             assessment = self._assessment(ex, users["manager"])
             for name, email, state, archive in CANDIDATES:
                 self._candidate(assessment, users, name, email, state, archive)
+            self._reference_anchor(ex)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: '{assessment.title}' using {ex}."))
         self.stdout.write("Demo logins (username / password):")
         for username, *_rest, password in STAFF:
@@ -130,6 +131,19 @@ class Command(BaseCommand):
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"results": results, "isolation": isolation}))
         return results, isolation
+
+    def _reference_anchor(self, exercise: Exercise) -> None:
+        """The comparison report's anchor row: the reference graded once (reusing the demo's cached grading)."""
+        from reports.models import ReferenceRun
+        from reports.services import reference_grade
+
+        if ReferenceRun.objects.filter(exercise=exercise).exists():
+            return
+        if not (Path(exercise.package_path) / "reference").is_dir():
+            return
+        reference_grade(
+            exercise=exercise, grade_fn=lambda work, _package: self._demo_grade(exercise, work, _zip_folder(work))
+        )
 
     def _print_links(self, assessment, manager):
         """Only token hashes are stored, so each run gives the demo candidates new links and prints them."""

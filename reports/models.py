@@ -1,0 +1,90 @@
+import uuid
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ReferenceRun(models.Model):
+    """The exercise's own reference solution, graded once per exercise version: the comparison's anchor."""
+
+    exercise = models.OneToOneField("assessments.Exercise", on_delete=models.CASCADE, related_name="reference_run")
+    results = models.JSONField(default=list, help_text="ProbeResult-shaped dicts: probe_id, failure_mode, outcome…")
+    isolation = models.JSONField(default=dict, blank=True)
+    graded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Reference of {self.exercise}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where decisions are announced (an ATS). Managed in the admin; the secret never leaves it."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200, help_text="Shared HMAC-SHA256 key; the receiver verifies with it.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+STUCK_AFTER = timedelta(minutes=10)
+
+
+class WebhookDelivery(models.Model):
+    """One decision event for one endpoint. The body is stored so every attempt signs the same bytes."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    STATES = [(PENDING, "Pending"), (SENDING, "Sending"), (DELIVERED, "Delivered"), (FAILED, "Failed")]
+
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
+    invitation = models.ForeignKey("candidates.Invitation", on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=40, default="decision.recorded")
+    body = models.TextField(help_text="The exact JSON sent (and signed).")
+    status = models.CharField(max_length=20, choices=STATES, default=PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # One row per (event, endpoint): a retried or duplicated task finds it, never makes a second.
+            models.UniqueConstraint(fields=["event_id", "endpoint"], name="webhookdelivery_one_per_event_endpoint"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sending", "delivered", "failed"]),
+                name="webhookdelivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
+                name="webhookdelivery_delivered_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.event} {self.event_id} → {self.endpoint} ({self.status})"
+
+    @property
+    def is_stuck(self) -> bool:
+        """Pending well past its due time: its message was probably lost (a broker restart)."""
+        due = self.next_retry_at or self.created_at
+        return self.status == self.PENDING and due < timezone.now() - STUCK_AFTER
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == self.FAILED or self.is_stuck

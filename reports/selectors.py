@@ -1,0 +1,625 @@
+"""Reads for the hiring-manager reports.
+
+Per candidate the figures come from the latest submission's latest finished grading run; probe
+pass rates leave out ``error`` outcomes (the infrastructure's fault, never the candidate's), which
+are counted apart. A rubric level per failure mode is the mean of the submitted reviewers' levels
+on the criteria that list that mode; the rubric total is the weighted sum of each criterion's mean
+level. Every report costs a fixed number of queries, whatever the number of candidates: a few
+aggregates grouped by candidate, then arithmetic in Python.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import connections
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+
+from assessments.models import FAILURE_MODES, Assessment, GradingRun, ProbeResult
+from candidates.models import Decision, Invitation, Submission
+from reports.models import ReferenceRun, WebhookDelivery
+from rubrics.agreement import krippendorff_alpha, pairwise_agreement
+from rubrics.models import LEVELS, CriterionScore, Review
+
+MODE_LABELS = dict(FAILURE_MODES)
+STATE_LABELS = dict(Invitation.STATES)
+DECISION_LABELS = dict(Decision.OUTCOMES)
+MAX_LEVEL = max(LEVELS)
+
+
+@dataclass
+class ModeCell:
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    rubric: float | None = None
+
+    @property
+    def judged(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def rate(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
+
+
+@dataclass
+class CandidateRow:
+    """One candidate in the reports: plain values, so 2,000 of them cost little to build and sort."""
+
+    pk: int
+    name: str
+    email: str
+    erased: bool
+    pseudonym: str
+    state: str
+    started_at: object
+    decision: str
+    modes: dict[str, ModeCell]
+    rubric_total: float | None
+    graded: bool
+    last_upload_at: object = None
+    n_submissions: int = 0
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def decision_label(self) -> str:
+        return DECISION_LABELS.get(self.decision, "")
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.modes.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.modes.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.modes.values())
+
+    @property
+    def pass_rate(self) -> float | None:
+        judged = self.passed + self.failed
+        return self.passed / judged if judged else None
+
+    @property
+    def time_spent(self) -> timedelta | None:
+        if self.started_at is None or self.last_upload_at is None:
+            return None
+        return self.last_upload_at - self.started_at
+
+    def cells(self, modes: list[str]) -> list[ModeCell]:
+        return [self.modes[m] for m in modes]
+
+
+def _invitations_with_current(assessment: Assessment):
+    """Invitations annotated with the latest submission and that submission's latest finished run."""
+    latest = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
+    latest_done = GradingRun.objects.filter(submission=OuterRef("latest_submission"), state=GradingRun.DONE).order_by(
+        "-finished_at", "-pk"
+    )
+    n_subs = (
+        Submission.objects.filter(invitation=OuterRef("pk"))
+        .order_by()
+        .values("invitation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Invitation.objects.filter(assessment=assessment)
+        .annotate(latest_submission=Subquery(latest.values("pk")[:1]))
+        .annotate(
+            current_run=Subquery(latest_done.values("pk")[:1]),
+            last_upload_at=Subquery(latest.values("created_at")[:1]),
+            n_submissions=Subquery(n_subs),
+        )
+    )
+
+
+_INVITATION_FIELDS = (
+    "pk", "candidate__name", "candidate__email", "candidate__erased_at", "pseudonym", "state", "started_at",
+    "decision__outcome", "latest_submission", "current_run", "last_upload_at", "n_submissions",
+)  # fmt: skip
+
+
+def _probe_counts(assessment: Assessment) -> dict[int, dict[str, ModeCell]]:
+    """run id → failure mode → counts, for every finished run of the assessment (one grouped scan)."""
+    rows = (
+        ProbeResult.objects.filter(run__submission__invitation__assessment=assessment, run__state=GradingRun.DONE)
+        .values_list("run_id", "failure_mode")
+        .annotate(
+            passed=Count("pk", filter=Q(outcome=ProbeResult.PASS)),
+            failed=Count("pk", filter=Q(outcome=ProbeResult.FAIL)),
+            errors=Count("pk", filter=Q(outcome=ProbeResult.ERROR)),
+        )
+        .order_by()
+    )
+    counts: dict[int, dict[str, ModeCell]] = {}
+    for run_id, mode, passed, failed, errors in _plain_rows(rows):
+        counts.setdefault(run_id, {})[mode] = ModeCell(passed=passed, failed=failed, errors=errors)
+    return counts
+
+
+def _score_sums(assessment: Assessment) -> dict[int, dict[int, tuple[int, int]]]:
+    """submission id → criterion id → (sum of levels, number of levels), over submitted reviews."""
+    rows = (
+        CriterionScore.objects.filter(
+            review__state=Review.SUBMITTED,
+            review__submission__invitation__assessment=assessment,
+            level__isnull=False,
+        )
+        .values_list("review__submission_id", "criterion_id")
+        .annotate(total=Sum("level"), n=Count("pk"))
+        .order_by()
+    )
+    sums: dict[int, dict[int, tuple[int, int]]] = {}
+    for submission_id, criterion_id, total, n in _plain_rows(rows):
+        sums.setdefault(submission_id, {})[criterion_id] = (total, n)
+    return sums
+
+
+@dataclass
+class _RubricShape:
+    """The rubric's criteria boiled down once: weights, and which criteria speak for each failure mode."""
+
+    weights: dict[int, int]
+    by_mode: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, criteria) -> _RubricShape:
+        return cls(
+            weights={c.pk: c.weight for c in criteria},
+            by_mode={m: [c.pk for c in criteria if m in (c.failure_modes or [])] for m, _label in FAILURE_MODES},
+        )
+
+
+def rubric_figures(criteria, sums: dict[int, tuple[int, int]], shape: _RubricShape | None = None):
+    """Per-failure-mode mean level and the weighted total, from one candidate's (sum, n) per criterion.
+
+    Returns ({mode: mean level or None}, total or None).
+    """
+    shape = shape or _RubricShape.of(criteria)
+    modes: dict[str, float | None] = {}
+    for mode, pks in shape.by_mode.items():
+        total = n = 0
+        for pk in pks:
+            if pk in sums:
+                total += sums[pk][0]
+                n += sums[pk][1]
+        modes[mode] = total / n if n else None
+    scored = [(shape.weights[pk], s, n) for pk, (s, n) in sums.items() if pk in shape.weights]
+    rubric_total = sum(weight * s / n for weight, s, n in scored) if scored else None
+    return modes, rubric_total
+
+
+def _plain_rows(qs) -> list[tuple]:
+    """Run a values_list() query and return the database's own tuples.
+
+    Only for queries whose columns are integers and short strings: it skips Django's per-value
+    converters, which at 50,000 probe results cost more than the query itself.
+    """
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRow]:
+    """One row per invitation of the assessment, with its probe and rubric figures (3 queries + criteria).
+
+    Probe and score aggregates are grouped per run and per submission across the whole assessment,
+    then matched to each invitation's current run and latest submission here: one scan of each
+    table, no per-candidate subquery inside the big aggregates.
+    """
+    criteria = list(assessment.rubric.criteria.all()) if criteria is None else criteria
+    invitations = list(
+        _invitations_with_current(assessment).order_by("candidate__name", "pk").values_list(*_INVITATION_FIELDS)
+    )
+    probes = _probe_counts(assessment)
+    sums = _score_sums(assessment)
+    shape = _RubricShape.of(criteria)
+    rows = []
+    for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
+         latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
+        probe_cells = probes.get(current_run, {}) if current_run else {}
+        rubric_modes, rubric_total = rubric_figures(criteria, sums.get(latest_submission, {}), shape)
+        modes = {}
+        for mode, _label in FAILURE_MODES:
+            cell = probe_cells.get(mode) or ModeCell()
+            cell.rubric = rubric_modes[mode]
+            modes[mode] = cell
+        rows.append(
+            CandidateRow(
+                pk=pk,
+                name=name,
+                email=email,
+                erased=erased_at is not None,
+                pseudonym=pseudonym,
+                state=state,
+                started_at=started_at,
+                decision=decision or "",
+                modes=modes,
+                rubric_total=rubric_total,
+                graded=current_run is not None,
+                last_upload_at=last_upload_at,
+                n_submissions=n_submissions or 0,
+            )
+        )
+    return rows
+
+
+def report_modes(criteria, rows: list[CandidateRow], reference: ReferenceRow | None = None) -> list[str]:
+    """The failure modes worth a column: probed for someone (or the reference), or named by a criterion."""
+    used = {m for c in criteria for m in (c.failure_modes or [])}
+    used |= {m for row in rows for m, cell in row.modes.items() if cell.judged or cell.errors}
+    if reference:
+        used |= {m for m, cell in reference.modes.items() if cell.judged or cell.errors}
+    return [mode for mode, _label in FAILURE_MODES if mode in used]
+
+
+def rubric_max(criteria) -> int:
+    return MAX_LEVEL * sum(c.weight for c in criteria)
+
+
+# --- The reference solution ---------------------------------------------------------------------------
+
+
+@dataclass
+class ReferenceRow:
+    run: ReferenceRun
+    modes: dict[str, ModeCell]
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.modes.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.modes.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.modes.values())
+
+    @property
+    def pass_rate(self) -> float | None:
+        judged = self.passed + self.failed
+        return self.passed / judged if judged else None
+
+    def cells(self, modes: list[str]) -> list[ModeCell]:
+        return [self.modes[m] for m in modes]
+
+
+def reference_row(*, assessment: Assessment) -> ReferenceRow | None:
+    run = ReferenceRun.objects.filter(exercise_id=assessment.exercise_id).first()
+    if run is None:
+        return None
+    modes = {mode: ModeCell() for mode, _label in FAILURE_MODES}
+    for result in run.results:
+        cell = modes.setdefault(result["failure_mode"], ModeCell())
+        if result["outcome"] == ProbeResult.PASS:
+            cell.passed += 1
+        elif result["outcome"] == ProbeResult.FAIL:
+            cell.failed += 1
+        else:
+            cell.errors += 1
+    return ReferenceRow(run=run, modes=modes)
+
+
+# --- Overview ------------------------------------------------------------------------------------------
+
+FUNNEL_STAGES = [
+    (Invitation.INVITED, "Invited", "every invitation"),
+    (Invitation.STARTED, "Started", "pressed Start"),
+    (Invitation.SUBMITTED, "Submitted", "uploaded at least once"),
+    (Invitation.GRADED, "Graded", "latest upload checked"),
+    (Invitation.REVIEWED, "Reviewed", "all reviews in"),
+    (Invitation.DECIDED, "Decided", "decision recorded"),
+]
+
+
+def _reached(row: CandidateRow) -> dict[str, bool]:
+    return {
+        Invitation.INVITED: True,
+        Invitation.STARTED: row.started_at is not None,
+        Invitation.SUBMITTED: row.n_submissions > 0,
+        Invitation.GRADED: row.graded,
+        Invitation.REVIEWED: row.state in (Invitation.REVIEWED, Invitation.DECIDED),
+        Invitation.DECIDED: row.state == Invitation.DECIDED,
+    }
+
+
+@dataclass
+class ModeSummary:
+    mode: str
+    label: str
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    handled: int = 0
+    partly: int = 0
+    missed: int = 0
+    rubric_levels: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float | None:
+        judged = self.passed + self.failed
+        return self.passed / judged if judged else None
+
+    @property
+    def candidates(self) -> int:
+        return self.handled + self.partly + self.missed
+
+    @property
+    def discriminates(self) -> bool:
+        """A mode everyone handles, or everyone misses, tells candidates apart not at all."""
+        return self.candidates >= 2 and self.handled < self.candidates and self.missed < self.candidates
+
+    @property
+    def rubric_mean(self) -> float | None:
+        return statistics.fmean(self.rubric_levels) if self.rubric_levels else None
+
+
+@dataclass
+class Overview:
+    funnel: list[dict]
+    completion_rate: float | None
+    median_time_spent: timedelta | None
+    n_timed: int
+    totals: list[float]
+    rubric_max: int
+    modes: list[ModeSummary]
+    infra_errors: int
+    infra_candidates: int
+    failed_infra_runs: int
+    n_graded: int
+
+
+def assessment_overview(*, assessment: Assessment) -> Overview:
+    criteria = list(assessment.rubric.criteria.all())
+    rows = candidate_rows(assessment=assessment, criteria=criteria)
+    reached = [_reached(row) for row in rows]
+    funnel, previous = [], None
+    invited = len(rows)
+    for state, label, meaning in FUNNEL_STAGES:
+        count = sum(r[state] for r in reached)
+        funnel.append(
+            {
+                "state": state,
+                "label": label,
+                "meaning": meaning,
+                "count": count,
+                "of_invited": count / invited if invited else None,
+                "conversion": (count / previous if previous else None) if previous is not None else None,
+            }
+        )
+        previous = count
+    started = funnel[1]["count"]
+    submitted = funnel[2]["count"]
+    spent = [row.time_spent for row in rows if row.time_spent is not None]
+    modes = [ModeSummary(mode=m, label=MODE_LABELS[m]) for m in report_modes(criteria, rows)]
+    for summary in modes:
+        for row in rows:
+            cell = row.modes[summary.mode]
+            summary.passed += cell.passed
+            summary.failed += cell.failed
+            summary.errors += cell.errors
+            if cell.judged:
+                if cell.passed == cell.judged:
+                    summary.handled += 1
+                elif cell.passed == 0:
+                    summary.missed += 1
+                else:
+                    summary.partly += 1
+            if cell.rubric is not None:
+                summary.rubric_levels.append(cell.rubric)
+    failed_infra = GradingRun.objects.filter(
+        submission__invitation__assessment=assessment, state=GradingRun.FAILED_INFRA
+    ).count()
+    return Overview(
+        funnel=funnel,
+        completion_rate=submitted / started if started else None,
+        median_time_spent=statistics.median(spent) if spent else None,
+        n_timed=len(spent),
+        totals=[row.rubric_total for row in rows if row.rubric_total is not None],
+        rubric_max=rubric_max(criteria),
+        modes=modes,
+        infra_errors=sum(row.errors for row in rows),
+        infra_candidates=sum(1 for row in rows if row.errors),
+        failed_infra_runs=failed_infra,
+        n_graded=sum(1 for row in rows if row.graded),
+    )
+
+
+# --- Comparison: filter and sort -------------------------------------------------------------------------
+
+SORT_DIRS = ("asc", "desc")
+
+
+def comparison_sort_keys(modes: list[str]) -> dict[str, callable]:
+    keys = {
+        "name": lambda row: row.name.lower(),
+        "state": lambda row: row.state,
+        "pass": lambda row: row.pass_rate,
+        "total": lambda row: row.rubric_total,
+        "errors": lambda row: row.errors,
+    }
+    for mode in modes:
+        keys[mode] = lambda row, m=mode: row.modes[m].rate
+        keys[f"{mode}-rubric"] = lambda row, m=mode: row.modes[m].rubric
+    return keys
+
+
+def comparison_rows(
+    rows: list[CandidateRow], modes: list[str], *, sort: str, direction: str, state: str, min_pass: int | None
+) -> list[CandidateRow]:
+    """Filter by state and minimum overall pass rate (percent); sort with empty values always last."""
+    if state:
+        rows = [row for row in rows if row.state == state]
+    if min_pass is not None:
+        rows = [row for row in rows if row.pass_rate is not None and row.pass_rate * 100 >= min_pass]
+    key = comparison_sort_keys(modes).get(sort) or comparison_sort_keys(modes)["name"]
+    present = [row for row in rows if key(row) is not None]
+    missing = [row for row in rows if key(row) is None]
+    present.sort(key=lambda row: (key(row), row.name.lower()), reverse=direction == "desc")
+    return present + missing
+
+
+# --- Scorecard -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewerColumn:
+    review: Review
+    scores: dict[int, object]  # criterion id → CriterionScore
+
+
+@dataclass
+class Scorecard:
+    invitation: Invitation
+    submissions: list[Submission]
+    current_run: GradingRun | None
+    probe_groups: list[dict]
+    criteria: list
+    reviewers: list[ReviewerColumn]
+    pending_reviews: int
+    criterion_means: dict[int, float | None]
+    rubric_total: float | None
+    rubric_max: int
+    agreement: dict
+    deliveries: list[WebhookDelivery]
+    reference: ReferenceRow | None
+
+    @property
+    def probe_passed(self) -> int:
+        return sum(g["cell"].passed for g in self.probe_groups)
+
+    @property
+    def probe_judged(self) -> int:
+        return sum(g["cell"].judged for g in self.probe_groups)
+
+    @property
+    def probe_errors(self) -> int:
+        return sum(g["cell"].errors for g in self.probe_groups)
+
+    @property
+    def probe_rate(self) -> float | None:
+        return self.probe_passed / self.probe_judged if self.probe_judged else None
+
+    @property
+    def time_spent(self) -> timedelta | None:
+        if self.invitation.started_at is None or not self.submissions:
+            return None
+        return self.submissions[0].created_at - self.invitation.started_at
+
+
+def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
+    assessment = invitation.assessment
+    criteria = list(assessment.rubric.criteria.all())
+    submissions = list(invitation.submissions.order_by("-number").prefetch_related("grading_runs"))
+    latest = submissions[0] if submissions else None
+    current_run = None
+    if latest is not None:
+        done = [run for run in latest.grading_runs.all() if run.state == GradingRun.DONE]
+        done.sort(key=lambda run: (run.finished_at or run.queued_at, run.pk), reverse=True)
+        current_run = done[0] if done else None
+    reference = reference_row(assessment=assessment)
+    probe_groups = _probe_groups(current_run, reference)
+    reviews = []
+    pending = 0
+    if latest is not None:
+        all_reviews = list(
+            latest.reviews.select_related("reviewer").prefetch_related("scores").order_by("submitted_at", "pk")
+        )
+        reviews = [
+            ReviewerColumn(review=r, scores={s.criterion_id: s for s in r.scores.all()})
+            for r in all_reviews
+            if r.state == Review.SUBMITTED
+        ]
+        pending = sum(1 for r in all_reviews if r.state in (Review.ASSIGNED, Review.IN_PROGRESS))
+    sums: dict[int, tuple[int, int]] = {}
+    for column in reviews:
+        for criterion_id, score in column.scores.items():
+            if score.level is not None:
+                total, n = sums.get(criterion_id, (0, 0))
+                sums[criterion_id] = (total + score.level, n + 1)
+    _modes, total = rubric_figures(criteria, sums)
+    return Scorecard(
+        invitation=invitation,
+        submissions=submissions,
+        current_run=current_run,
+        probe_groups=probe_groups,
+        criteria=criteria,
+        reviewers=reviews,
+        pending_reviews=pending,
+        criterion_means={c.pk: (sums[c.pk][0] / sums[c.pk][1] if c.pk in sums else None) for c in criteria},
+        rubric_total=total,
+        rubric_max=rubric_max(criteria),
+        agreement=_agreement(criteria, reviews),
+        deliveries=list(invitation.webhook_deliveries.select_related("endpoint").order_by("-created_at", "-pk")),
+        reference=reference,
+    )
+
+
+def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> list[dict]:
+    if run is None:
+        return []
+    groups: dict[str, dict] = {}
+    for result in run.results.order_by("failure_mode", "probe_id"):
+        group = groups.setdefault(
+            result.failure_mode,
+            {"mode": result.failure_mode, "label": MODE_LABELS.get(result.failure_mode, result.failure_mode),
+             "cell": ModeCell(), "results": []},
+        )  # fmt: skip
+        group["results"].append(result)
+        cell = group["cell"]
+        if result.outcome == ProbeResult.PASS:
+            cell.passed += 1
+        elif result.outcome == ProbeResult.FAIL:
+            cell.failed += 1
+        else:
+            cell.errors += 1
+    ordered = [groups[m] for m, _label in FAILURE_MODES if m in groups]
+    for group in ordered:
+        group["reference"] = reference.modes.get(group["mode"]) if reference else None
+    return ordered
+
+
+def _agreement(criteria, reviews: list[ReviewerColumn]) -> dict:
+    """Agreement between this candidate's reviewers over the rubric's criteria (the units)."""
+    data = [[column.scores[c.pk].level if c.pk in column.scores else None for c in criteria] for column in reviews]
+    units = [[row[i] for row in data if row[i] is not None] for i in range(len(criteria))]
+    units = [values for values in units if len(values) >= 2]
+    exact, within_one = pairwise_agreement(units)
+    alpha = krippendorff_alpha(data, level="ordinal") if len(reviews) >= 2 else None
+    disagreements = [c for c, values in zip(criteria, _all_units(criteria, data), strict=True) if _spread(values) >= 2]
+    return {
+        "reviewers": len(reviews),
+        "units": len(units),
+        "exact": exact,
+        "within_one": within_one,
+        "alpha": alpha,
+        "disagreements": disagreements,
+    }
+
+
+def _all_units(criteria, data):
+    return [[row[i] for row in data if row[i] is not None] for i in range(len(criteria))]
+
+
+def _spread(values: list[int]) -> int:
+    return max(values) - min(values) if len(values) >= 2 else 0
+
+
+def assessment_deliveries(*, assessment: Assessment):
+    return (
+        WebhookDelivery.objects.filter(invitation__assessment=assessment)
+        .select_related("endpoint", "invitation__candidate")
+        .order_by("-created_at", "-pk")
+    )

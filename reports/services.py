@@ -1,0 +1,256 @@
+"""Writes for the reports: the reference anchor, decisions with their webhooks, webhook attempts.
+
+Decision webhooks, for an ATS to listen to. Each active ``WebhookEndpoint`` (Admin → Webhook
+endpoints: URL, secret, active) gets one POST per decision event:
+
+    POST <url>
+    Content-Type: application/json
+    X-Takehome-Event: <event id, a UUID; the same on every retry of this event>
+    X-Takehome-Timestamp: <unix seconds of this attempt>
+    X-Takehome-Signature: sha256=<hex HMAC-SHA256 of the raw body with the endpoint's secret>
+
+    {"event": "decision.recorded", "event_id": "…", "invitation_id": 12,
+     "assessment": {"id": 3, "title": "…"}, "candidate": {"name": "…", "email": "…", "pseudonym": "7F3A"},
+     "outcome": "advance" | "reject" | "hold", "reason": "…", "decided_at": "ISO 8601", "decided_by": "username"}
+
+A 2xx answer marks the delivery delivered; anything else (or no answer) is retried by the Celery
+task after WEBHOOK_RETRY_BASE_S × 2^(attempt-1) seconds, up to WEBHOOK_MAX_ATTEMPTS, then marked
+failed (a manager can "Retry now"). A receiver should check the signature over the raw bytes and
+deduplicate on the event id. Changing a decision is a new event.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from assessments.models import Exercise
+from assessments.services import audit_record
+from candidates.models import Decision, Invitation
+from candidates.services import InvitationError, decision_record
+from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Takehome-Signature"
+TIMESTAMP_HEADER = "X-Takehome-Timestamp"
+EVENT_HEADER = "X-Takehome-Event"
+# A delivery stuck in "sending" this long after its claim lost its worker; it may be taken again.
+SENDING_STALE_AFTER = timedelta(minutes=5)
+
+
+# --- The reference solution's row ------------------------------------------------------------------
+
+
+def reference_grade(*, exercise: Exercise, solution_dir: Path | None = None, grade_fn=None) -> ReferenceRun:
+    """Grade the exercise's ``reference/`` (or ``solution_dir``) in the sandbox and store it as the anchor.
+
+    Run from the ``reference_grade`` command, never at import or page load: it runs every probe.
+    The solution is copied to a scratch folder first, exactly as an upload would be unpacked.
+    """
+    if grade_fn is None:
+        from assessments.grading.engine import grade_in_sandbox as grade_fn
+    package = Path(exercise.package_path)
+    source = Path(solution_dir) if solution_dir else package / "reference"
+    if not source.is_dir():
+        raise FileNotFoundError(f"{exercise} has no reference solution at {source}.")
+    with tempfile.TemporaryDirectory(prefix="reference-") as scratch:
+        work = Path(scratch) / "submission"
+        shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        results, isolation = grade_fn(work, package)
+    stored = [
+        {key: result[key] for key in ("probe_id", "failure_mode", "outcome", "reason") if key in result}
+        for result in results
+    ]
+    reference, _ = ReferenceRun.objects.update_or_create(
+        exercise=exercise, defaults={"results": stored, "isolation": isolation, "graded_at": timezone.now()}
+    )
+    audit_record(actor=None, action="reference.graded", target=reference, data={"results": len(stored)})
+    return reference
+
+
+# --- Decisions, announced to the ATS ---------------------------------------------------------------
+
+
+def decision_submit(*, invitation: Invitation, outcome: str, reason: str, actor) -> Decision:
+    """Record the decision (audited by decision_record) and queue one signed webhook per active endpoint.
+
+    The deliveries are rows in the same transaction; their tasks are sent only on commit, so an
+    ATS never hears of a decision that was rolled back.
+    """
+    with transaction.atomic():
+        decision = decision_record(invitation=invitation, outcome=outcome, reason=reason, actor=actor)
+        deliveries = webhook_deliveries_create(decision=decision)
+    for delivery in deliveries:
+        _enqueue_on_commit(delivery.pk)
+    return decision
+
+
+def _enqueue_on_commit(delivery_id: int) -> None:
+    from reports.tasks import deliver_webhook
+
+    # Read now, in the process that made the decision, so every worker backs off the same way.
+    base = settings.WEBHOOK_RETRY_BASE_S
+    transaction.on_commit(lambda: deliver_webhook.delay(delivery_id, retry_base_s=base))
+
+
+def decision_payload(*, decision: Decision, event_id: str) -> dict:
+    invitation = decision.invitation
+    candidate = invitation.candidate
+    assessment = invitation.assessment
+    return {
+        "event": "decision.recorded",
+        "event_id": event_id,
+        "invitation_id": invitation.pk,
+        "assessment": {"id": assessment.pk, "title": assessment.title},
+        "candidate": {"name": candidate.name, "email": candidate.email, "pseudonym": invitation.pseudonym},
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "decided_at": decision.decided_at.isoformat(),
+        "decided_by": decision.decided_by.get_username() if decision.decided_by else None,
+    }
+
+
+def webhook_deliveries_create(*, decision: Decision) -> list[WebhookDelivery]:
+    deliveries = []
+    endpoints = list(WebhookEndpoint.objects.filter(active=True))
+    for endpoint in endpoints:
+        delivery = WebhookDelivery(endpoint=endpoint, invitation=decision.invitation)
+        delivery.body = json.dumps(
+            decision_payload(decision=decision, event_id=str(delivery.event_id)), separators=(",", ":"), sort_keys=True
+        )
+        delivery.save()
+        deliveries.append(delivery)
+    return deliveries
+
+
+# --- One attempt at a delivery ---------------------------------------------------------------------
+
+
+def webhook_signature(*, secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Attempt:
+    """What one attempt did: ``retry`` says the task should try again later."""
+
+    status: str
+    retry: bool = False
+    attempts: int = 0
+
+
+def webhook_delivery_attempt(*, delivery_id: int, now=None) -> Attempt:
+    """Claim the delivery, POST it once, record what happened.
+
+    The claim is a conditional update, so two copies of the task (a redelivered message, a
+    retry racing a manual resend) cannot both send: only a pending row, or one whose sender went
+    silent, is taken. A delivered row is never sent again.
+    """
+    now = now or timezone.now()
+    claimable = WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.PENDING)
+    stale = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.SENDING, claimed_at__lt=now - SENDING_STALE_AFTER
+    )
+    claimed = claimable.update(status=WebhookDelivery.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        claimed = stale.update(claimed_at=now, attempts=F("attempts") + 1)
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
+        return Attempt(status="missing")
+    if not claimed:
+        return Attempt(status=delivery.status, attempts=delivery.attempts)
+    code, error = _post(delivery)
+    if code is not None and 200 <= code < 300:
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.SENDING).update(
+            status=WebhookDelivery.DELIVERED,
+            delivered_at=timezone.now(),
+            last_status_code=code,
+            last_error="",
+            next_retry_at=None,
+        )
+        audit_record(
+            actor=None,
+            action="webhook.delivered",
+            target=delivery.invitation,
+            data={
+                "event_id": str(delivery.event_id),
+                "endpoint": delivery.endpoint.name,
+                "attempts": delivery.attempts,
+            },
+        )
+        return Attempt(status=WebhookDelivery.DELIVERED, attempts=delivery.attempts)
+    give_up = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.SENDING).update(
+        status=WebhookDelivery.FAILED if give_up else WebhookDelivery.PENDING,
+        last_status_code=code,
+        last_error=error[:500],
+    )
+    log.warning("webhook delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, error[:200])
+    return Attempt(
+        status=WebhookDelivery.FAILED if give_up else WebhookDelivery.PENDING,
+        retry=not give_up,
+        attempts=delivery.attempts,
+    )
+
+
+def webhook_delivery_schedule(*, delivery_id: int, countdown: float) -> None:
+    """Record when the next attempt is due, for the deliveries page."""
+    WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.PENDING).update(
+        next_retry_at=timezone.now() + timedelta(seconds=countdown)
+    )
+
+
+def webhook_delivery_retry(*, delivery: WebhookDelivery, actor) -> WebhookDelivery:
+    """A manager's "Retry now" on a failed (or stuck pending) delivery: pending again, sent on commit."""
+    with transaction.atomic():
+        locked = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        if locked is None or not locked.can_retry:
+            raise InvitationError("Only a failed delivery, or one stuck waiting, can be retried.")
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.PENDING, attempts=0, next_retry_at=None
+        )
+        audit_record(
+            actor=actor, action="webhook.retried", target=delivery.invitation, data={"event_id": str(delivery.event_id)}
+        )
+        _enqueue_on_commit(delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    body = delivery.body.encode("utf-8")
+    request = urllib.request.Request(  # noqa: S310 - the URL is an https/http endpoint set by an admin
+        delivery.endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "failure-mode-takehomes-webhook/1",
+            SIGNATURE_HEADER: webhook_signature(secret=delivery.endpoint.secret, body=body),
+            TIMESTAMP_HEADER: str(int(time.time())),
+            EVENT_HEADER: str(delivery.event_id),
+        },
+    )
+    if not delivery.endpoint.url.startswith(("http://", "https://")):
+        return None, "refused: the endpoint URL is not http(s)"
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"

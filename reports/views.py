@@ -1,0 +1,297 @@
+"""Hiring-manager reports: manager-only, and only for assessments the manager owns (404 otherwise)."""
+
+import csv
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.text import slugify
+from django.views.decorators.http import require_POST
+
+from assessments.access import manager_required
+from assessments.models import FAILURE_MODES, Assessment
+from assessments.transitions import IllegalTransition
+from candidates.models import Decision, Invitation
+from candidates.services import InvitationError
+from reports import charts
+from reports.forms import DecisionForm
+from reports.models import WebhookDelivery
+from reports.selectors import (
+    MODE_LABELS,
+    SORT_DIRS,
+    assessment_deliveries,
+    assessment_overview,
+    candidate_rows,
+    comparison_rows,
+    invitation_scorecard,
+    reference_row,
+    report_modes,
+    rubric_max,
+)
+from reports.services import decision_submit, webhook_delivery_retry
+from reports.templatetags.report_format import duration, heat, level, level_class, pct
+
+COMPARISON_PAGE_SIZE = 100
+
+
+def _owned_assessment(request, pk: int) -> Assessment:
+    qs = Assessment.objects.select_related("exercise", "rubric", "owner")
+    if not request.user.is_superuser:
+        qs = qs.filter(owner=request.user)
+    return get_object_or_404(qs, pk=pk)
+
+
+def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
+    assessment = _owned_assessment(request, pk)
+    qs = Invitation.objects.select_related("candidate", "assessment__rubric", "assessment__exercise", "decision")
+    invitation = get_object_or_404(qs, pk=invitation_pk, assessment=assessment)
+    invitation.assessment = assessment
+    return invitation
+
+
+@manager_required
+def index(request):
+    qs = Assessment.objects.select_related("exercise").filter(archived_at__isnull=True)
+    if not request.user.is_superuser:
+        qs = qs.filter(owner=request.user)
+    return render(request, "reports/index.html", {"assessments": qs})
+
+
+@manager_required
+def overview(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    data = assessment_overview(assessment=assessment)
+    return render(
+        request,
+        "reports/overview.html",
+        {
+            "assessment": assessment,
+            "overview": data,
+            "funnel_chart": charts.funnel_bars(data.funnel),
+            "histogram": charts.histogram(data.totals, maximum=data.rubric_max),
+            "mode_chart": charts.mode_bars(data.modes),
+            "tab": "overview",
+        },
+    )
+
+
+def _comparison(request, assessment: Assessment) -> dict:
+    criteria = list(assessment.rubric.criteria.all())
+    rows = candidate_rows(assessment=assessment, criteria=criteria)
+    reference = reference_row(assessment=assessment)
+    modes = report_modes(criteria, rows, reference)
+    sort = request.GET.get("sort", "name")
+    direction = request.GET.get("dir", "asc")
+    direction = direction if direction in SORT_DIRS else "asc"
+    state = request.GET.get("state", "")
+    state = state if state in dict(Invitation.STATES) else ""
+    try:
+        min_pass = max(0, min(100, int(request.GET.get("min_pass", ""))))
+    except ValueError:
+        min_pass = None
+    shown = comparison_rows(rows, modes, sort=sort, direction=direction, state=state, min_pass=min_pass)
+    filters = {k: v for k, v in (("state", state), ("min_pass", min_pass)) if v not in ("", None)}
+    # A heatmap of thousands of rows is read a page at a time; sorting and filtering span all of them.
+    page = Paginator(shown, COMPARISON_PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "all_rows": shown,
+        "page": page,
+        "page_query": urlencode(filters | {"sort": sort, "dir": direction}),
+        "sort_urls": _sort_urls(modes, filters, sort, direction),
+        "filter_query": urlencode(filters | {"sort": sort, "dir": direction}),
+        "assessment": assessment,
+        "rows": [_heat_row(row, modes) for row in page.object_list],
+        "n_all": len(rows),
+        "modes": [(m, MODE_LABELS[m]) for m in modes],
+        "mode_keys": modes,
+        "n_cols": 2 * len(modes) + 5,
+        "n_cols_rest": 2 * len(modes) + 4,
+        "reference": reference,
+        "sort": sort,
+        "dir": direction,
+        "state": state,
+        "min_pass": min_pass,
+        "states": Invitation.STATES,
+        "rubric_max": rubric_max(criteria),
+    }
+
+
+def _heat_row(row, modes: list[str]) -> dict:
+    """The page's cells as display strings, so the template prints rather than computes."""
+    cells = []
+    for mode in modes:
+        cell = row.modes[mode]
+        title = f"{cell.passed} passed, {cell.failed} failed" + (f", {cell.errors} infra errors" if cell.errors else "")
+        cells.append(
+            {"rate": pct(cell.rate), "heat": heat(cell.rate), "rubric": level(cell.rubric),
+             "lvl": level_class(cell.rubric), "title": title}
+        )  # fmt: skip
+    return {"row": row, "cells": cells, "pass": pct(row.pass_rate), "pass_heat": heat(row.pass_rate)}
+
+
+def _sort_urls(modes: list[str], filters: dict, sort: str, direction: str) -> dict[str, dict]:
+    """Per sortable column: its link (same filters; clicking the sorted column flips the order) and aria-sort."""
+    urls = {}
+    for key in ["name", "state", "pass", "errors", "total", *modes, *(f"{m}-rubric" for m in modes)]:
+        current = key == sort
+        first = "asc" if key in ("name", "state") else "desc"
+        flipped = ("desc" if direction == "asc" else "asc") if current else first
+        urls[key] = {
+            "url": "?" + urlencode(filters | {"sort": key, "dir": flipped}),
+            "aria": ("ascending" if direction == "asc" else "descending") if current else "none",
+            "arrow": ("▲" if direction == "asc" else "▼") if current else "",
+        }
+    return urls
+
+
+@manager_required
+def comparison(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    context = _comparison(request, assessment) | {"tab": "comparison"}
+    template = "reports/comparison.html"
+    if request.htmx:
+        template += "#heatmap"
+    return render(request, template, context)
+
+
+# A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@manager_required
+def comparison_csv(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    context = _comparison(request, assessment)
+    modes = context["mode_keys"]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"{slugify(assessment.title) or 'assessment'}-comparison.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    header = ["candidate", "email", "pseudonym", "state", "probe_pass_rate", "probes_passed", "probes_failed"]
+    header += ["infra_errors"]
+    for mode in modes:
+        header += [f"{mode}_pass_rate", f"{mode}_rubric"]
+    header += ["rubric_total", "rubric_max", "time_spent", "decision"]
+    writer.writerow(header)
+    reference = context["reference"]
+    if reference is not None:
+        line = ["Reference solution", "", "", "", pct(reference.pass_rate), reference.passed, reference.failed]
+        line += [reference.errors]
+        for mode in modes:
+            line += [pct(reference.modes[mode].rate), ""]
+        writer.writerow([*line, "", context["rubric_max"], "", ""])
+    for row in context["all_rows"]:
+        line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
+        line += [row.passed, row.failed, row.errors]
+        for mode in modes:
+            line += [pct(row.modes[mode].rate), level(row.modes[mode].rubric)]
+        line += [level(row.rubric_total), context["rubric_max"], duration(row.time_spent), row.decision]
+        writer.writerow([_cell(v) for v in line])
+    return response
+
+
+def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
+    return {
+        "assessment": invitation.assessment,
+        "invitation": invitation,
+        "card": invitation_scorecard(invitation=invitation),
+        "form": form or DecisionForm(initial=_decision_initial(invitation)),
+        "can_decide": invitation.state in (Invitation.REVIEWED, Invitation.DECIDED),
+        "tab": "scorecard",
+        "failure_modes": FAILURE_MODES,
+    }
+
+
+def _decision_initial(invitation: Invitation) -> dict:
+    decision = getattr(invitation, "decision", None)
+    return {"outcome": decision.outcome, "reason": decision.reason} if decision else {}
+
+
+@manager_required
+def scorecard(request, pk: int, invitation_pk: int):
+    invitation = _owned_invitation(request, pk, invitation_pk)
+    return render(request, "reports/scorecard.html", _scorecard_context(request, invitation))
+
+
+@manager_required
+def scorecard_pdf(request, pk: int, invitation_pk: int):
+    from weasyprint import HTML
+
+    invitation = _owned_invitation(request, pk, invitation_pk)
+    context = _scorecard_context(request, invitation) | {"pdf": True, "inline_css": _pdf_css()}
+    html = render_to_string("reports/scorecard_pdf.html", context, request=request)
+    # Nothing is fetched while rendering: the stylesheet is inlined and no other URL is followed.
+    pdf = HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"scorecard-{slugify(invitation.candidate.name) or invitation.pseudonym}-{invitation.pk}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _pdf_css() -> str:
+    return (Path(settings.BASE_DIR) / "static" / "css" / "app.css").read_text(encoding="utf-8")
+
+
+def _refuse_fetch(url, *args, **kwargs):
+    raise ValueError(f"The scorecard PDF fetches nothing ({url[:60]!r}).")
+
+
+@manager_required
+@require_POST
+def decide(request, pk: int, invitation_pk: int):
+    invitation = _owned_invitation(request, pk, invitation_pk)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            decision = decision_submit(
+                invitation=invitation,
+                outcome=form.cleaned_data["outcome"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except (InvitationError, IllegalTransition) as exc:
+            form.add_error(None, str(exc))
+        else:
+            label = dict(Decision.OUTCOMES)[decision.outcome]
+            messages.success(request, f"Decision recorded: {label}. The ATS is notified.")
+            return redirect("reports:scorecard", pk, invitation.pk)
+    invitation.refresh_from_db()
+    return render(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)
+
+
+@manager_required
+def deliveries(request, pk: int):
+    assessment = _owned_assessment(request, pk)
+    return render(
+        request,
+        "reports/deliveries.html",
+        {
+            "assessment": assessment,
+            "deliveries": assessment_deliveries(assessment=assessment)[:200],
+            "tab": "deliveries",
+        },
+    )
+
+
+@manager_required
+@require_POST
+def delivery_retry(request, pk: int, delivery_pk: int):
+    assessment = _owned_assessment(request, pk)
+    delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, invitation__assessment=assessment)
+    try:
+        webhook_delivery_retry(delivery=delivery, actor=request.user)
+    except InvitationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Delivery queued again.")
+    return redirect("reports:deliveries", pk)

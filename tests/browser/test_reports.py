@@ -1,0 +1,244 @@
+"""The hiring-manager reports in headless Chromium, on the demo data (`seed_demo`).
+
+Every figure the test reads off a page is recomputed here straight from the rows, the plain way
+(loops over invitations, submissions, runs and results), so the reports' aggregate queries are
+checked against an independent count.
+"""
+
+import csv
+import io
+import statistics
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from assessments.models import GradingRun
+from candidates.models import Invitation
+from reports.models import ReferenceRun, WebhookEndpoint
+from reports.services import webhook_delivery_attempt
+from reports.templatetags.report_format import duration, level, pct
+from tests.browser.conftest import SCREENSHOTS
+from tests.reports.test_webhooks import SECRET, Receiver
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+DEMO_TITLE = "Applied AI Engineer — demo opening"
+
+
+@pytest.fixture
+def demo(settings):
+    call_command("sync_exercises", stdout=StringIO(), stderr=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
+    invitations = list(
+        Invitation.objects.filter(assessment__title=DEMO_TITLE).select_related("candidate", "assessment")
+    )
+    assessment = invitations[0].assessment
+    # The anchor row: the demo's reference uploads are the exercise's reference/ folder, graded for
+    # real by seed_demo; store that grading as the reference run instead of grading it a second time.
+    femi = next(i for i in invitations if i.candidate.name == "Femi Decided")
+    run = _current_run(femi)
+    ReferenceRun.objects.update_or_create(
+        exercise=assessment.exercise,
+        defaults={"results": list(run.results.values("probe_id", "failure_mode", "outcome", "reason"))},
+    )
+    return assessment
+
+
+def _current_run(invitation):
+    latest = invitation.submissions.order_by("-number").first()
+    if latest is None:
+        return None
+    return latest.grading_runs.filter(state=GradingRun.DONE).order_by("-finished_at", "-pk").first()
+
+
+def _expected(assessment):
+    """The figures, counted one row at a time."""
+    invitations = list(Invitation.objects.filter(assessment=assessment).select_related("candidate"))
+    criteria = list(assessment.rubric.criteria.all())
+    funnel = {"invited": len(invitations), "started": 0, "submitted": 0, "graded": 0, "reviewed": 0, "decided": 0}
+    modes, per_candidate, spent = {}, {}, []
+    for inv in invitations:
+        funnel["started"] += inv.started_at is not None
+        funnel["submitted"] += inv.submissions.exists()
+        funnel["reviewed"] += inv.state in ("reviewed", "decided")
+        funnel["decided"] += inv.state == "decided"
+        latest = inv.submissions.order_by("-number").first()
+        if latest and inv.started_at:
+            spent.append(latest.created_at - inv.started_at)
+        run = _current_run(inv)
+        mine = {"pass": 0, "fail": 0, "error": 0, "modes": {}}
+        if run:
+            funnel["graded"] += 1
+            for r in run.results.all():
+                mine[r.outcome] += 1
+                modes.setdefault(r.failure_mode, {"pass": 0, "fail": 0, "error": 0})[r.outcome] += 1
+                mine["modes"].setdefault(r.failure_mode, {"pass": 0, "fail": 0, "error": 0})[r.outcome] += 1
+        total = None
+        if latest:
+            levels = {}
+            for review in latest.reviews.filter(state="submitted"):
+                for score in review.scores.all():
+                    levels.setdefault(score.criterion_id, []).append(score.level)
+            if levels:
+                total = sum(c.weight * statistics.fmean(levels[c.pk]) for c in criteria if c.pk in levels)
+        mine["total"] = total
+        mine["time"] = (latest.created_at - inv.started_at) if latest and inv.started_at else None
+        per_candidate[inv.candidate.name] = mine
+    return {
+        "funnel": funnel,
+        "completion": funnel["submitted"] / funnel["started"] if funnel["started"] else None,
+        "median": statistics.median(spent) if spent else None,
+        "modes": {m: c["pass"] / (c["pass"] + c["fail"]) if c["pass"] + c["fail"] else None for m, c in modes.items()},
+        "errors": sum(c["error"] for c in modes.values()),
+        "candidates": per_candidate,
+    }
+
+
+def _rate(counts):
+    judged = counts["pass"] + counts["fail"]
+    return counts["pass"] / judged if judged else None
+
+
+def _login(page, username, password):
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def test_a_manager_reads_every_report_and_downloads_the_csv_and_pdf(page, screenshot, demo, browser, live_server):
+    expected = _expected(demo)
+    _login(page, "manager", "demo-manager-pass")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    screenshot(page, "reports-index")
+    page.get_by_role("link", name=DEMO_TITLE).click()
+
+    # Overview: funnel, completion, median time, pass rate per failure mode, infra errors apart.
+    page.get_by_role("heading", name="Overview").wait_for()
+    for stage, count in expected["funnel"].items():
+        assert page.locator(f'#funnel-table tr[data-stage="{stage}"] td').first.inner_text() == str(count), stage
+    assert page.locator('[data-figure="completion"]').inner_text() == pct(expected["completion"])
+    assert page.locator('[data-figure="median-time"]').inner_text() == duration(expected["median"])
+    assert page.locator('[data-figure="infra-errors"]').inner_text() == str(expected["errors"])
+    for mode, rate in expected["modes"].items():
+        assert page.locator(f'#modes-table tr[data-mode="{mode}"] td[data-col="rate"]').inner_text() == pct(rate), mode
+    assert page.locator("svg.chart").count() == 3
+    screenshot(page, "reports-overview")
+    screenshot(page, "reports-overview", phone=True)
+
+    # Comparison: the heatmap with the reference anchor, sorted by a header link, filtered by state.
+    page.get_by_role("link", name="Comparison", exact=True).click()
+    page.get_by_role("heading", name="Candidates by failure mode").wait_for()
+    assert page.locator('tr[data-row="reference"]').inner_text().startswith("Reference solution")
+    for name, mine in expected["candidates"].items():
+        row = page.locator("tr[data-invitation]", has=page.get_by_role("link", name=name, exact=True))
+        if not row.count():
+            continue
+        assert row.locator('td[data-col="pass"]').inner_text() == pct(_rate(mine)), name
+        assert row.locator('td[data-col="total"]').inner_text() == level(mine["total"]), name
+    screenshot(page, "reports-comparison")
+    page.get_by_role("link", name="All probes", exact=True).click()
+    page.wait_for_url("**sort=pass**")
+    rates = page.locator('tbody tr[data-invitation] td[data-col="pass"]').all_inner_texts()
+    numbers = [int(r.rstrip("%")) for r in rates if r != "—"]
+    assert numbers == sorted(numbers, reverse=True)
+    page.get_by_label("State").select_option("decided")
+    page.get_by_role("button", name="Apply").click()
+    # htmx swaps the table in place; wait for the new one, not just the new address.
+    decided = expected["funnel"]["decided"]
+    page.locator("#heatmap-count").filter(has_text=f"{decided} of {len(expected['candidates'])} candidate").wait_for()
+    assert "state=decided" in page.url
+    assert page.locator("tbody tr[data-invitation]").count() == decided
+    screenshot(page, "reports-comparison-filtered")
+    screenshot(page, "reports-comparison", phone=True)
+
+    # CSV of the comparison: same figures.
+    page.goto(f"/reports/assessments/{demo.pk}/comparison/")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert rows[0]["candidate"] == "Reference solution"
+    by_name = {r["candidate"]: r for r in rows[1:]}
+    assert set(by_name) == set(expected["candidates"])
+    for name, mine in expected["candidates"].items():
+        assert by_name[name]["probe_pass_rate"] == pct(_rate(mine)), name
+        assert by_name[name]["infra_errors"] == str(mine["error"]), name
+        assert by_name[name]["rubric_total"] == level(mine["total"]), name
+        assert by_name[name]["time_spent"] == duration(mine["time"]), name
+        for mode, counts in mine["modes"].items():
+            assert by_name[name][f"{mode}_pass_rate"] == pct(_rate(counts)), (name, mode)
+
+    # A scorecard, then its PDF.
+    page.get_by_role("link", name="Femi Decided", exact=True).click()
+    page.get_by_role("heading", name="Femi Decided").wait_for()
+    femi = expected["candidates"]["Femi Decided"]
+    assert page.locator('[data-figure="probe-rate"]').inner_text() == pct(_rate(femi))
+    assert page.locator('[data-figure="rubric-total"]').inner_text() == level(femi["total"])
+    assert page.locator('[data-figure="time-spent"]').inner_text() == duration(femi["time"])
+    assert "Strong failure-mode reasoning." in page.locator("#decision").inner_text()
+    screenshot(page, "reports-scorecard")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf = SCREENSHOTS / "reports-scorecard.pdf"
+    info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(SCREENSHOTS / "reports-scorecard-pdf"),
+        ],
+        check=True,
+    )
+    assert (SCREENSHOTS / "reports-scorecard-pdf.png").stat().st_size > 1000
+
+    # A decision through the form on a reviewed candidate, announced to a local ATS.
+    with Receiver() as receiver:
+        WebhookEndpoint.objects.create(name="Company ATS", url=receiver.url, secret=SECRET)
+        page.goto(f"/reports/assessments/{demo.pk}/comparison/")
+        page.get_by_role("link", name="Eun Reviewed", exact=True).click()
+        page.get_by_role("button", name="Record decision").click()
+        page.get_by_role("alert").wait_for()
+        screenshot(page, "reports-scorecard-decision-error")
+        page.get_by_label("Hold").check()
+        page.get_by_label("Reason").fill("Good grounding; waiting for the second panel.")
+        page.get_by_role("button", name="Record decision").click()
+        page.get_by_text("Decision recorded: Hold.").wait_for()
+        eun = Invitation.objects.get(assessment=demo, candidate__name="Eun Reviewed")
+        delivery = eun.webhook_deliveries.get()
+        # No worker in this test: the attempt the task would make, made here.
+        assert webhook_delivery_attempt(delivery_id=delivery.pk).status == "delivered"
+        assert receiver.accepted[0]["body"]["reason"] == "Good grounding; waiting for the second panel."
+    page.goto(f"/reports/assessments/{demo.pk}/deliveries/")
+    assert "Delivered" in page.locator("#deliveries-table").inner_text()
+    screenshot(page, "reports-deliveries")
+
+
+def test_a_reviewer_gets_403_on_every_report(page, demo):
+    invitation = Invitation.objects.filter(assessment=demo).first()
+    _login(page, "reviewer1", "demo-reviewer1-pass")
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").count() == 0
+    base = f"/reports/assessments/{demo.pk}"
+    for url in [
+        "/reports/",
+        f"{base}/",
+        f"{base}/comparison/",
+        f"{base}/comparison.csv",
+        f"{base}/candidates/{invitation.pk}/",
+        f"{base}/candidates/{invitation.pk}/scorecard.pdf",
+        f"{base}/deliveries/",
+    ]:
+        response = page.request.get(url)
+        assert response.status == 403, url

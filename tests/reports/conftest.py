@@ -1,0 +1,86 @@
+"""Builders for report tests: candidates brought to a state through the services, with chosen results."""
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from assessments.models import GradingRun
+from assessments.services import grading_run_claim, grading_run_finish
+from candidates.models import Invitation
+from candidates.services import (
+    candidate_get_or_create,
+    invitation_create,
+    invitation_mark_graded,
+    invitation_start,
+    submission_accept,
+)
+from rubrics.services import review_assign, review_score_save, review_submit
+
+
+def zip_bytes(text: str = "print('hi')\n") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("echo/__init__.py", text)
+    return buffer.getvalue()
+
+
+def result(probe_id: str, mode: str, outcome: str) -> dict:
+    return {"probe_id": probe_id, "failure_mode": mode, "outcome": outcome, "reason": f"{probe_id} {outcome}"}
+
+
+class Builder:
+    """``build(name, state, results=…, levels={reviewer: {criterion_slug: level}}, minutes=…)``."""
+
+    def __init__(self, assessment, manager, reviewers):
+        self.assessment = assessment
+        self.manager = manager
+        self.reviewers = reviewers
+        self.n = 0
+
+    def __call__(self, name, state=Invitation.INVITED, *, results=(), levels=None, minutes=30, uploads=1):
+        self.n += 1
+        candidate = candidate_get_or_create(name=name, email=f"c{self.n}-{name.split()[0].lower()}@example.com")
+        invitation, _ = invitation_create(assessment=self.assessment, candidate=candidate, invited_by=self.manager)
+        if state == Invitation.INVITED:
+            return invitation
+        start = timezone.now() - timedelta(minutes=5)
+        invitation_start(invitation=invitation, now=start)
+        if state == Invitation.STARTED:
+            return invitation
+        submission = None
+        for number in range(uploads):
+            submission = submission_accept(invitation=invitation, archive=zip_bytes(f"# {number}\n"), notes="")
+        # Uploads are "now"; pin the last one to start + minutes so time spent is exact.
+        type(submission).objects.filter(pk=submission.pk).update(created_at=start + timedelta(minutes=minutes))
+        if state == Invitation.SUBMITTED:
+            return invitation
+        run = submission.grading_runs.get(state=GradingRun.QUEUED)
+        lease = grading_run_claim(run=run)
+        grading_run_finish(run=run, lease_token=lease, results=list(results), isolation={"test": True})
+        invitation_mark_graded(invitation=invitation)
+        if state == Invitation.GRADED:
+            return invitation
+        criteria = {c.slug: c for c in self.assessment.rubric.criteria.all()}
+        for reviewer in self.reviewers:
+            review = review_assign(submission=submission, reviewer=reviewer, actor=self.manager)
+            for slug, criterion in criteria.items():
+                level = (levels or {}).get(reviewer.username, {}).get(slug, 2)
+                review_score_save(
+                    review=review, criterion=criterion, level=level, note=f"{reviewer.username} on {slug}"
+                )
+            review_submit(review=review)
+        invitation.refresh_from_db()
+        return invitation
+
+
+@pytest.fixture
+def build(assessment, manager, reviewer, reviewer2):
+    return Builder(assessment, manager, [reviewer, reviewer2])
+
+
+def login(client, user):
+    client.force_login(user)
+    return client

@@ -1,0 +1,174 @@
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from assessments.models import AuditEvent
+from candidates.models import Decision, Invitation
+from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
+from tests.reports.conftest import login, result
+
+REVIEWED = dict(
+    results=[result("g1", "grounding", "pass"), result("g2", "grounding", "fail"), result("i1", "input", "error")],
+    levels={"bob": {"grounding": 3, "notes": 1}, "carol": {"grounding": 2, "notes": 2}},
+)
+
+
+def _urls(assessment, invitation, delivery_pk=1):
+    a, i = assessment.pk, invitation.pk
+    return {
+        "get": [
+            reverse("reports:index"),
+            reverse("reports:overview", args=[a]),
+            reverse("reports:comparison", args=[a]),
+            reverse("reports:comparison_csv", args=[a]),
+            reverse("reports:scorecard", args=[a, i]),
+            reverse("reports:scorecard_pdf", args=[a, i]),
+            reverse("reports:deliveries", args=[a]),
+        ],
+        "post": [reverse("reports:decide", args=[a, i]), reverse("reports:delivery_retry", args=[a, delivery_pk])],
+    }
+
+
+def test_it_refuses_every_report_to_reviewers_and_outsiders(client, invitation, reviewer, outsider):
+    urls = _urls(invitation.assessment, invitation)
+    for user in (reviewer, outsider):
+        login(client, user)
+        for url in urls["get"]:
+            assert client.get(url).status_code == 403, url
+        for url in urls["post"]:
+            assert client.post(url, {"outcome": "advance", "reason": "x"}).status_code == 403, url
+
+
+def test_it_sends_anonymous_visitors_to_the_login(client, invitation):
+    for url in _urls(invitation.assessment, invitation)["get"]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"], url
+
+
+def test_it_hides_another_managers_assessment(client, invitation, other_manager):
+    login(client, other_manager)
+    urls = _urls(invitation.assessment, invitation)
+    for url in urls["get"][1:]:
+        assert client.get(url).status_code == 404, url
+    for url in urls["post"]:
+        assert client.post(url, {"outcome": "advance", "reason": "x"}).status_code == 404, url
+    assert invitation.assessment.title not in client.get(reverse("reports:index")).content.decode()
+
+
+def test_it_shows_the_overview_with_svg_charts(client, manager, assessment, build):
+    build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    build("Bo Invited")
+    login(client, manager)
+    html = client.get(reverse("reports:overview", args=[assessment.pk])).content.decode()
+    assert html.count("<svg") == 3
+    assert 'data-figure="completion">100%<' in html
+    assert 'data-figure="infra-errors">1<' in html
+    assert '<tr data-mode="grounding">' in html and 'data-col="rate">50%<' in html
+    assert "cdn" not in html.lower()
+
+
+def test_it_shows_the_comparison_with_the_reference_anchor(client, manager, assessment, build):
+    ada = build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    login(client, manager)
+    url = reverse("reports:comparison", args=[assessment.pk])
+    assert "Not graded yet" in client.get(url).content.decode()
+    ReferenceRun.objects.create(exercise=assessment.exercise, results=[result("g1", "grounding", "pass")])
+    html = client.get(url, {"sort": "grounding", "dir": "desc", "state": "reviewed", "min_pass": "10"}).content.decode()
+    assert 'data-row="reference"' in html and f'data-invitation="{ada.pk}"' in html
+    assert 'aria-sort="descending"' in html
+    assert "1 of 1 candidate shown" in html
+    assert "No candidate matches" in client.get(url, {"min_pass": "90"}).content.decode()
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<div id="heatmap">')
+
+
+def test_it_exports_the_comparison_as_csv(client, manager, assessment, build):
+    build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    build("=HYPERLINK(1)", Invitation.STARTED)
+    login(client, manager)
+    response = client.get(reverse("reports:comparison_csv", args=[assessment.pk]), {"sort": "name"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    ada = next(r for r in rows if r["candidate"] == "Ada Reviewed")
+    assert ada["probe_pass_rate"] == "50%" and ada["infra_errors"] == "1"
+    assert ada["grounding_rubric"] == "2.5" and ada["rubric_total"] == "6.5" and ada["time_spent"] == "30 min"
+    # A name a spreadsheet would run as a formula is defused.
+    assert any(r["candidate"] == "'=HYPERLINK(1)" for r in rows)
+
+
+def test_it_renders_the_scorecard_and_its_pdf(client, manager, assessment, build):
+    ada = build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    login(client, manager)
+    html = client.get(reverse("reports:scorecard", args=[assessment.pk, ada.pk])).content.decode()
+    assert 'data-figure="rubric-total">6.5<' in html and "bob on notes" in html
+    assert 'data-figure="exact">0%<' in html and 'data-figure="within-one">100%<' in html
+    response = client.get(reverse("reports:scorecard_pdf", args=[assessment.pk, ada.pk]))
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+
+
+def test_a_decision_needs_a_reason_and_is_audited_and_announced(client, manager, assessment, build):
+    ada = build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    endpoint = WebhookEndpoint.objects.create(name="ATS", url="http://127.0.0.1:9/hook", secret="s3cret-value")
+    WebhookEndpoint.objects.create(name="Off", url="http://127.0.0.1:9/off", secret="x", active=False)
+    login(client, manager)
+    url = reverse("reports:decide", args=[assessment.pk, ada.pk])
+    response = client.post(url, {"outcome": "advance", "reason": "   "})
+    assert response.status_code == 400 and not Decision.objects.exists()
+    response = client.post(url, {"outcome": "advance", "reason": "Strong retries and grounding."})
+    assert response.status_code == 302
+    ada.refresh_from_db()
+    assert ada.state == Invitation.DECIDED and ada.decision.reason == "Strong retries and grounding."
+    assert AuditEvent.objects.filter(action="decision.recorded", target_id=str(ada.pk)).exists()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.endpoint == endpoint and delivery.status == WebhookDelivery.PENDING
+    assert f'"event_id":"{delivery.event_id}"' in delivery.body and '"outcome":"advance"' in delivery.body
+    page = client.get(reverse("reports:deliveries", args=[assessment.pk])).content.decode()
+    assert "Pending" in page and "ATS" in page and "s3cret-value" not in page
+
+
+def test_it_refuses_a_decision_before_the_reviews_are_in(client, manager, assessment, build):
+    cy = build("Cy Graded", Invitation.GRADED)
+    login(client, manager)
+    response = client.post(reverse("reports:decide", args=[assessment.pk, cy.pk]), {"outcome": "reject", "reason": "x"})
+    assert response.status_code == 400 and not Decision.objects.exists()
+
+
+@pytest.mark.parametrize("view", ["reports:overview", "reports:comparison", "reports:comparison_csv"])
+def test_it_costs_the_same_queries_for_3_or_12_candidates(
+    client, manager, assessment, build, view, django_assert_max_num_queries
+):
+    login(client, manager)
+    url = reverse(view, args=[assessment.pk])
+
+    def grow(n):
+        while build.n < n:
+            build(f"Cand {build.n:02d}", Invitation.REVIEWED, **REVIEWED)
+
+    grow(3)
+    client.get(url)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    grow(12)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(url).status_code == 200
+    assert len(small.captured_queries) <= 12
+
+
+def test_it_pages_a_long_comparison_and_keeps_sort_and_filters(client, manager, assessment, build, monkeypatch):
+    monkeypatch.setattr("reports.views.COMPARISON_PAGE_SIZE", 2)
+    for name in ("Ann", "Bo", "Cy", "Di", "Ed"):
+        build(f"{name} Started", Invitation.STARTED)
+    login(client, manager)
+    url = reverse("reports:comparison", args=[assessment.pk])
+    html = client.get(url, {"sort": "name", "dir": "desc", "state": "started", "page": "2"}).content.decode()
+    assert "5 of 5 candidates shown (3–4 on this page)" in html
+    assert "Cy Started" in html and "Bo Started" in html and "Ed Started" not in html
+    assert "state=started&amp;sort=name&amp;dir=desc&amp;page=3" in html
+    csv_rows = client.get(reverse("reports:comparison_csv", args=[assessment.pk])).content.decode().splitlines()
+    assert len(csv_rows) == 1 + 5  # the CSV has every row, not one page

@@ -1,0 +1,170 @@
+"""Decision webhooks: signed, retried with backoff by the real worker, delivered exactly once."""
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+
+from assessments.models import AuditEvent
+from candidates.models import Invitation
+from reports.models import WebhookDelivery, WebhookEndpoint
+from reports.services import decision_submit, webhook_delivery_attempt, webhook_signature
+from tests.reports.conftest import login
+from tests.workers import wait_for
+
+SECRET = "whsec-test-0123456789abcdef"
+
+
+class Receiver:
+    """An ATS stand-in on 127.0.0.1: answers 500 ``fail_first`` times, then 200; checks every signature."""
+
+    def __init__(self, fail_first: int = 0):
+        self.fail_first = fail_first
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                ok_signature = hmac.compare_digest(expected, self.headers.get("X-Takehome-Signature", ""))
+                status = 500 if len(receiver.requests) < receiver.fail_first else 200
+                if not ok_signature:
+                    status = 401
+                receiver.requests.append(
+                    {
+                        "body": json.loads(body),
+                        "signature_ok": ok_signature,
+                        "status": status,
+                        "timestamp": self.headers.get("X-Takehome-Timestamp"),
+                        "event": self.headers.get("X-Takehome-Event"),
+                    }
+                )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ats/hook"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def accepted(self) -> list[dict]:
+        return [r for r in self.requests if r["status"] == 200]
+
+
+def _reviewed(invitation) -> Invitation:
+    # Setup shortcut: the review flow is tested elsewhere; the webhook only needs a decidable invitation.
+    Invitation.objects.filter(pk=invitation.pk).update(state=Invitation.REVIEWED)
+    invitation.refresh_from_db()
+    return invitation
+
+
+def test_it_signs_the_raw_body_with_hmac_sha256():
+    body = b'{"a":1}'
+    assert webhook_signature(secret="k", body=body) == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.worker
+def test_a_receiver_failing_twice_gets_exactly_one_accepted_delivery(celery_worker, settings, invitation, manager):
+    settings.WEBHOOK_RETRY_BASE_S = 1
+    with Receiver(fail_first=2) as receiver:
+        WebhookEndpoint.objects.create(name="ATS", url=receiver.url, secret=SECRET)
+        decision = decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Solid.", actor=manager)
+        delivery = WebhookDelivery.objects.get()
+        wait_for(
+            lambda: WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.DELIVERED).exists(),
+            timeout=60,
+            message="the webhook to be delivered",
+        )
+        # A duplicate message (or a manual re-run) finds the row delivered and sends nothing.
+        assert webhook_delivery_attempt(delivery_id=delivery.pk).status == WebhookDelivery.DELIVERED
+        delivery.refresh_from_db()
+        assert [r["status"] for r in receiver.requests] == [500, 500, 200]
+    assert all(r["signature_ok"] and r["timestamp"] for r in receiver.requests)
+    assert len(receiver.accepted) == 1
+    assert delivery.attempts == 3 and delivery.last_status_code == 200 and delivery.delivered_at
+    body = receiver.accepted[0]["body"]
+    assert body["event_id"] == str(delivery.event_id) == receiver.accepted[0]["event"]
+    assert body["invitation_id"] == invitation.pk and body["outcome"] == "advance" and body["reason"] == "Solid."
+    assert body["candidate"]["email"] == "dana@example.com" and body["decided_at"] == decision.decided_at.isoformat()
+    # The same event id on every attempt: a receiver can deduplicate on it.
+    assert len({r["body"]["event_id"] for r in receiver.requests}) == 1
+
+
+def test_it_gives_up_after_the_maximum_and_a_manager_can_retry(client, settings, invitation, manager):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    with Receiver(fail_first=99) as receiver:
+        WebhookEndpoint.objects.create(name="ATS", url=receiver.url, secret=SECRET)
+        decision_submit(invitation=_reviewed(invitation), outcome="hold", reason="Wait for the panel.", actor=manager)
+        delivery = WebhookDelivery.objects.get()
+        first = webhook_delivery_attempt(delivery_id=delivery.pk)
+        assert first.retry and first.status == WebhookDelivery.PENDING
+        second = webhook_delivery_attempt(delivery_id=delivery.pk)
+        assert not second.retry and second.status == WebhookDelivery.FAILED
+        assert webhook_delivery_attempt(delivery_id=delivery.pk).status == WebhookDelivery.FAILED
+        assert len(receiver.requests) == 2
+    delivery.refresh_from_db()
+    assert delivery.last_status_code == 500 and "500" in delivery.last_error
+    login(client, manager)
+    page = client.get(reverse("reports:deliveries", args=[invitation.assessment_id])).content.decode()
+    assert "Failed" in page and "Retry now" in page and SECRET not in page
+    client.post(reverse("reports:delivery_retry", args=[invitation.assessment_id, delivery.pk]))
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.PENDING and delivery.attempts == 0
+
+
+def test_a_delivery_being_sent_is_not_sent_twice(invitation, manager):
+    with Receiver() as receiver:
+        WebhookEndpoint.objects.create(name="ATS", url=receiver.url, secret=SECRET)
+        decision_submit(invitation=_reviewed(invitation), outcome="reject", reason="No retries.", actor=manager)
+        delivery = WebhookDelivery.objects.get()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.SENDING)
+        from django.utils import timezone
+
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_at=timezone.now())
+        assert webhook_delivery_attempt(delivery_id=delivery.pk).status == WebhookDelivery.SENDING
+        assert receiver.requests == []
+
+
+def test_the_admin_never_shows_an_endpoints_secret(admin_client):
+    endpoint = WebhookEndpoint.objects.create(name="ATS", url="https://ats.example.com/hook", secret=SECRET)
+    page = admin_client.get(reverse("admin:reports_webhookendpoint_change", args=[endpoint.pk])).content.decode()
+    assert "ATS" in page and SECRET not in page
+
+
+def test_a_pending_delivery_can_be_retried_only_once_it_looks_stuck(client, invitation, manager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    WebhookEndpoint.objects.create(name="ATS", url="http://127.0.0.1:9/hook", secret=SECRET)
+    decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+    delivery = WebhookDelivery.objects.get()
+    login(client, manager)
+    url = reverse("reports:delivery_retry", args=[invitation.assessment_id, delivery.pk])
+    client.post(url)
+    assert (
+        WebhookDelivery.objects.get().attempts == 0
+        and "Retry now"
+        not in client.get(reverse("reports:deliveries", args=[invitation.assessment_id])).content.decode()
+    )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    page = client.get(reverse("reports:deliveries", args=[invitation.assessment_id])).content.decode()
+    assert "stuck?" in page and "Retry now" in page
+    client.post(url)
+    assert AuditEvent.objects.filter(action="webhook.retried").count() == 1
