@@ -1,12 +1,25 @@
 from datetime import timedelta
 
 from django.db.models import Count, OuterRef, Q, Subquery
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from assessments.models import Assessment, GradingRun, WorkerHeartbeat
 from candidates.models import Invitation, Submission
 
 WORKER_FRESH_FOR = timedelta(minutes=3)
+
+
+def assessments_owned_by(user, qs=None):
+    """The assessments a manager may see: their own, or every one for a superuser."""
+    qs = Assessment.objects.all() if qs is None else qs
+    return qs if user.is_superuser else qs.filter(owner=user)
+
+
+def owned_assessment_or_404(user, pk: int) -> Assessment:
+    return get_object_or_404(
+        assessments_owned_by(user, Assessment.objects.select_related("exercise", "rubric", "owner")), pk=pk
+    )
 
 
 def assessments_with_funnel(*, include_archived: bool = False):

@@ -7,7 +7,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from assessments.access import manager_required, staff_required
 from assessments.models import Assessment, GradingRun
 from assessments.roles import is_manager, is_reviewer
-from assessments.selectors import assessment_invitations, assessments_with_funnel, grading_counts, workers_online
+from assessments.selectors import (
+    assessment_invitations,
+    assessments_owned_by,
+    assessments_with_funnel,
+    grading_counts,
+    owned_assessment_or_404,
+    workers_online,
+)
 from assessments.services import grading_run_requeue
 from assessments.transitions import IllegalTransition
 from candidates.forms import CsvInviteForm, InviteForm
@@ -25,8 +32,7 @@ from rubrics.selectors import review_counts
 
 
 def _visible_assessments(user):
-    qs = assessments_with_funnel()
-    return qs if user.is_superuser else qs.filter(owner=user)
+    return assessments_owned_by(user, assessments_with_funnel())
 
 
 @staff_required
@@ -60,10 +66,7 @@ def assessment_detail(request, pk: int):
 
 
 def _owned_assessment(request, pk: int) -> Assessment:
-    qs = Assessment.objects.select_related("exercise", "rubric", "owner")
-    if not request.user.is_superuser:
-        qs = qs.filter(owner=request.user)
-    return get_object_or_404(qs, pk=pk)
+    return owned_assessment_or_404(request.user, pk)
 
 
 def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:

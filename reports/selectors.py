@@ -45,8 +45,31 @@ class ModeCell:
         return self.passed / self.judged if self.judged else None
 
 
+class _ModeTotals:
+    """Totals over the per-failure-mode cells, shared by candidate and reference rows."""
+
+    modes: dict
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.modes.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.modes.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.modes.values())
+
+    @property
+    def pass_rate(self) -> float | None:
+        judged = self.passed + self.failed
+        return self.passed / judged if judged else None
+
+
 @dataclass
-class CandidateRow:
+class CandidateRow(_ModeTotals):
     """One candidate in the reports: plain values, so 2,000 of them cost little to build and sort."""
 
     pk: int
@@ -70,23 +93,6 @@ class CandidateRow:
     @property
     def decision_label(self) -> str:
         return DECISION_LABELS.get(self.decision, "")
-
-    @property
-    def passed(self) -> int:
-        return sum(c.passed for c in self.modes.values())
-
-    @property
-    def failed(self) -> int:
-        return sum(c.failed for c in self.modes.values())
-
-    @property
-    def errors(self) -> int:
-        return sum(c.errors for c in self.modes.values())
-
-    @property
-    def pass_rate(self) -> float | None:
-        judged = self.passed + self.failed
-        return self.passed / judged if judged else None
 
     @property
     def time_spent(self) -> timedelta | None:
@@ -271,26 +277,9 @@ def rubric_max(criteria) -> int:
 
 
 @dataclass
-class ReferenceRow:
+class ReferenceRow(_ModeTotals):
     run: ReferenceRun
     modes: dict[str, ModeCell]
-
-    @property
-    def passed(self) -> int:
-        return sum(c.passed for c in self.modes.values())
-
-    @property
-    def failed(self) -> int:
-        return sum(c.failed for c in self.modes.values())
-
-    @property
-    def errors(self) -> int:
-        return sum(c.errors for c in self.modes.values())
-
-    @property
-    def pass_rate(self) -> float | None:
-        judged = self.passed + self.failed
-        return self.passed / judged if judged else None
 
     def cells(self, modes: list[str]) -> list[ModeCell]:
         return [self.modes[m] for m in modes]

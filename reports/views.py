@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from assessments.access import manager_required
 from assessments.models import FAILURE_MODES, Assessment
+from assessments.selectors import assessments_owned_by, owned_assessment_or_404
 from assessments.transitions import IllegalTransition
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
@@ -40,10 +41,7 @@ COMPARISON_PAGE_SIZE = 100
 
 
 def _owned_assessment(request, pk: int) -> Assessment:
-    qs = Assessment.objects.select_related("exercise", "rubric", "owner")
-    if not request.user.is_superuser:
-        qs = qs.filter(owner=request.user)
-    return get_object_or_404(qs, pk=pk)
+    return owned_assessment_or_404(request.user, pk)
 
 
 def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
@@ -56,9 +54,9 @@ def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
 
 @manager_required
 def index(request):
-    qs = Assessment.objects.select_related("exercise").filter(archived_at__isnull=True)
-    if not request.user.is_superuser:
-        qs = qs.filter(owner=request.user)
+    qs = assessments_owned_by(request.user, Assessment.objects.select_related("exercise")).filter(
+        archived_at__isnull=True
+    )
     return render(request, "reports/index.html", {"assessments": qs})
 
 
