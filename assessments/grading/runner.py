@@ -98,7 +98,8 @@ def load_exercise(path: Path | str) -> Exercise:
     path = Path(path).resolve()
     try:
         config = tomllib.loads((path / "exercise.toml").read_text(encoding="utf-8"))
-        module = _load_hidden(path, config["slug"])
+        # Keyed by version too: a long-lived worker must not keep grading with a stale version's probes.
+        module = _load_hidden(path, f"{config['slug']}-{config['version']}")
         probes = list(module.PROBES)
     except (OSError, KeyError, tomllib.TOMLDecodeError, ImportError, AttributeError) as exc:
         raise GradingError(f"cannot load the exercise package at {path}: {exc}") from exc
