@@ -40,7 +40,8 @@ class WorkerProcess:
         self,
         *,
         queues: str = "default,grading",
-        concurrency: int = 1,
+        # Two, as in production: a grading left running by an earlier test must not hold up the next one.
+        concurrency: int = 2,
         extra_env: dict | None = None,
         beat: bool = False,
     ):

@@ -13,7 +13,7 @@ def test_a_task_enqueued_on_commit_is_run_by_a_real_worker(celery_worker):
     with transaction.atomic():
         record_worker_heartbeat.delay_on_commit()
         # Nothing is sent while the transaction is open: a rollback would send nothing at all.
-    heartbeat = wait_for(lambda: WorkerHeartbeat.objects.first(), timeout=30, message="the worker's heartbeat row")
+    heartbeat = wait_for(lambda: WorkerHeartbeat.objects.first(), timeout=60, message="the worker's heartbeat row")
     assert heartbeat.hostname.startswith("test-")
     assert heartbeat.pid > 0
 
@@ -29,5 +29,5 @@ def test_a_rolled_back_transaction_enqueues_nothing(celery_worker):
     # Prove the worker is alive and would have written, by sending one that commits.
     with transaction.atomic():
         record_worker_heartbeat.delay_on_commit()
-    wait_for(lambda: WorkerHeartbeat.objects.exists(), timeout=30, message="the committed heartbeat")
+    wait_for(lambda: WorkerHeartbeat.objects.exists(), timeout=60, message="the committed heartbeat")
     assert WorkerHeartbeat.objects.count() == 1
