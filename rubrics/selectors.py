@@ -7,6 +7,7 @@ from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
 from assessments.roles import REVIEWERS, is_manager
+from assessments.selectors import assessments_owned_by
 from candidates.models import Submission
 from rubrics.agreement import krippendorff_alpha, pairwise_agreement
 from rubrics.evidence import group_by_failure_mode, suggestions_for
@@ -64,39 +65,33 @@ def review_for_user(*, user, review_id: int) -> Review:
     raise Http404
 
 
+def _owned_or_404(qs, *, user, pk: int, owner_path: str):
+    """One row of ``qs`` whose assessment this manager owns (any, for a superuser), else 404."""
+    if not user.is_superuser:
+        qs = qs.filter(**{owner_path: user})
+    row = qs.filter(pk=pk).first()
+    if row is None:
+        raise Http404
+    return row
+
+
 def assessment_for_manager(*, user, assessment_id: int) -> Assessment:
     qs = Assessment.objects.select_related("rubric", "exercise")
-    if not user.is_superuser:
-        qs = qs.filter(owner=user)
-    assessment = qs.filter(pk=assessment_id).first()
-    if assessment is None:
-        raise Http404
-    return assessment
+    return _owned_or_404(qs, user=user, pk=assessment_id, owner_path="owner")
 
 
 def assessments_for_manager(*, user):
-    qs = Assessment.objects.select_related("rubric").order_by("-created_at")
-    return qs if user.is_superuser else qs.filter(owner=user)
+    return assessments_owned_by(user, Assessment.objects.select_related("rubric").order_by("-created_at"))
 
 
 def submission_for_manager(*, user, submission_id: int) -> Submission:
     qs = Submission.objects.select_related("invitation__assessment__rubric", "invitation__candidate")
-    if not user.is_superuser:
-        qs = qs.filter(invitation__assessment__owner=user)
-    submission = qs.filter(pk=submission_id).first()
-    if submission is None:
-        raise Http404
-    return submission
+    return _owned_or_404(qs, user=user, pk=submission_id, owner_path="invitation__assessment__owner")
 
 
 def disagreement_for_manager(*, user, disagreement_id: int) -> Disagreement:
     qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion")
-    if not user.is_superuser:
-        qs = qs.filter(submission__invitation__assessment__owner=user)
-    disagreement = qs.filter(pk=disagreement_id).first()
-    if disagreement is None:
-        raise Http404
-    return disagreement
+    return _owned_or_404(qs, user=user, pk=disagreement_id, owner_path="submission__invitation__assessment__owner")
 
 
 # --- The review page -------------------------------------------------------------------------------
