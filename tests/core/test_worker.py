@@ -5,11 +5,19 @@ from django.db import transaction
 
 from assessments.models import WorkerHeartbeat
 from assessments.tasks import record_worker_heartbeat
-from tests.workers import wait_for
+from tests.workers import WorkerProcess, wait_for
+
+
+@pytest.fixture
+def default_queue_worker(celery_worker):
+    """A worker of its own on the default queue: gradings other tests left running cannot delay it."""
+    worker = WorkerProcess(queues="default", concurrency=1).start()
+    yield worker
+    worker.stop()
 
 
 @pytest.mark.worker
-def test_a_task_enqueued_on_commit_is_run_by_a_real_worker(celery_worker):
+def test_a_task_enqueued_on_commit_is_run_by_a_real_worker(default_queue_worker):
     with transaction.atomic():
         record_worker_heartbeat.delay_on_commit()
         # Nothing is sent while the transaction is open: a rollback would send nothing at all.
@@ -19,7 +27,7 @@ def test_a_task_enqueued_on_commit_is_run_by_a_real_worker(celery_worker):
 
 
 @pytest.mark.worker
-def test_a_rolled_back_transaction_enqueues_nothing(celery_worker):
+def test_a_rolled_back_transaction_enqueues_nothing(default_queue_worker):
     class Boom(Exception):
         pass
 
