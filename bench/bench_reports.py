@@ -1,11 +1,15 @@
 """Server time and query count of the hiring-manager reports at 2,000 candidates and 50,000 probe results.
 
-Builds a throwaway SQLite database under var/ (two assessments: 200 and 2,000 candidates, each with
-25 probe results and two submitted reviews per graded candidate), then times the overview, the
-comparison and its CSV through Django's test client (median of ``--runs``) and counts their queries.
-Goal: < 300 ms server time at 2,000 candidates, and the same query count at both sizes.
+Builds a throwaway database (two assessments: 200 and 2,000 candidates, each with 25 probe results
+and two submitted reviews per graded candidate), then times the overview, the comparison and its CSV
+through Django's test client (median of ``--runs``) and counts their queries. Goal: < 300 ms server
+time at 2,000 candidates, and the same query count at both sizes.
+
+By default the database is SQLite under var/; ``--postgres URL`` names a PostgreSQL server instead
+(production's database), on which a ``bench_reports`` database is dropped and created.
 
     .venv/bin/python bench/bench_reports.py [--runs 7] [--keep]
+    .venv/bin/python bench/bench_reports.py --postgres postgres://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ PROBES_PER_CANDIDATE = 25
 MODES = ["grounding", "injection", "transient", "output", "input", "load", "cost"]
 
 
-def _setup_django() -> None:
+PG_NAME = "bench_reports"
+
+
+def _setup_django(postgres: str | None) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
-    os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
+    os.environ["DATABASE_URL"] = f"{postgres.rsplit('/', 1)[0]}/{PG_NAME}" if postgres else f"sqlite:///{DB}"
     import django
 
     django.setup()
@@ -100,11 +107,21 @@ def _build(size: int, manager, exercise, rubric):
     return assessment
 
 
+def _fresh_postgres(url: str) -> None:
+    """Drop and create the benchmark's database on the server ``url`` points at."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME}")
+        conn.execute(f"CREATE DATABASE {PG_NAME}")
+
+
 def _measure(client, url: str, runs: int) -> tuple[float, float, int]:
     """Median wall and CPU milliseconds of one request, and its query count.
 
-    SQLite runs inside this process, so CPU time covers the queries too; it is the figure to
-    trust on a shared machine, where wall time also counts waiting for a core.
+    SQLite runs inside this process, so there CPU time covers the queries too; it is the figure to
+    trust on a shared machine, where wall time also counts waiting for a core. PostgreSQL works in
+    its own processes, so on it the goal is judged on wall time.
     """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -126,12 +143,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="Reuse var/bench-reports.sqlite3 if it is there")
+    parser.add_argument("--postgres", metavar="URL", help="Measure on this PostgreSQL server instead of SQLite")
     args = parser.parse_args()
-    fresh = not (args.keep and DB.exists())
-    if fresh:
+    fresh = not (args.keep and DB.exists()) or bool(args.postgres)
+    if args.postgres:
+        _fresh_postgres(args.postgres)
+    elif fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    _setup_django()
+    _setup_django(args.postgres)
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.test import Client
@@ -159,7 +179,9 @@ def main() -> int:
     manager = User.objects.get(username="bench-manager")
     client = Client()
     client.force_login(manager)
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    from django.db import connection
+
+    print(f"database: {connection.vendor}; load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'view':<16}{'candidates':>11}{'results':>9}{'wall ms':>9}{'cpu ms':>8}{'queries':>9}")
     worst = 0.0
     counts: dict[str, set[int]] = {}
@@ -170,11 +192,12 @@ def main() -> int:
             wall, cpu, queries = _measure(client, reverse(f"reports:{name}", args=[assessment.pk]), args.runs)
             counts.setdefault(name, set()).add(queries)
             if size == max(SIZES) and name != "comparison_csv":
-                worst = max(worst, cpu)
+                worst = max(worst, wall if args.postgres else cpu)
             print(f"{name:<16}{size:>11}{n_results:>9}{wall:>9.0f}{cpu:>8.0f}{queries:>9}")
     constant = all(len(v) == 1 for v in counts.values())
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    print(f"goal < 300 ms (CPU) at {max(SIZES)} candidates: {'met' if worst < 300 else 'MISSED'} ({worst:.0f} ms)")
+    judged = "wall" if args.postgres else "CPU"
+    print(f"goal < 300 ms ({judged}) at {max(SIZES)} candidates: {'met' if worst < 300 else 'MISSED'} ({worst:.0f} ms)")
     print(f"query counts constant in the number of candidates: {'yes' if constant else 'NO'}")
     return 0 if worst < 300 and constant else 1
 
