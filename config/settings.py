@@ -216,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("GRADING_SWEEP_INTERVAL_S", 30)),
         "options": {"expires": max(1, env_int("GRADING_SWEEP_INTERVAL_S", 30) - 1)},
     },
+    "sweep-webhook-deliveries": {
+        "task": "reports.tasks.sweep_webhook_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "worker-heartbeat": {
         "task": "assessments.tasks.record_worker_heartbeat",
         "schedule": 60.0,

@@ -15,7 +15,8 @@ endpoints: URL, secret, active) gets one POST per decision event:
 
 A 2xx answer marks the delivery delivered; anything else (or no answer) is retried by the Celery
 task after WEBHOOK_RETRY_BASE_S × 2^(attempt-1) seconds, up to WEBHOOK_MAX_ATTEMPTS, then marked
-failed (a manager can "Retry now"). A receiver should check the signature over the raw bytes and
+failed (a manager can "Retry now"). A message the broker loses (a restart) is re-sent by the beat
+sweeper once the delivery is ten minutes overdue. A receiver should check the signature over the raw bytes and
 deduplicate on the event id. Changing a decision is a new event.
 """
 
@@ -34,14 +35,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from assessments.models import Exercise
 from assessments.services import audit_record
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError, decision_record
-from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
+from reports.models import STUCK_AFTER, ReferenceRun, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,37 @@ def webhook_delivery_retry(*, delivery: WebhookDelivery, actor) -> WebhookDelive
         _enqueue_on_commit(delivery.pk)
     delivery.refresh_from_db()
     return delivery
+
+
+def webhook_deliveries_take_back_lost(*, now=None, limit: int = 500) -> list[int]:
+    """Deliveries whose message was lost, made due again; returns their ids for the sweeper to re-send.
+
+    Two kinds: pending well past its due time (the message or its retry vanished with a broker
+    restart) and sending with a claim far older than any attempt can take (the worker died
+    mid-POST; that attempt counts as failed). Each row is touched by a conditional update, so a
+    lost message costs one re-send per STUCK_AFTER, however often the sweep runs, and two sweepers
+    never take the same row. The claim in ``webhook_delivery_attempt`` still guards the sending.
+    """
+    now = now or timezone.now()
+    overdue = Q(status=WebhookDelivery.PENDING) & (
+        Q(next_retry_at__lt=now - STUCK_AFTER) | Q(next_retry_at__isnull=True, created_at__lt=now - STUCK_AFTER)
+    )
+    silent = Q(status=WebhookDelivery.SENDING, claimed_at__lt=now - SENDING_STALE_AFTER)
+    taken = []
+    candidates = WebhookDelivery.objects.filter(overdue | silent).order_by("pk").values_list("pk", "status")[:limit]
+    for pk, status in list(candidates):
+        if status == WebhookDelivery.PENDING:
+            changed = WebhookDelivery.objects.filter(Q(pk=pk) & overdue).update(next_retry_at=now)
+        else:
+            changed = WebhookDelivery.objects.filter(Q(pk=pk) & silent).update(
+                status=WebhookDelivery.PENDING,
+                next_retry_at=now,
+                last_error="The worker sending this went silent; sent again.",
+            )
+        if changed:
+            log.info("webhook delivery %s looked lost (%s); sending it again", pk, status)
+            taken.append(pk)
+    return taken
 
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:

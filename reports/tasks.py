@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from reports.services import webhook_delivery_attempt, webhook_delivery_schedule
+from reports.services import webhook_deliveries_take_back_lost, webhook_delivery_attempt, webhook_delivery_schedule
 
 
 @shared_task(name="reports.tasks.deliver_webhook", bind=True, ignore_result=True, max_retries=None)
@@ -18,3 +18,10 @@ def deliver_webhook(self, delivery_id: int, retry_base_s: float | None = None) -
     countdown = min(base * 2 ** max(attempt.attempts - 1, 0), 6 * 3600)
     webhook_delivery_schedule(delivery_id=delivery_id, countdown=countdown)
     raise self.retry(countdown=countdown)
+
+
+@shared_task(name="reports.tasks.sweep_webhook_deliveries", ignore_result=True)
+def sweep_webhook_deliveries() -> None:
+    """Re-send deliveries whose message the broker lost, so no decision goes unannounced (beat, every minute)."""
+    for delivery_id in webhook_deliveries_take_back_lost():
+        deliver_webhook.delay(delivery_id, retry_base_s=settings.WEBHOOK_RETRY_BASE_S)

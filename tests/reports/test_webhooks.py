@@ -12,7 +12,13 @@ from django.urls import reverse
 from assessments.models import AuditEvent
 from candidates.models import Invitation
 from reports.models import WebhookDelivery, WebhookEndpoint
-from reports.services import decision_submit, webhook_delivery_attempt, webhook_signature
+from reports.services import (
+    decision_submit,
+    webhook_deliveries_take_back_lost,
+    webhook_delivery_attempt,
+    webhook_signature,
+)
+from reports.tasks import sweep_webhook_deliveries
 from tests.reports.conftest import login
 from tests.workers import wait_for
 
@@ -168,3 +174,75 @@ def test_a_pending_delivery_can_be_retried_only_once_it_looks_stuck(client, invi
     assert "stuck?" in page and "Retry now" in page
     client.post(url)
     assert AuditEvent.objects.filter(action="webhook.retried").count() == 1
+
+
+def _lost_deliveries(invitation, manager, receiver) -> tuple[WebhookDelivery, WebhookDelivery, WebhookDelivery]:
+    """Three endpoints on one decision, none of whose messages reached a worker (never sent on commit).
+
+    The first is pending and an hour overdue, the second was claimed an hour ago by a worker that
+    died mid-POST, the third is pending but only just created.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from candidates.services import decision_record
+    from reports.services import webhook_deliveries_create
+
+    for name in ("ATS one", "ATS two", "ATS three"):
+        WebhookEndpoint.objects.create(name=name, url=receiver.url, secret=SECRET)
+    decision = decision_record(invitation=_reviewed(invitation), outcome="advance", reason="Ship it.", actor=manager)
+    overdue, silent, fresh = sorted(webhook_deliveries_create(decision=decision), key=lambda d: d.endpoint.name)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    WebhookDelivery.objects.filter(pk=overdue.pk).update(created_at=hour_ago)
+    WebhookDelivery.objects.filter(pk=silent.pk).update(
+        created_at=hour_ago, status=WebhookDelivery.SENDING, claimed_at=hour_ago, attempts=1
+    )
+    return overdue, silent, fresh
+
+
+def test_the_sweeper_takes_back_only_lost_deliveries_and_each_once_per_period(invitation, manager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with Receiver() as receiver:
+        overdue, silent, fresh = _lost_deliveries(invitation, manager, receiver)
+    assert sorted(webhook_deliveries_take_back_lost()) == sorted([overdue.pk, silent.pk])
+    silent.refresh_from_db()
+    assert silent.status == WebhookDelivery.PENDING and "silent" in silent.last_error and silent.attempts == 1
+    # The next sweeps (every minute) leave them alone: the re-sent messages are on their way.
+    assert webhook_deliveries_take_back_lost() == []
+    assert webhook_deliveries_take_back_lost(now=timezone.now() + timedelta(minutes=9)) == []
+    # Ten minutes on, a message lost again is sent again; the fresh one is overdue by then too.
+    later = timezone.now() + timedelta(minutes=11)
+    assert sorted(webhook_deliveries_take_back_lost(now=later)) == sorted([overdue.pk, silent.pk, fresh.pk])
+    # Delivered and failed rows are never taken back.
+    WebhookDelivery.objects.filter(pk=overdue.pk).update(status=WebhookDelivery.DELIVERED, delivered_at=later)
+    WebhookDelivery.objects.filter(pk=silent.pk).update(status=WebhookDelivery.FAILED)
+    assert webhook_deliveries_take_back_lost(now=later + timedelta(hours=1)) == [fresh.pk]
+
+
+@pytest.mark.worker
+def test_deliveries_whose_messages_were_lost_reach_the_receiver_through_the_sweeper(celery_worker, invitation, manager):
+    with Receiver() as receiver:
+        overdue, silent, fresh = _lost_deliveries(invitation, manager, receiver)
+        sweep_webhook_deliveries()  # what beat runs every minute; its sends go to the real worker
+        wait_for(
+            lambda: WebhookDelivery.objects.filter(status=WebhookDelivery.DELIVERED).count() == 2,
+            timeout=60,
+            message="both lost deliveries to be delivered",
+        )
+        sweep_webhook_deliveries()
+        assert len(receiver.requests) == 2 and len(receiver.accepted) == 2
+    assert {r["event"] for r in receiver.accepted} == {str(overdue.event_id), str(silent.event_id)}
+    assert all(r["signature_ok"] for r in receiver.requests)
+    silent.refresh_from_db()
+    assert silent.attempts == 2  # the attempt its dead worker made counts
+    fresh.refresh_from_db()
+    assert fresh.status == WebhookDelivery.PENDING and fresh.attempts == 0
+
+
+def test_beat_runs_the_webhook_sweeper(settings):
+    entries = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "reports.tasks.sweep_webhook_deliveries" in entries
