@@ -123,6 +123,10 @@ def submission_accept(*, invitation: Invitation, archive: bytes, notes: str = ""
         if locked.state != Invitation.SUBMITTED:
             apply_transition(locked, Invitation.SUBMITTED)
         grading_run_create(submission=submission, exercise_version=exercise.version)
+        # rubrics builds on candidates, so its service is imported here, not at the top.
+        from rubrics.services import reviews_withdraw_superseded
+
+        reviews_withdraw_superseded(submission=submission)
         audit_record(
             actor=f"candidate:{locked.pseudonym}",
             action="submission.accepted",

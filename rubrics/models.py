@@ -55,7 +55,13 @@ class Review(models.Model):
         (ASSIGNED, "To do"),
         (IN_PROGRESS, "In progress"),
         (SUBMITTED, "Submitted"),
-        (WITHDRAWN, "Reassigned"),
+        (WITHDRAWN, "Withdrawn"),
+    ]
+    REASSIGNED = "reassigned"
+    SUPERSEDED = "superseded"
+    WITHDRAWN_REASONS = [
+        (REASSIGNED, "Reassigned to another reviewer"),
+        (SUPERSEDED, "The candidate uploaded a newer version"),
     ]
     TRANSITIONS = {
         ASSIGNED: {IN_PROGRESS, WITHDRAWN},
@@ -71,6 +77,7 @@ class Review(models.Model):
     assigned_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=20, choices=WITHDRAWN_REASONS, blank=True)
 
     class Meta:
         ordering = ["assigned_at"]

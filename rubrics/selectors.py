@@ -17,7 +17,7 @@ QUEUE_STATES = [
     (Review.ASSIGNED, "To do"),
     (Review.IN_PROGRESS, "In progress"),
     (Review.SUBMITTED, "Done"),
-    (Review.WITHDRAWN, "Reassigned"),
+    (Review.WITHDRAWN, "Withdrawn"),
 ]
 
 

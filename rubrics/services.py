@@ -99,7 +99,13 @@ def review_score_save(*, review: Review, criterion: Criterion, level: int | None
 
 
 def review_submit(*, review: Review) -> Review:
-    """Lock the review. Every criterion needs a level and a note first."""
+    """Lock the review. Every criterion needs a level and a note first.
+
+    The invitation counts as reviewed once its latest upload has no open review left; a review of
+    an older upload (submitted just before a resubmission withdrew it) never moves the invitation.
+    """
+    if review.state == Review.WITHDRAWN:
+        raise RubricError(f"This review was withdrawn ({review.get_withdrawn_reason_display().lower()}).")
     rubric = review.submission.invitation.assessment.rubric
     scores = {s.criterion_id: s for s in review.scores.all()}
     missing = [c.title for c in rubric.criteria.all() if c.pk not in scores or scores[c.pk].level is None]
@@ -116,7 +122,8 @@ def review_submit(*, review: Review) -> Review:
         open_reviews = Review.objects.filter(submission=review.submission).exclude(
             state__in=[Review.SUBMITTED, Review.WITHDRAWN]
         )
-        if invitation.state == Invitation.GRADED and not open_reviews.exists():
+        latest = invitation.submissions.order_by("-number").values_list("pk", flat=True).first()
+        if invitation.state == Invitation.GRADED and latest == review.submission_id and not open_reviews.exists():
             invitation_mark_reviewed(invitation=invitation)
     return review
 
@@ -155,6 +162,30 @@ def reviews_assign_for_submission(*, submission: Submission) -> list[Review]:
     return assigned
 
 
+def reviews_withdraw_superseded(*, submission: Submission) -> list[Review]:
+    """A new upload replaces the invitation's earlier ones: withdraw their open reviews.
+
+    Their draft scores stay, read-only; submitted reviews stay as history. The new upload gets its
+    reviewers when its grading finishes. Call inside the transaction that stores the upload.
+    """
+    withdrawn = []
+    superseded = Review.objects.filter(
+        submission__invitation_id=submission.invitation_id,
+        submission__number__lt=submission.number,
+        state__in=OPEN_STATES,
+    ).select_related("reviewer")
+    for review in superseded:
+        apply_transition(review, Review.WITHDRAWN, withdrawn_reason=Review.SUPERSEDED)
+        audit_record(
+            actor=None,
+            action="review.withdrawn",
+            target=review,
+            data={"reason": Review.SUPERSEDED, "by_submission": submission.number},
+        )
+        withdrawn.append(review)
+    return withdrawn
+
+
 def review_reassign(*, review: Review, reviewer, actor) -> Review:
     """Withdraw an open review and give the submission to another reviewer."""
     if review.state not in OPEN_STATES:
@@ -162,8 +193,8 @@ def review_reassign(*, review: Review, reviewer, actor) -> Review:
     if reviewer.pk == review.reviewer_id:
         raise RubricError("Choose a different reviewer.")
     with transaction.atomic():
-        apply_transition(review, Review.WITHDRAWN)
-        audit_record(actor=actor, action="review.withdrawn", target=review)
+        apply_transition(review, Review.WITHDRAWN, withdrawn_reason=Review.REASSIGNED)
+        audit_record(actor=actor, action="review.withdrawn", target=review, data={"reason": Review.REASSIGNED})
         try:
             with transaction.atomic():
                 new = review_assign(submission=review.submission, reviewer=reviewer, actor=actor)

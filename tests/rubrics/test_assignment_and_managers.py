@@ -141,3 +141,70 @@ def test_agreement_per_criterion_and_reviewer(assessment, reviewer, reviewer2, m
     client.force_login(manager)
     html = client.get(reverse("rubrics:agreement", args=[assessment.pk])).content.decode()
     assert "33%" in html and "67%" in html
+
+
+def _grade(submission):
+    from django.utils import timezone
+
+    from assessments.grading.pipeline import _mark_invitation_graded
+    from assessments.models import GradingRun
+
+    run = submission.grading_runs.get()
+    GradingRun.objects.filter(pk=run.pk).update(state=GradingRun.DONE, finished_at=timezone.now())
+    run.refresh_from_db()
+    _mark_invitation_graded(run)
+
+
+def test_a_resubmission_withdraws_the_open_reviews_of_the_older_upload(client, assessment, reviewer, reviewer2):
+    from candidates.models import Invitation
+    from candidates.services import submission_accept
+    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+
+    first = graded_submission(assessment)
+    _grade(first)
+    old = {r.reviewer_id: r for r in Review.objects.filter(submission=first)}
+    assert set(old) == {reviewer.pk, reviewer2.pk}
+    criterion = assessment.rubric.criteria.first()
+    review_score_save(review=old[reviewer.pk], criterion=criterion, level=2, note="half way through")
+
+    second = submission_accept(invitation=first.invitation, archive=make_zip(DEFAULT_FILES), notes="v2")
+    for review in old.values():
+        review.refresh_from_db()
+        assert review.state == Review.WITHDRAWN and review.withdrawn_reason == Review.SUPERSEDED
+    assert old[reviewer.pk].scores.get().note == "half way through"  # the draft is kept, read-only
+    assert AuditEvent.objects.filter(action="review.withdrawn").count() == 2
+
+    # The reviewer's queue no longer offers it; its page says why and cannot be submitted.
+    client.force_login(reviewer)
+    old_url = reverse("rubrics:review", args=[old[reviewer.pk].pk])
+    assert old_url not in client.get(reverse("rubrics:queue")).content.decode()
+    page = client.get(old_url).content.decode()
+    assert "uploaded a newer version" in page and "Submit review" not in page
+    response = client.post(reverse("rubrics:submit", args=[old[reviewer.pk].pk]), follow=True)
+    assert "withdrawn" in response.content.decode()
+    withdrawn_tab = client.get(reverse("rubrics:queue") + "?state=withdrawn").content.decode()
+    assert "the candidate uploaded a newer version" in withdrawn_tab
+
+    # The new upload is reviewed afresh once it is graded, and only that moves the invitation on.
+    _grade(second)
+    new = list(Review.objects.filter(submission=second))
+    assert {r.reviewer_id for r in new} == {reviewer.pk, reviewer2.pk}
+    assert all(r.state == Review.ASSIGNED for r in new)
+    for review in new:
+        _score_all(review, level=2)
+    invitation = Invitation.objects.get(pk=first.invitation_id)
+    assert invitation.state == Invitation.REVIEWED
+
+
+def test_a_review_of_an_older_upload_never_marks_the_invitation_reviewed(assessment, reviewer, reviewer2):
+    from candidates.models import Invitation
+    from candidates.services import submission_accept
+    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+
+    first = graded_submission(assessment)
+    second = submission_accept(invitation=first.invitation, archive=make_zip(DEFAULT_FILES), notes="v2")
+    _grade(second)
+    # A review of the old upload that slipped in (assigned by hand after the resubmission).
+    stale = Review.objects.create(submission=first, reviewer=_reviewer("erin"))
+    _score_all(stale, level=3)
+    assert Invitation.objects.get(pk=first.invitation_id).state == Invitation.GRADED
