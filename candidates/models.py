@@ -86,6 +86,11 @@ class Invitation(models.Model):
     feedback_released_at = models.DateTimeField(
         null=True, blank=True, help_text="When a manager let the candidate see the per-failure-mode summary."
     )
+    closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it ended: the (latest) decision, the expiry or the withdrawal. Retention counts from here.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,16 +5,18 @@ no probe id, name, reason or evidence leaves these functions for a candidate; on
 once a manager releases it, one verdict per failure mode.
 """
 
+import calendar
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import markdown
 import nh3
-from django.db.models import Prefetch
+from django.db.models import Count, F, Prefetch, Q
 
 from assessments.models import FAILURE_MODES, GradingRun, ProbeResult
-from candidates.models import Invitation, Submission, hash_token
+from candidates.models import Candidate, Invitation, Submission, hash_token
 from rubrics.models import Review
 
 # A raw token is secrets.token_urlsafe(32): 43 characters. Anything far longer is not ours, and
@@ -249,3 +251,34 @@ def feedback_summary(*, invitation: Invitation) -> list[dict]:
             }
         )
     return summary
+
+
+# --- Retention ------------------------------------------------------------------------------------
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same time ``months`` calendar months earlier (the 31st falls back to the month's last day)."""
+    month_index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(month_index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def candidates_past_retention(*, now: datetime, months: int):
+    """Candidates whose data the portal promised to delete: every invitation ended ``months`` ago or more.
+
+    An invitation has ended when it was decided, expired or withdrawn (``closed_at``), or when its
+    link lapsed without the take-home being started. One still in progress (started, submitted,
+    graded, reviewed and awaiting a decision) keeps the candidate's data.
+    """
+    cutoff = months_before(now, months)
+    ended_long_ago = Q(
+        invitations__state__in=[Invitation.DECIDED, Invitation.EXPIRED, Invitation.WITHDRAWN],
+        invitations__closed_at__lt=cutoff,
+    ) | Q(invitations__state=Invitation.INVITED, invitations__expires_at__lt=cutoff)
+    return (
+        Candidate.objects.filter(erased_at__isnull=True)
+        .annotate(n_invitations=Count("invitations"), n_ended=Count("invitations", filter=ended_long_ago))
+        .filter(n_invitations__gt=0, n_ended=F("n_invitations"))
+        .order_by("pk")
+    )

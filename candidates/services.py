@@ -21,7 +21,7 @@ from assessments.models import Assessment, AuditEvent
 from assessments.services import audit_record, grading_run_create
 from assessments.transitions import IllegalTransition, apply_transition, check_transition
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
-from candidates.selectors import duration_words, feedback_summary, invitation_contact
+from candidates.selectors import candidates_past_retention, duration_words, feedback_summary, invitation_contact
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,13 @@ def invitation_start(*, invitation: Invitation, now: datetime | None = None) -> 
 
 
 def invitation_expire(*, invitation: Invitation) -> Invitation:
-    apply_transition(invitation, Invitation.EXPIRED)
+    apply_transition(invitation, Invitation.EXPIRED, closed_at=timezone.now())
     audit_record(actor=None, action="invitation.expired", target=invitation)
     return invitation
 
 
 def invitation_withdraw(*, invitation: Invitation, actor, reason: str = "") -> Invitation:
-    apply_transition(invitation, Invitation.WITHDRAWN)
+    apply_transition(invitation, Invitation.WITHDRAWN, closed_at=timezone.now())
     audit_record(actor=actor, action="invitation.withdrawn", target=invitation, data={"reason": reason})
     return invitation
 
@@ -155,12 +155,17 @@ def decision_record(*, invitation: Invitation, outcome: str, reason: str, actor)
         raise InvitationError("A decision needs a reason.")
     if outcome not in dict(Decision.OUTCOMES):
         raise InvitationError(f"Unknown decision {outcome!r}.")
+    now = timezone.now()
     with transaction.atomic():
         if invitation.state != Invitation.DECIDED:
-            apply_transition(invitation, Invitation.DECIDED)
+            apply_transition(invitation, Invitation.DECIDED, closed_at=now)
+        else:
+            # A changed decision restarts the retention clock: the data is kept after the last one.
+            Invitation.objects.filter(pk=invitation.pk).update(closed_at=now)
+            invitation.closed_at = now
         decision, created = Decision.objects.update_or_create(
             invitation=invitation,
-            defaults={"outcome": outcome, "reason": reason, "decided_by": actor, "decided_at": timezone.now()},
+            defaults={"outcome": outcome, "reason": reason, "decided_by": actor, "decided_at": now},
         )
         audit_record(
             actor=actor,
@@ -372,7 +377,31 @@ def invitation_feedback_release(*, invitation: Invitation, actor) -> Invitation:
 ERASED_TEXT = "[erased at the candidate's request]"
 
 
-def candidate_erase(*, candidate: Candidate, actor) -> Candidate:
+def candidates_erase_past_retention(*, now: datetime | None = None, months: int | None = None) -> list[int]:
+    """Erase every candidate whose invitations all ended DATA_RETENTION_MONTHS ago; returns their ids.
+
+    What the portal promises candidates ("kept for N months after the decision, then deleted").
+    One candidate at a time, each in its own transaction: a failure leaves the others erased and
+    this one untouched for the next run.
+    """
+    now = now or timezone.now()
+    months = settings.DATA_RETENTION_MONTHS if months is None else months
+    erased = []
+    for candidate in candidates_past_retention(now=now, months=months):
+        try:
+            candidate_erase(candidate=candidate, actor=None, reason=f"retention: {months} months after the end")
+        except InvitationError:
+            continue  # erased by hand meanwhile
+        except Exception:
+            log.exception("retention: could not erase candidate %s", candidate.pk)
+            continue
+        erased.append(candidate.pk)
+    if erased:
+        log.info("retention: erased %d candidates", len(erased))
+    return erased
+
+
+def candidate_erase(*, candidate: Candidate, actor, reason: str = "requested") -> Candidate:
     """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
 
     Kept: invitations (state, timestamps, pseudonym), submissions' number, size and sha256,
@@ -397,7 +426,12 @@ def candidate_erase(*, candidate: Candidate, actor) -> Candidate:
             actor=actor,
             action="candidate.erased",
             target=locked,
-            data={"invitations": len(invitation_ids), "files_deleted": len(files), "audit_redacted": redacted},
+            data={
+                "invitations": len(invitation_ids),
+                "files_deleted": len(files),
+                "audit_redacted": redacted,
+                "why": reason,
+            },
         )
         # Files go only once the rows no longer point at them; a rollback keeps both.
         transaction.on_commit(lambda: _delete_files(files))

@@ -221,6 +221,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "erase-past-retention": {
+        "task": "candidates.tasks.erase_past_retention",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 3600},
+    },
     "worker-heartbeat": {
         "task": "assessments.tasks.record_worker_heartbeat",
         "schedule": 60.0,
@@ -261,8 +266,11 @@ if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "takehomes"}}
-# What the candidate portal promises: uploads and scores are kept this long after the decision.
+# What the candidate portal promises: personal data and uploads are kept this long after the decision
+# (or expiry, or withdrawal), then erased by the beat task candidates.tasks.erase_past_retention.
 DATA_RETENTION_MONTHS = env_int("DATA_RETENTION_MONTHS", 12)
+if DATA_RETENTION_MONTHS < 1:
+    raise ImproperlyConfigured("DATA_RETENTION_MONTHS must be 1 or more.")
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
