@@ -426,3 +426,25 @@ def test_the_portal_works_without_javascript(browser, live_server, helpdesk, man
         assert Submission.objects.filter(invitation=invitation).count() == 1
     finally:
         context.close()
+
+
+def test_times_are_shown_in_the_candidates_own_time_zone(browser, live_server, helpdesk, manager, no_broker):
+    from zoneinfo import ZoneInfo
+
+    invitation, token = _invite(helpdesk, manager)
+    context = browser.new_context(base_url=live_server.url, timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"/t/{token}/")
+        start_by = page.locator("time[datetime]").first
+        start_by.wait_for()
+        page.wait_for_function("document.querySelector('time[data-localised]') !== null")
+        tokyo = invitation.expires_at.astimezone(ZoneInfo("Asia/Tokyo"))
+        text = start_by.inner_text()
+        assert tokyo.strftime("%H:%M") in text and "GMT+9" in text and tokyo.strftime("%b") in text
+        # The server's UTC rendering stays as the tooltip (and is what a page without JavaScript shows).
+        utc = invitation.expires_at.astimezone(ZoneInfo("UTC"))
+        assert start_by.get_attribute("title") == f"{utc:%a} {utc.day} {utc:%b %Y, %H:%M} UTC"
+    finally:
+        context.close()
