@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import GradingRun
@@ -446,5 +447,18 @@ def test_times_are_shown_in_the_candidates_own_time_zone(browser, live_server, h
         # The server's UTC rendering stays as the tooltip (and is what a page without JavaScript shows).
         utc = invitation.expires_at.astimezone(ZoneInfo("UTC"))
         assert start_by.get_attribute("title") == f"{utc:%a} {utc.day} {utc:%b %Y, %H:%M} UTC"
+
+        # Staff pages too: the manager in Tokyo reads the closing time in Tokyo time.
+        page.goto("/login/")
+        page.get_by_label("Username").fill(manager.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/login/" not in url)
+        page.goto(reverse("assessments:detail", args=[helpdesk.pk]))
+        page.wait_for_function("document.querySelector('time[data-localised]') !== null")
+        closes = page.locator("p.muted time[data-local]").first
+        closes_tokyo = helpdesk.closes_at.astimezone(ZoneInfo("Asia/Tokyo"))
+        assert f"{closes_tokyo.day} {closes_tokyo:%b %Y} {closes_tokyo:%H:%M} GMT+9" == closes.inner_text()
+        assert closes.get_attribute("title").endswith(" UTC")
     finally:
         context.close()
