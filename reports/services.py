@@ -221,8 +221,9 @@ def webhook_delivery_retry(*, delivery: WebhookDelivery, actor) -> WebhookDelive
         locked = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
         if locked is None or not locked.can_retry:
             raise InvitationError("Only a failed delivery, or one stuck waiting, can be retried.")
+        # Due now: the sweeper counts it lost only if this new message has not been taken in 10 minutes.
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookDelivery.PENDING, attempts=0, next_retry_at=None
+            status=WebhookDelivery.PENDING, attempts=0, next_retry_at=timezone.now()
         )
         audit_record(
             actor=actor, action="webhook.retried", target=delivery.invitation, data={"event_id": str(delivery.event_id)}

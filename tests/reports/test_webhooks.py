@@ -174,6 +174,8 @@ def test_a_pending_delivery_can_be_retried_only_once_it_looks_stuck(client, invi
     assert "stuck?" in page and "Retry now" in page
     client.post(url)
     assert AuditEvent.objects.filter(action="webhook.retried").count() == 1
+    # The retried delivery is due now, so the sweeper does not send a second message for it.
+    assert webhook_deliveries_take_back_lost() == []
 
 
 def _lost_deliveries(invitation, manager, receiver) -> tuple[WebhookDelivery, WebhookDelivery, WebhookDelivery]:
