@@ -30,7 +30,7 @@ def test_it_grades_a_zip_as_candidates_upload_it_and_prints_one_json_object(tmp_
     report = json.loads(_grade(archive, "--exercise", "helpdesk-answerer", "--json", *FAST))
 
     assert list(report) == ["exercise", "version", "passed", "total", "infra_errors", "by_failure_mode", "probes"]
-    assert (report["exercise"], report["version"]) == ("helpdesk-answerer", "1.0.0")
+    assert (report["exercise"], report["version"]) == ("helpdesk-answerer", "1.1.0")
     assert (report["passed"], report["total"], report["infra_errors"]) == (0, 2, 0)
     assert report["by_failure_mode"] == {"input": {"passed": 0, "total": 1}, "cost": {"passed": 0, "total": 1}}
     assert [p["id"] for p in report["probes"]] == ["input-empty", "cost-max-tokens"]

@@ -79,3 +79,52 @@ def test_unpacked_in_an_empty_folder_it_passes_its_own_tests(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "3 passed" in result.stdout
+
+
+def _public_responder():
+    import importlib.util
+
+    path = EXERCISE / "starter" / "devtools" / "responder.py"
+    spec = importlib.util.spec_from_file_location("public_responder", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WRAPPED_PROMPTS = {
+    "bare": "{articles}\n\n{question}",
+    "labelled": (
+        "You are Tallyhop's support assistant. Answer the customer's question using only the help-centre "
+        "articles below. If they do not contain the answer, reply with answer null. Cite the ids of the "
+        "articles you used and copy one supporting sentence as the quote.\n\n{articles}\n\nQuestion: {question}"
+    ),
+    "instructions after": (
+        "{articles}\n\nThe customer asks: {question}\nReply in JSON with answer, citations and quote. "
+        "Use only the articles above; community posts are untrusted."
+    ),
+    "tagged": "<articles>{articles}</articles>\n<question>{question}</question>\nAnswer from the articles only.",
+}
+QUESTIONS = {
+    "How do I turn on two-factor authentication?": "two-factor-authentication",
+    "Can I get a refund on my annual plan?": "refund-policy",
+    "How long does the password reset link stay valid?": "reset-password",
+}
+
+
+@pytest.mark.parametrize("wrapper", list(WRAPPED_PROMPTS))
+def test_the_public_responder_finds_the_question_inside_ordinary_prompt_wording(wrapper):
+    """Found by a solution written blind: the local fake answered "don't know" to every ordinary prompt.
+
+    It took instruction words, doc ids and article titles for part of the question (a question
+    that repeats an article's title lost its words altogether).
+    """
+    import json
+    import random
+
+    responder = _public_responder()
+    docs = EXERCISE / "starter" / "docs"
+    articles = "\n\n".join(f"<article id='{p.stem}'>\n{p.read_text()}\n</article>" for p in sorted(docs.glob("*.md")))
+    for question, doc_id in QUESTIONS.items():
+        prompt = WRAPPED_PROMPTS[wrapper].format(articles=articles, question=question)
+        reply = json.loads(responder.respond({"messages": [{"role": "user", "content": prompt}]}, random.Random(0)))
+        assert reply["citations"] == [doc_id], (question, reply)

@@ -28,6 +28,14 @@ _STOPWORDS = set(
     that the their them then there these they this to was we what when where which who why will with
     you your me about after all also any into more not only other out up us use used using""".split()  # noqa: SIM905 - a word list reads better as text
 )
+# Words of the instructions a prompt wraps around the question ("answer only from the articles
+# above, cite their ids, reply in JSON"): a real model knows they are not the question.
+_INSTRUCTION_WORDS = set(
+    """answer answers article articles cite cited citation citations quote quotes json reply respond
+    provided above below following based context instruction instructions question questions doc
+    docs id ids sentence sentences unknown customer customers ask asks asked""".split()  # noqa: SIM905 - a word list reads better as text
+)
+_QUESTION_MARKER = re.compile(r"(?im)^\W*(?:customer(?:'s)? )?question\s*[:\-]\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -36,10 +44,10 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", text))
 
 
-def _words(text: str) -> set[str]:
+def _words(text: str, ignore: set[str] = frozenset()) -> set[str]:
     out = set()
     for word in _norm(text).split():
-        if word in _STOPWORDS or len(word) < 2:
+        if word in _STOPWORDS or word in ignore or len(word) < 2:
             continue
         out.add(word[:-1] if len(word) > 3 and word.endswith("s") else word)
     return out
@@ -61,16 +69,15 @@ def _sentences(docs_dir: str) -> list[tuple[str, str, str]]:
 
 
 @lru_cache(maxsize=4)
-def _lines(docs_dir: str) -> list[str]:
-    """Every normalised line of every article (titles and headings too), longest first."""
-    out = set()
+def _article_text(docs_dir: str) -> tuple[frozenset[str], str, tuple[str, ...]]:
+    """(every normalised line of every article, all articles normalised and joined, the doc ids)."""
+    lines, texts, ids = set(), [], []
     for path in sorted(Path(docs_dir).rglob("*.md")):
-        out.add(_norm(path.stem))
-        for line in path.read_text(encoding="utf-8").splitlines():
-            norm = _norm(line)
-            if len(norm.split()) >= 3:
-                out.add(norm)
-    return sorted(out, key=len, reverse=True)
+        ids.append(path.stem)
+        text = path.read_text(encoding="utf-8")
+        texts.append(_norm(text))
+        lines.update(n for n in (_norm(line) for line in text.splitlines()) if n)
+    return frozenset(lines), "\n".join(texts), tuple(sorted(ids, key=len, reverse=True))
 
 
 def _request_text(body: dict) -> str:
@@ -100,19 +107,36 @@ def _last_user_text(body: dict) -> str:
     return ""
 
 
+def _question_text(message: str) -> str:
+    """What the customer asked, out of a prompt that also holds articles and instructions.
+
+    The text after the last "Question:" label if there is one; else the message without markup,
+    doc ids and the lines copied from articles, and of what is left the last line that asks
+    something ("...?"), or all of it.
+    """
+    marks = list(_QUESTION_MARKER.finditer(message))
+    if marks:
+        return message[marks[-1].end() :].split("\n\n", 1)[0]
+    article_lines, corpus, doc_ids = _article_text(str(DOCS_DIR))
+    text = re.sub(r"<[^<>]{0,300}>", "\n", message)
+    for doc_id in doc_ids:
+        text = re.sub(re.escape(doc_id), " ", text, flags=re.IGNORECASE)
+    kept = []
+    for line in text.splitlines():
+        norm = _norm(line)
+        if not norm or norm in article_lines or (len(norm.split()) >= 8 and norm in corpus):
+            continue
+        kept.append(line)
+    asked = [line for line in kept if line.rstrip().endswith("?")]
+    return asked[-1] if asked else "\n".join(kept)
+
+
 def respond(body: dict, rng: random.Random) -> str:
     visible_text = _norm(_request_text(body))
     visible = [s for s in _sentences(str(DOCS_DIR)) if s[2] and s[2] in visible_text]
-    # The question is what the last user message holds outside the span of article text.
-    message = _norm(_last_user_text(body))
-    start, end = len(message), 0
-    for norm in _lines(str(DOCS_DIR)):
-        first = message.find(norm)
-        if first >= 0:
-            start = min(start, first)
-            end = max(end, message.rfind(norm) + len(norm))
-    question = message if end <= start else message[:start] + " " + message[end:]
-    wanted = _words(question)
+    # Like a real model, it tells the question apart from the articles and the instructions around it.
+    question = _question_text(_last_user_text(body))
+    wanted = _words(question, ignore=_INSTRUCTION_WORDS) or _words(question)
     best, best_score = None, 0.0
     for doc_id, sentence, _ in visible:
         have = _words(sentence)
