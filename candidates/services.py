@@ -375,6 +375,7 @@ def invitation_feedback_release(*, invitation: Invitation, actor) -> Invitation:
 
 
 ERASED_TEXT = "[erased at the candidate's request]"
+ERASED_RETENTION_TEXT = "[erased: the retention period ended]"
 
 
 def candidates_erase_past_retention(*, now: datetime | None = None, months: int | None = None) -> list[int]:
@@ -389,7 +390,12 @@ def candidates_erase_past_retention(*, now: datetime | None = None, months: int 
     erased = []
     for candidate in candidates_past_retention(now=now, months=months):
         try:
-            candidate_erase(candidate=candidate, actor=None, reason=f"retention: {months} months after the end")
+            candidate_erase(
+                candidate=candidate,
+                actor=None,
+                reason=f"retention: {months} months after the end",
+                erased_text=ERASED_RETENTION_TEXT,
+            )
         except InvitationError:
             continue  # erased by hand meanwhile
         except Exception:
@@ -401,7 +407,9 @@ def candidates_erase_past_retention(*, now: datetime | None = None, months: int 
     return erased
 
 
-def candidate_erase(*, candidate: Candidate, actor, reason: str = "requested") -> Candidate:
+def candidate_erase(
+    *, candidate: Candidate, actor, reason: str = "requested", erased_text: str = ERASED_TEXT
+) -> Candidate:
     """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
 
     Kept: invitations (state, timestamps, pseudonym), submissions' number, size and sha256,
@@ -416,8 +424,8 @@ def candidate_erase(*, candidate: Candidate, actor, reason: str = "requested") -
         submissions = Submission.objects.filter(invitation__candidate=locked)
         files = [name for name in submissions.values_list("archive", flat=True) if name]
         submissions.update(archive="", notes="")
-        Decision.objects.filter(invitation__candidate=locked).update(reason=ERASED_TEXT)
-        redacted = _audit_redact(invitation_ids)
+        Decision.objects.filter(invitation__candidate=locked).update(reason=erased_text)
+        redacted = _audit_redact(invitation_ids, erased_text)
         locked.name = f"Erased candidate #{locked.pk}"
         locked.email = f"erased-{locked.pk}@invalid.example"
         locked.erased_at = timezone.now()
@@ -438,13 +446,13 @@ def candidate_erase(*, candidate: Candidate, actor, reason: str = "requested") -
     return locked
 
 
-def _audit_redact(invitation_ids: list[int]) -> int:
+def _audit_redact(invitation_ids: list[int], erased_text: str) -> int:
     """Blank free text (decision and withdrawal reasons) in the audit events about these invitations."""
     redacted = 0
     events = AuditEvent.objects.filter(target_type="candidates.invitation", target_id__in=map(str, invitation_ids))
     for event in events:
         if isinstance(event.data, dict) and event.data.get("reason"):
-            event.data["reason"] = ERASED_TEXT
+            event.data["reason"] = erased_text
             event.save(update_fields=["data"])
             redacted += 1
     return redacted

@@ -16,8 +16,8 @@ endpoints: URL, secret, active) gets one POST per decision event:
 A 2xx answer marks the delivery delivered; anything else (or no answer) is retried by the Celery
 task after WEBHOOK_RETRY_BASE_S × 2^(attempt-1) seconds, up to WEBHOOK_MAX_ATTEMPTS, then marked
 failed (a manager can "Retry now"). A message the broker loses (a restart) is re-sent by the beat
-sweeper once the delivery is ten minutes overdue. A receiver should check the signature over the raw bytes and
-deduplicate on the event id. Changing a decision is a new event.
+sweeper once the delivery is ten minutes overdue. A receiver should check the signature over the
+raw bytes and deduplicate on the event id. Changing a decision is a new event.
 """
 
 import hashlib

@@ -124,6 +124,10 @@ def test_candidates_are_erased_only_once_every_invitation_ended_long_enough_ago(
     assert GradingRun.objects.get(submission=upload).results.count() == 1
     events = AuditEvent.objects.filter(action="candidate.erased")
     assert events.count() == 3 and all(e.actor is None and e.data["why"].startswith("retention") for e in events)
+    # The decision's reason goes too, and says why; nobody asked for this erasure.
+    from candidates.models import Decision
+
+    assert Decision.objects.get(invitation=dana).reason == "[erased: the retention period ended]"
     # Running again (beat does, every 6 hours) finds nobody new.
     assert candidates_erase_past_retention() == []
 
