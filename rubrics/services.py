@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from assessments.roles import REVIEWERS
 from assessments.services import audit_record
-from assessments.transitions import apply_transition
+from assessments.transitions import IllegalTransition, apply_transition
 from candidates.models import Invitation, Submission
 from candidates.services import invitation_mark_reviewed
 from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
@@ -175,7 +175,10 @@ def reviews_withdraw_superseded(*, submission: Submission) -> list[Review]:
         state__in=OPEN_STATES,
     ).select_related("reviewer")
     for review in superseded:
-        apply_transition(review, Review.WITHDRAWN, withdrawn_reason=Review.SUPERSEDED)
+        try:
+            apply_transition(review, Review.WITHDRAWN, withdrawn_reason=Review.SUPERSEDED)
+        except IllegalTransition:
+            continue  # submitted a moment ago: it stays, as history; the upload must not fail for it
         audit_record(
             actor=None,
             action="review.withdrawn",

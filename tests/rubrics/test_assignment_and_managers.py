@@ -208,3 +208,30 @@ def test_a_review_of_an_older_upload_never_marks_the_invitation_reviewed(assessm
     stale = Review.objects.create(submission=first, reviewer=_reviewer("erin"))
     _score_all(stale, level=3)
     assert Invitation.objects.get(pk=first.invitation_id).state == Invitation.GRADED
+
+
+def test_a_review_submitted_during_a_resubmission_stays_and_the_upload_still_succeeds(assessment, reviewer, reviewer2):
+    """The race: a reviewer submits the old upload's review between the query and the withdrawal."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from candidates.services import submission_accept
+    from rubrics import services
+    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+
+    first = graded_submission(assessment)
+    _grade(first)
+    racing = Review.objects.get(submission=first, reviewer=reviewer)
+    real = services.apply_transition
+
+    def submitted_just_before(review, target, **changes):
+        if review.pk == racing.pk:
+            Review.objects.filter(pk=review.pk).update(state=Review.SUBMITTED, submitted_at=timezone.now())
+        return real(review, target, **changes)
+
+    with mock.patch.object(services, "apply_transition", submitted_just_before):
+        second = submission_accept(invitation=first.invitation, archive=make_zip(DEFAULT_FILES), notes="v2")
+    assert second.number == 2
+    assert Review.objects.get(pk=racing.pk).state == Review.SUBMITTED
+    assert Review.objects.get(submission=first, reviewer=reviewer2).state == Review.WITHDRAWN
