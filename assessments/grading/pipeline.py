@@ -21,6 +21,7 @@ from assessments.models import Exercise, GradingRun
 from assessments.packages import package_checksum
 from assessments.services import (
     LeaseLost,
+    audit_record,
     grading_run_claim,
     grading_run_fail_attempt,
     grading_run_finish,
@@ -90,19 +91,45 @@ def _load_archive(run: GradingRun) -> bytes:
     return data
 
 
-def _exercise_dir(run: GradingRun) -> tuple[Exercise, Path]:
-    exercise = run.submission.invitation.assessment.exercise
-    graded = Exercise.objects.filter(slug=exercise.slug, version=run.exercise_version).first()
-    if graded is None:
-        raise InfraError(f"Exercise {exercise.slug} {run.exercise_version} is not loaded on this worker.")
-    path = Path(graded.package_path)
+def _package_problem(exercise: Exercise | None, slug: str, version: str) -> str | None:
+    """Why this synced version cannot be graded with the files on this worker (None: it can)."""
+    if exercise is None:
+        return f"Exercise {slug} {version} is not loaded on this worker."
+    path = Path(exercise.package_path)
     if not path.is_dir():
-        raise InfraError(f"Exercise package {path} is missing on this worker.")
-    if package_checksum(path) != graded.checksum:
-        raise InfraError(
-            f"Exercise package {path} differs from {graded.slug} {graded.version} as synced; run sync_exercises."
-        )
-    return graded, path
+        return f"Exercise package {path} is missing on this worker."
+    if package_checksum(path) != exercise.checksum:
+        return f"Exercise package {path} differs from {slug} {version} as synced; run sync_exercises."
+    return None
+
+
+def _exercise_dir(run: GradingRun, lease) -> tuple[Exercise, Path]:
+    """The package to grade with: the version the run recorded, else the slug's current version.
+
+    Only one version's files are on disk. When a newer version replaced them (a probe fix ships
+    as a version bump), a run recorded under the old one is graded with the current version and
+    records it, visibly, rather than failing as an infrastructure error forever. Files that
+    changed under the same version stay an infrastructure error.
+    """
+    slug = run.submission.invitation.assessment.exercise.slug
+    recorded = Exercise.objects.filter(slug=slug, version=run.exercise_version).first()
+    problem = _package_problem(recorded, slug, run.exercise_version)
+    if problem is None:
+        return recorded, Path(recorded.package_path)
+    current = Exercise.objects.filter(slug=slug, is_current=True).exclude(version=run.exercise_version).first()
+    if current is None or _package_problem(current, slug, current.version) is not None:
+        raise InfraError(problem)
+    if not GradingRun.objects.filter(pk=run.pk, lease_token=lease).update(exercise_version=current.version):
+        raise LeaseLost(f"Run {run.pk} was taken back before grading.")
+    log.warning("grading run %s: %s Grading with %s %s instead.", run.pk, problem, slug, current.version)
+    audit_record(
+        actor=None,
+        action="grading.version_upgraded",
+        target=run,
+        data={"from": run.exercise_version, "to": current.version, "why": problem},
+    )
+    run.exercise_version = current.version
+    return current, Path(current.package_path)
 
 
 def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
@@ -125,7 +152,7 @@ def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
 
     try:
         archive = _load_archive(run)
-        exercise, exercise_dir = _exercise_dir(run)
+        exercise, exercise_dir = _exercise_dir(run, lease)
         with tempfile.TemporaryDirectory(prefix=f"grade-{run.pk}-") as scratch:
             submission_dir = Path(scratch) / "submission"
             try:
