@@ -85,6 +85,7 @@ class CandidateRow(_ModeTotals):
     graded: bool
     last_upload_at: object = None
     n_submissions: int = 0
+    exercise_version: str = ""
 
     @property
     def state_label(self) -> str:
@@ -122,6 +123,7 @@ def _invitations_with_current(assessment: Assessment):
         .annotate(latest_submission=Subquery(latest.values("pk")[:1]))
         .annotate(
             current_run=Subquery(latest_done.values("pk")[:1]),
+            current_version=Subquery(latest_done.values("exercise_version")[:1]),
             last_upload_at=Subquery(latest.values("created_at")[:1]),
             n_submissions=Subquery(n_subs),
         )
@@ -130,7 +132,7 @@ def _invitations_with_current(assessment: Assessment):
 
 _INVITATION_FIELDS = (
     "pk", "candidate__name", "candidate__email", "candidate__erased_at", "pseudonym", "state", "started_at",
-    "decision__outcome", "latest_submission", "current_run", "last_upload_at", "n_submissions",
+    "decision__outcome", "latest_submission", "current_run", "last_upload_at", "n_submissions", "current_version",
 )  # fmt: skip
 
 
@@ -232,7 +234,7 @@ def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRo
     shape = _RubricShape.of(criteria)
     rows = []
     for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
-         latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
+         latest_submission, current_run, last_upload_at, n_submissions, current_version) in invitations:  # fmt: skip
         probe_cells = probes.get(current_run, {}) if current_run else {}
         rubric_modes, rubric_total = rubric_figures(criteria, sums.get(latest_submission, {}), shape)
         modes = {}
@@ -255,9 +257,20 @@ def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRo
                 graded=current_run is not None,
                 last_upload_at=last_upload_at,
                 n_submissions=n_submissions or 0,
+                exercise_version=current_version or "",
             )
         )
     return rows
+
+
+def graded_versions(rows: list[CandidateRow]) -> list[tuple[str, int]]:
+    """(exercise version, candidates graded against it), oldest version first; more than one means
+    pass rates compare candidates who met different probes."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.exercise_version:
+            counts[row.exercise_version] = counts.get(row.exercise_version, 0) + 1
+    return sorted(counts.items(), key=lambda item: [int(p) if p.isdigit() else p for p in item[0].split(".")])
 
 
 def report_modes(criteria, rows: list[CandidateRow], reference: ReferenceRow | None = None) -> list[str]:
@@ -368,6 +381,7 @@ class Overview:
     infra_candidates: int
     failed_infra_runs: int
     n_graded: int
+    versions: list[tuple[str, int]] = field(default_factory=list)
 
 
 def assessment_overview(*, assessment: Assessment) -> Overview:
@@ -423,6 +437,7 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
         infra_candidates=sum(1 for row in rows if row.errors),
         failed_infra_runs=failed_infra,
         n_graded=sum(1 for row in rows if row.graded),
+        versions=graded_versions(rows),
     )
 
 

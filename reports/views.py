@@ -29,6 +29,7 @@ from reports.selectors import (
     assessment_overview,
     candidate_rows,
     comparison_rows,
+    graded_versions,
     invitation_scorecard,
     reference_row,
     report_modes,
@@ -116,6 +117,7 @@ def _comparison(request, assessment: Assessment) -> dict:
         "min_pass": min_pass,
         "states": Invitation.STATES,
         "rubric_max": rubric_max(criteria),
+        "versions": graded_versions(rows),
     }
 
 
@@ -179,7 +181,7 @@ def comparison_csv(request, pk: int):
     header += ["infra_errors"]
     for mode in modes:
         header += [f"{mode}_pass_rate", f"{mode}_rubric"]
-    header += ["rubric_total", "rubric_max", "time_spent", "decision"]
+    header += ["rubric_total", "rubric_max", "time_spent", "decision", "exercise_version"]
     writer.writerow(header)
     reference = context["reference"]
     if reference is not None:
@@ -187,13 +189,14 @@ def comparison_csv(request, pk: int):
         line += [reference.errors]
         for mode in modes:
             line += [pct(reference.modes[mode].rate), ""]
-        writer.writerow([*line, "", context["rubric_max"], "", ""])
+        writer.writerow([*line, "", context["rubric_max"], "", "", ""])
     for row in context["all_rows"]:
         line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
         line += [row.passed, row.failed, row.errors]
         for mode in modes:
             line += [pct(row.modes[mode].rate), level(row.modes[mode].rubric)]
         line += [level(row.rubric_total), context["rubric_max"], duration(row.time_spent), row.decision]
+        line += [row.exercise_version]
         writer.writerow([_cell(v) for v in line])
     return response
 

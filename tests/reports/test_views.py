@@ -172,3 +172,28 @@ def test_it_pages_a_long_comparison_and_keeps_sort_and_filters(client, manager, 
     assert "state=started&amp;sort=name&amp;dir=desc&amp;page=3" in html
     csv_rows = client.get(reverse("reports:comparison_csv", args=[assessment.pk])).content.decode().splitlines()
     assert len(csv_rows) == 1 + 5  # the CSV has every row, not one page
+
+
+def test_candidates_graded_against_different_exercise_versions_are_flagged(client, manager, assessment, build):
+    from assessments.models import GradingRun
+
+    build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    bo = build("Bo Graded", Invitation.GRADED, results=[result("g1", "grounding", "pass")])
+    login(client, manager)
+    overview = reverse("reports:overview", args=[assessment.pk])
+    comparison = reverse("reports:comparison", args=[assessment.pk])
+    assert "different versions" not in client.get(overview).content.decode()
+
+    # Bo's upload was graded after a probe fix shipped as a new version.
+    GradingRun.objects.filter(submission__invitation=bo).update(exercise_version="9.0.0")
+    version = assessment.exercise.version
+    for url in (overview, comparison):
+        page = client.get(url).content.decode()
+        assert "graded against different versions" in page
+        assert f"v{version} (1 candidate)" in page and "v9.0.0 (1 candidate)" in page
+    exported = client.get(reverse("reports:comparison_csv", args=[assessment.pk])).content.decode()
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    by_name = {r["candidate"]: r["exercise_version"] for r in rows}
+    assert by_name["Ada Reviewed"] == version and by_name["Bo Graded"] == "9.0.0"
+    card = client.get(reverse("reports:scorecard", args=[assessment.pk, bo.pk])).content.decode()
+    assert "against exercise v9.0.0" in card
