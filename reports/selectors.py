@@ -123,7 +123,6 @@ def _invitations_with_current(assessment: Assessment):
         .annotate(latest_submission=Subquery(latest.values("pk")[:1]))
         .annotate(
             current_run=Subquery(latest_done.values("pk")[:1]),
-            current_version=Subquery(latest_done.values("exercise_version")[:1]),
             last_upload_at=Subquery(latest.values("created_at")[:1]),
             n_submissions=Subquery(n_subs),
         )
@@ -132,15 +131,16 @@ def _invitations_with_current(assessment: Assessment):
 
 _INVITATION_FIELDS = (
     "pk", "candidate__name", "candidate__email", "candidate__erased_at", "pseudonym", "state", "started_at",
-    "decision__outcome", "latest_submission", "current_run", "last_upload_at", "n_submissions", "current_version",
+    "decision__outcome", "latest_submission", "current_run", "last_upload_at", "n_submissions",
 )  # fmt: skip
 
 
-def _probe_counts(assessment: Assessment) -> dict[int, dict[str, ModeCell]]:
-    """run id → failure mode → counts, for every finished run of the assessment (one grouped scan)."""
+def _probe_counts(assessment: Assessment) -> tuple[dict[int, dict[str, ModeCell]], dict[int, str]]:
+    """(run id → failure mode → counts, run id → exercise version), for every finished run of the
+    assessment, from one grouped scan (the run is joined for its state anyway)."""
     rows = (
         ProbeResult.objects.filter(run__submission__invitation__assessment=assessment, run__state=GradingRun.DONE)
-        .values_list("run_id", "failure_mode")
+        .values_list("run_id", "failure_mode", "run__exercise_version")
         .annotate(
             passed=Count("pk", filter=Q(outcome=ProbeResult.PASS)),
             failed=Count("pk", filter=Q(outcome=ProbeResult.FAIL)),
@@ -149,9 +149,11 @@ def _probe_counts(assessment: Assessment) -> dict[int, dict[str, ModeCell]]:
         .order_by()
     )
     counts: dict[int, dict[str, ModeCell]] = {}
-    for run_id, mode, passed, failed, errors in _plain_rows(rows):
+    versions: dict[int, str] = {}
+    for run_id, mode, version, passed, failed, errors in _plain_rows(rows):
         counts.setdefault(run_id, {})[mode] = ModeCell(passed=passed, failed=failed, errors=errors)
-    return counts
+        versions[run_id] = version
+    return counts, versions
 
 
 def _score_sums(assessment: Assessment) -> dict[int, dict[int, tuple[int, int]]]:
@@ -229,12 +231,12 @@ def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRo
     invitations = list(
         _invitations_with_current(assessment).order_by("candidate__name", "pk").values_list(*_INVITATION_FIELDS)
     )
-    probes = _probe_counts(assessment)
+    probes, versions = _probe_counts(assessment)
     sums = _score_sums(assessment)
     shape = _RubricShape.of(criteria)
     rows = []
     for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
-         latest_submission, current_run, last_upload_at, n_submissions, current_version) in invitations:  # fmt: skip
+         latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
         probe_cells = probes.get(current_run, {}) if current_run else {}
         rubric_modes, rubric_total = rubric_figures(criteria, sums.get(latest_submission, {}), shape)
         modes = {}
@@ -257,7 +259,7 @@ def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRo
                 graded=current_run is not None,
                 last_upload_at=last_upload_at,
                 n_submissions=n_submissions or 0,
-                exercise_version=current_version or "",
+                exercise_version=versions.get(current_run, "") if current_run else "",
             )
         )
     return rows
