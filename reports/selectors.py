@@ -272,7 +272,12 @@ def graded_versions(rows: list[CandidateRow]) -> list[tuple[str, int]]:
     for row in rows:
         if row.exercise_version:
             counts[row.exercise_version] = counts.get(row.exercise_version, 0) + 1
-    return sorted(counts.items(), key=lambda item: [int(p) if p.isdigit() else p for p in item[0].split(".")])
+    return sorted(counts.items(), key=lambda item: _version_key(item[0]))
+
+
+def _version_key(version: str) -> list[tuple[int, int | str]]:
+    """1.2.10 after 1.2.9; a part that is not a number ("0rc1") sorts after the numbers, never raises."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in version.split(".")]
 
 
 def report_modes(criteria, rows: list[CandidateRow], reference: ReferenceRow | None = None) -> list[str]:
