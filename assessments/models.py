@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -172,6 +174,31 @@ class ProbeResult(models.Model):
 
     def __str__(self):
         return f"{self.probe_id}: {self.outcome}"
+
+
+@dataclass
+class OutcomeCounts:
+    """Probe outcomes added up. Errors are the infrastructure's, never judged: the rate leaves them out."""
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+
+    def add(self, outcome: str) -> None:
+        if outcome == ProbeResult.PASS:
+            self.passed += 1
+        elif outcome == ProbeResult.FAIL:
+            self.failed += 1
+        else:
+            self.errors += 1
+
+    @property
+    def judged(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def rate(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
 
 
 class AuditEvent(models.Model):

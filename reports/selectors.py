@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import connections
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
-from assessments.models import FAILURE_MODES, Assessment, GradingRun, ProbeResult
+from assessments.models import FAILURE_MODES, Assessment, GradingRun, OutcomeCounts, ProbeResult
 from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun, WebhookDelivery
 from rubrics.agreement import krippendorff_alpha, pairwise_agreement
@@ -30,19 +30,8 @@ MAX_LEVEL = max(LEVELS)
 
 
 @dataclass
-class ModeCell:
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
+class ModeCell(OutcomeCounts):
     rubric: float | None = None
-
-    @property
-    def judged(self) -> int:
-        return self.passed + self.failed
-
-    @property
-    def rate(self) -> float | None:
-        return self.passed / self.judged if self.judged else None
 
 
 class _ModeTotals:
@@ -311,13 +300,7 @@ def reference_row(*, assessment: Assessment) -> ReferenceRow | None:
         return None
     modes = {mode: ModeCell() for mode, _label in FAILURE_MODES}
     for result in run.results:
-        cell = modes.setdefault(result["failure_mode"], ModeCell())
-        if result["outcome"] == ProbeResult.PASS:
-            cell.passed += 1
-        elif result["outcome"] == ProbeResult.FAIL:
-            cell.failed += 1
-        else:
-            cell.errors += 1
+        modes.setdefault(result["failure_mode"], ModeCell()).add(result["outcome"])
     return ReferenceRow(run=run, modes=modes)
 
 
@@ -589,13 +572,7 @@ def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> lis
              "cell": ModeCell(), "results": []},
         )  # fmt: skip
         group["results"].append(result)
-        cell = group["cell"]
-        if result.outcome == ProbeResult.PASS:
-            cell.passed += 1
-        elif result.outcome == ProbeResult.FAIL:
-            cell.failed += 1
-        else:
-            cell.errors += 1
+        group["cell"].add(result.outcome)
     ordered = [groups[m] for m, _label in FAILURE_MODES if m in groups]
     for group in ordered:
         group["reference"] = reference.modes.get(group["mode"]) if reference else None

@@ -7,7 +7,7 @@ templates escape it.
 
 from dataclasses import dataclass, field
 
-from assessments.models import FAILURE_MODES, ProbeResult
+from assessments.models import FAILURE_MODES, OutcomeCounts
 
 # Pass rate (errors excluded) -> suggested level, highest threshold first.
 SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
@@ -29,27 +29,22 @@ class Suggestion:
         return round(100 * self.passed / self.counted) if self.counted else None
 
 
-@dataclass
-class ModeGroup:
+@dataclass(kw_only=True)
+class ModeGroup(OutcomeCounts):
     slug: str
     title: str
     results: list = field(default_factory=list)
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
 
 
 def suggested_level(results) -> Suggestion:
     """The level the probe outcomes point at; infrastructure errors are not the candidate's doing."""
-    passed = sum(1 for r in results if r.outcome == ProbeResult.PASS)
-    failed = sum(1 for r in results if r.outcome == ProbeResult.FAIL)
-    errors = sum(1 for r in results if r.outcome == ProbeResult.ERROR)
-    counted = passed + failed
-    if not counted:
-        return Suggestion(None, passed, counted, errors)
-    rate = passed / counted
-    level = next(level for threshold, level in SUGGESTION_THRESHOLDS if rate >= threshold)
-    return Suggestion(level, passed, counted, errors)
+    counts = OutcomeCounts()
+    for result in results:
+        counts.add(result.outcome)
+    if counts.rate is None:
+        return Suggestion(None, counts.passed, counts.judged, counts.errors)
+    level = next(level for threshold, level in SUGGESTION_THRESHOLDS if counts.rate >= threshold)
+    return Suggestion(level, counts.passed, counts.judged, counts.errors)
 
 
 def suggestions_for(criteria, results) -> dict[int, Suggestion | None]:
@@ -73,14 +68,10 @@ def group_by_failure_mode(results) -> list[ModeGroup]:
     for result in results:
         group = groups.get(result.failure_mode)
         if group is None:
-            group = groups[result.failure_mode] = ModeGroup(result.failure_mode, titles.get(result.failure_mode, "?"))
+            group = ModeGroup(slug=result.failure_mode, title=titles.get(result.failure_mode, "?"))
+            groups[result.failure_mode] = group
         group.results.append(_present(result))
-        if result.outcome == ProbeResult.PASS:
-            group.passed += 1
-        elif result.outcome == ProbeResult.FAIL:
-            group.failed += 1
-        else:
-            group.errors += 1
+        group.add(result.outcome)
     order = [slug for slug, _ in FAILURE_MODES]
     return sorted(groups.values(), key=lambda g: order.index(g.slug) if g.slug in order else len(order))
 
