@@ -22,6 +22,7 @@ from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun, WebhookDelivery
 from rubrics.agreement import krippendorff_alpha, pairwise_agreement
 from rubrics.models import LEVELS, CriterionScore, Review
+from rubrics.services import DISAGREEMENT_GAP
 
 MODE_LABELS = dict(FAILURE_MODES)
 STATE_LABELS = dict(Invitation.STATES)
@@ -582,11 +583,13 @@ def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> lis
 def _agreement(criteria, reviews: list[ReviewerColumn]) -> dict:
     """Agreement between this candidate's reviewers over the rubric's criteria (the units)."""
     data = [[column.scores[c.pk].level if c.pk in column.scores else None for c in criteria] for column in reviews]
-    units = [[row[i] for row in data if row[i] is not None] for i in range(len(criteria))]
-    units = [values for values in units if len(values) >= 2]
+    per_criterion = [[row[i] for row in data if row[i] is not None] for i in range(len(criteria))]
+    units = [values for values in per_criterion if len(values) >= 2]
     exact, within_one = pairwise_agreement(units)
     alpha = krippendorff_alpha(data, level="ordinal") if len(reviews) >= 2 else None
-    disagreements = [c for c, values in zip(criteria, _all_units(criteria, data), strict=True) if _spread(values) >= 2]
+    disagreements = [
+        c for c, values in zip(criteria, per_criterion, strict=True) if _spread(values) >= DISAGREEMENT_GAP
+    ]
     return {
         "reviewers": len(reviews),
         "units": len(units),
@@ -595,10 +598,6 @@ def _agreement(criteria, reviews: list[ReviewerColumn]) -> dict:
         "alpha": alpha,
         "disagreements": disagreements,
     }
-
-
-def _all_units(criteria, data):
-    return [[row[i] for row in data if row[i] is not None] for i in range(len(criteria))]
 
 
 def _spread(values: list[int]) -> int:
