@@ -65,6 +65,14 @@ def review_for_user(*, user, review_id: int) -> Review:
     raise Http404
 
 
+def own_review(*, user, review_id: int) -> Review:
+    """The review if it is assigned to ``user`` (only its reviewer scores it, not a manager); else 404."""
+    review = review_for_user(user=user, review_id=review_id)
+    if review.reviewer_id != user.pk:
+        raise Http404
+    return review
+
+
 def _owned_or_404(qs, *, user, pk: int, owner_path: str):
     """One row of ``qs`` whose assessment this manager owns (any, for a superuser), else 404."""
     if not user.is_superuser:

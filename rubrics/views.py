@@ -112,9 +112,7 @@ def _code_context(request, review: Review) -> dict:
 @require_POST
 def review_score(request, review_id: int, criterion_id: int):
     """Autosave one criterion (htmx), answering with that criterion's fragment."""
-    review = selectors.review_for_user(user=request.user, review_id=review_id)
-    if review.reviewer_id != request.user.pk:
-        raise Http404
+    review = selectors.own_review(user=request.user, review_id=review_id)
     criterion = review.submission.invitation.assessment.rubric.criteria.filter(pk=criterion_id).first()
     if criterion is None:
         raise Http404
@@ -151,9 +149,7 @@ def review_score(request, review_id: int, criterion_id: int):
 @require_POST
 def review_scores(request, review_id: int):
     """Without JavaScript: save every criterion, then back to the page."""
-    review = selectors.review_for_user(user=request.user, review_id=review_id)
-    if review.reviewer_id != request.user.pk:
-        raise Http404
+    review = selectors.own_review(user=request.user, review_id=review_id)
     entries = {}
     for criterion in review.submission.invitation.assessment.rubric.criteria.all():
         prefix = f"c{criterion.pk}"
@@ -173,9 +169,7 @@ def review_scores(request, review_id: int):
 @reviewer_required
 @require_POST
 def review_submit_view(request, review_id: int):
-    review = selectors.review_for_user(user=request.user, review_id=review_id)
-    if review.reviewer_id != request.user.pk:
-        raise Http404
+    review = selectors.own_review(user=request.user, review_id=review_id)
     try:
         review_submit(review=review)
         messages.success(request, "Review submitted. Your scores are locked; the other reviewers' scores are shown.")
