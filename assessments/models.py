@@ -85,19 +85,23 @@ class GradingRun(models.Model):
     RUNNING = "running"
     DONE = "done"
     FAILED_INFRA = "failed_infra"
+    SUPERSEDED = "superseded"
     STATES = [
         (QUEUED, "Queued"),
         (RUNNING, "Running"),
         (DONE, "Done"),
         (FAILED_INFRA, "Failed (infrastructure)"),
+        (SUPERSEDED, "Superseded by a newer upload"),
     ]
     TRANSITIONS = {
-        QUEUED: {RUNNING, FAILED_INFRA},
+        QUEUED: {RUNNING, FAILED_INFRA, SUPERSEDED},
         # RUNNING -> QUEUED is the sweeper taking back a run whose worker went silent.
-        RUNNING: {DONE, QUEUED, FAILED_INFRA},
+        RUNNING: {DONE, QUEUED, FAILED_INFRA, SUPERSEDED},
         DONE: set(),
-        FAILED_INFRA: {QUEUED},
+        FAILED_INFRA: {QUEUED, SUPERSEDED},
+        SUPERSEDED: set(),
     }
+    UNFINISHED = (QUEUED, RUNNING, FAILED_INFRA)
     MAX_ATTEMPTS = 3
 
     submission = models.ForeignKey("candidates.Submission", on_delete=models.CASCADE, related_name="grading_runs")
@@ -120,7 +124,8 @@ class GradingRun(models.Model):
         ordering = ["-queued_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(state__in=["queued", "running", "done", "failed_infra"]), name="gradingrun_state_valid"
+                condition=Q(state__in=["queued", "running", "done", "failed_infra", "superseded"]),
+                name="gradingrun_state_valid",
             ),
             models.CheckConstraint(
                 condition=Q(progress_done__lte=models.F("progress_total")), name="gradingrun_progress_bounded"

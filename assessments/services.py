@@ -119,6 +119,31 @@ def grading_run_finish(*, run: GradingRun, lease_token: uuid.UUID, results: list
     return locked
 
 
+def grading_run_lease_held(*, run: GradingRun, lease_token: uuid.UUID) -> bool:
+    """Whether this worker may still work on the run (a resubmission or the sweeper may take it)."""
+    return _under_lease(run, lease_token).exists()
+
+
+def grading_runs_supersede(*, submission) -> list[int]:
+    """Stop grading every older upload of the same invitation: a newer one is the one assessed.
+
+    Queued, running and failed runs of older uploads end as ``superseded``; a worker that holds
+    one loses its lease, notices within a second or so, kills its boxes and writes nothing. Call
+    inside the transaction that stores ``submission``.
+    """
+    older = GradingRun.objects.filter(
+        submission__invitation_id=submission.invitation_id,
+        submission__number__lt=submission.number,
+        state__in=GradingRun.UNFINISHED,
+    )
+    superseded = []
+    for run in older.select_for_update():
+        apply_transition(run, GradingRun.SUPERSEDED, lease_token=None, finished_at=timezone.now())
+        audit_record(actor=None, action="grading.superseded", target=run, data={"by_submission": submission.number})
+        superseded.append(run.pk)
+    return superseded
+
+
 def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: str) -> GradingRun:
     """An infrastructure fault: queue the run again, or give up after MAX_ATTEMPTS."""
     target = GradingRun.QUEUED if run.attempt < GradingRun.MAX_ATTEMPTS else GradingRun.FAILED_INFRA

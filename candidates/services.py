@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import Assessment, AuditEvent
-from assessments.services import audit_record, grading_run_create
+from assessments.services import audit_record, grading_run_create, grading_runs_supersede
 from assessments.transitions import IllegalTransition, apply_transition, check_transition
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
 from candidates.selectors import candidates_past_retention, duration_words, feedback_summary, invitation_contact
@@ -123,6 +123,8 @@ def submission_accept(*, invitation: Invitation, archive: bytes, notes: str = ""
         if locked.state != Invitation.SUBMITTED:
             apply_transition(locked, Invitation.SUBMITTED)
         grading_run_create(submission=submission, exercise_version=exercise.version)
+        # The older uploads are no longer assessed: stop grading them now, not after minutes of work.
+        grading_runs_supersede(submission=submission)
         # rubrics builds on candidates, so its service is imported here, not at the top.
         from rubrics.services import reviews_withdraw_superseded
 

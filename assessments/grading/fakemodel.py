@@ -232,6 +232,13 @@ _STATUS_BY_TYPE = {v: k for k, v in ERROR_TYPES.items()}
 _ALNUM = string.ascii_letters + string.digits
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+# Evidence is bounded whatever the client sends. One probe's honest traffic is a few hundred
+# requests at most (32 threads retrying 429s for 20 s stay under 700) and a few MB of bodies (the
+# whole hidden corpus in every prompt of a 32-thread burst, retries included, is ~35 MB).
+MAX_RECORDS = 1000
+MAX_KEPT_BODY_BYTES = 64 * 1024 * 1024
+_KEPT_HEADERS = 64  # per record: names cut to 100 characters, values to 1,000
+_EXCERPT_CHARS = 2000  # of a body the API refused, kept for reviewers instead of the body
 _DRIP_FOREVER_S = 3600.0
 _BROKEN_SSE = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"te\n\n'
 
@@ -878,6 +885,7 @@ class _Exchange:
     outcome: str = "complete"
     admitted: bool = False
     committed: bool = False
+    overflow: bool = False  # past max_records: not recorded, answered with a 429
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -939,6 +947,9 @@ class _Handler(socketserver.BaseRequestHandler):
             request.too_large = request.body is None
         elif headers.get("content-length"):
             length = int(headers["content-length"])
+            if length < 0:
+                self._bare(400, b"bad content-length")
+                return None
             if length > self.fake.max_body_bytes:
                 request.too_large = True  # not read: the connection is closed after the 413
             else:
@@ -1087,6 +1098,8 @@ class FakeModel:
         require_auth: bool = True,
         max_body_bytes: int = 32 * 1024 * 1024,
         limit_retry_after: float = 1.0,
+        max_records: int | None = MAX_RECORDS,
+        max_kept_body_bytes: int | None = MAX_KEPT_BODY_BYTES,
     ) -> None:
         self._steps = parse_script(script)
         self.script = script
@@ -1100,6 +1113,8 @@ class FakeModel:
         self.require_auth = require_auth
         self.max_body_bytes = max_body_bytes
         self.limit_retry_after = limit_retry_after
+        self.max_records = max_records
+        self.max_kept_body_bytes = max_kept_body_bytes
 
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -1113,6 +1128,9 @@ class FakeModel:
     def _clear(self, steps: list[Step]) -> None:
         self._cursor = _Cursor(steps)
         self._records: list[dict] = []
+        self._unrecorded = 0  # requests past max_records: answered with a 429, counted, not kept
+        self._kept_body_bytes = 0
+        self._bodies_dropped = 0  # requests past max_kept_body_bytes: recorded without their body
         self._seq = 0
         self._in_flight = 0
         self._open_exchanges = 0
@@ -1204,6 +1222,19 @@ class FakeModel:
         return self._peak
 
     @property
+    def flood(self) -> dict:
+        """How much traffic went past the record caps: ``requests_seen`` (every request, recorded
+        or not), ``requests_unrecorded`` (past ``max_records``: a 429 and a count only) and
+        ``bodies_dropped`` (past ``max_kept_body_bytes``: recorded without the body). A flood is
+        evidence in itself; the records alone are incomplete when either count is non-zero."""
+        with self._lock:
+            return {
+                "requests_seen": len(self._records) + self._unrecorded,
+                "requests_unrecorded": self._unrecorded,
+                "bodies_dropped": self._bodies_dropped,
+            }
+
+    @property
     def in_flight(self) -> int:
         return self._in_flight
 
@@ -1231,6 +1262,13 @@ class FakeModel:
             self._serve(ex, route)
         except _ClientGone:
             ex.status, ex.outcome = None, "client_gone"
+        except Exception as exc:
+            # The fake's own bug, whatever the client sent: the record says so, so that the probe
+            # is reported as the platform's error, never judged on a broken exchange.
+            traceback.print_exc()
+            self._note(ex, fault="fake_error", fake_error=f"{type(exc).__name__}: {exc}"[:500])
+            ex.status, ex.outcome = None, "fake_error"
+            h.close()
         finally:
             h.on_final = None
             self._commit(ex)
@@ -1247,7 +1285,10 @@ class FakeModel:
             ex.record.update(status=ex.status, outcome=ex.outcome)
 
     def _open_exchange(self, h: _Handler, req: _Request) -> _Exchange:
-        headers = {k: (_redact(v) if k in ("x-api-key", "authorization") else v) for k, v in req.headers.items()}
+        headers = {
+            k[:100]: (_redact(v) if k in ("x-api-key", "authorization") else v)[:1000]
+            for k, v in list(req.headers.items())[:_KEPT_HEADERS]
+        }
         with self._lock:
             seq = self._seq
             self._seq += 1
@@ -1258,7 +1299,7 @@ class FakeModel:
                 "arrived": req.arrived,
                 "ended": None,
                 "method": req.method,
-                "path": req.target,
+                "path": req.target[:1000],
                 "headers": headers,
                 "body": None,
                 "stream": False,
@@ -1278,8 +1319,23 @@ class FakeModel:
                 "read_timeout": _to_number(req.headers.get("x-stainless-read-timeout"), float),
                 "timeout": _to_number(req.headers.get("x-stainless-timeout"), float),
             }
-            self._records.append(record)
-        return _Exchange(h, req, record, rng)
+            overflow = self.max_records is not None and len(self._records) >= self.max_records
+            if overflow:
+                self._unrecorded += 1
+            else:
+                self._records.append(record)
+        return _Exchange(h, req, record, rng, overflow=overflow)
+
+    def _keep_body(self, ex: _Exchange, body: dict, **fields: Any) -> None:
+        """Record a validated body, unless this fake already keeps ``max_kept_body_bytes`` of them."""
+        size = len(ex.req.body or b"")
+        with self._lock:
+            if self.max_kept_body_bytes is not None and self._kept_body_bytes + size > self.max_kept_body_bytes:
+                self._bodies_dropped += 1
+                ex.record.update(body=None, body_dropped=size, **fields)
+            else:
+                self._kept_body_bytes += size
+                ex.record.update(body=body, **fields)
 
     def _note(self, ex: _Exchange, **fields: Any) -> None:
         with self._lock:
@@ -1299,27 +1355,41 @@ class FakeModel:
         self._note(ex, fault=fault)
         self._send_error(ex, status, message=message, extra=extra)
 
+    def _refuse_body(self, ex: _Exchange, problem: str) -> None:
+        excerpt = (ex.req.body or b"")[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")[:_EXCERPT_CHARS]
+        self._note(ex, invalid=problem, body_excerpt=excerpt)
+        self._reject(ex, "invalid_request", 400, problem)
+
     def _serve(self, ex: _Exchange, route: str) -> None:
         """Validate, admit and play one request."""
         req = ex.req
+        if ex.overflow:
+            # Past the record cap: a cheap refusal that ends the connection, so a flood costs the
+            # flooder a new connection per request and this server almost nothing.
+            req.keep_alive = False
+            message = f"Too many requests: more than {self.max_records} from this client. Slow down."
+            return self._reject(ex, "flood", 429, message, _retry_headers(self.limit_retry_after))
         counting = route.endswith("/v1/messages/count_tokens")
         if req.method != "POST" or not (route.endswith("/v1/messages") or counting):
-            return self._reject(ex, "not_found", 404, f"Not found: {req.method} {route}")
+            return self._reject(ex, "not_found", 404, f"Not found: {req.method} {route[:200]}")
         if self.require_auth and not (req.headers.get("x-api-key") or req.headers.get("authorization")):
             return self._reject(ex, "auth", 401, "x-api-key header is required")
         if req.too_large:
             return self._reject(ex, "too_large", 413, ERROR_MESSAGES["request_too_large"])
+        # Only a body the real API would accept is recorded as a body: the hidden checks read
+        # records, and a client must not be able to feed them shapes they never expect. A refused
+        # body is kept as a bounded excerpt of its text, for reviewers.
         try:
             body = json.loads(req.body or b"")
-        except ValueError:
-            return self._reject(ex, "invalid_request", 400, "There was an error parsing the body of your request.")
+        except (ValueError, RecursionError):
+            return self._refuse_body(ex, "There was an error parsing the body of your request.")
         if not isinstance(body, dict):
-            return self._reject(ex, "invalid_request", 400, "The request body must be a JSON object.")
-        stream = body.get("stream") is True
-        self._note(ex, body=body, stream=stream, model=body.get("model"), max_tokens=body.get("max_tokens"))
+            return self._refuse_body(ex, "The request body must be a JSON object.")
         problem = _validate(body, counting)
         if problem:
-            return self._reject(ex, "invalid_request", 400, problem)
+            return self._refuse_body(ex, problem)
+        stream = body.get("stream") is True
+        self._keep_body(ex, body, stream=stream, model=body["model"], max_tokens=body.get("max_tokens"))
         tokens = estimate_tokens(body)
         self._note(ex, input_tokens=tokens)
         if counting:
@@ -1490,14 +1560,20 @@ def _retry_headers(seconds: float | None, ms: float | None = None) -> list[tuple
 
 
 def _to_number(value: str | None, kind: type) -> Any:
+    """A header's number, or None: never NaN or infinity (no database stores them in JSON)."""
     try:
-        return kind(value) if value is not None else None
+        number = kind(value[:40]) if value is not None else None
     except ValueError:
         return None
+    return number if number is None or math.isfinite(number) else None
 
 
 def _validate(body: dict, counting: bool) -> str | None:
-    """The first problem the real API would report for a malformed request, or None."""
+    """The first problem the real API would report for a malformed request, or None.
+
+    Every field the fake, a responder or a hidden check reads is checked for its shape here, so
+    that a body that passes can be read without guarding each access.
+    """
     if not isinstance(body.get("model"), str) or not body["model"]:
         return "model: Field required"
     if not counting:
@@ -1508,6 +1584,9 @@ def _validate(body: dict, counting: bool) -> str | None:
             return "max_tokens: Input should be a valid integer greater than or equal to 1"
         if "stream" in body and not isinstance(body["stream"], bool):
             return "stream: Input should be a valid boolean"
+    problem = _system_problem(body.get("system"))
+    if problem:
+        return problem
     messages = body.get("messages")
     if not isinstance(messages, list):
         return "messages: Field required"
@@ -1516,8 +1595,60 @@ def _validate(body: dict, counting: bool) -> str | None:
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             return f"messages.{index}.role: Input should be 'user' or 'assistant'"
-        if not isinstance(message.get("content"), (str, list)):
+        content = message.get("content")
+        if isinstance(content, list):
+            problem = _blocks_problem(content, f"messages.{index}.content")
+            if problem:
+                return problem
+        elif not isinstance(content, str):
             return f"messages.{index}.content: Field required"
+    sequences = body.get("stop_sequences")
+    if sequences is not None and not (isinstance(sequences, list) and all(isinstance(x, str) for x in sequences)):
+        return "stop_sequences: Input should be a valid list of strings"
+    if body.get("tools") is not None and not (
+        isinstance(body["tools"], list) and all(isinstance(t, dict) for t in body["tools"])
+    ):
+        return "tools: Input should be a valid list"
+    for name in ("temperature", "top_p", "top_k"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{name}: Input should be a valid number"
+    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+        return "metadata: Input should be a valid dictionary"
+    return None
+
+
+def _system_problem(system: Any) -> str | None:
+    if system is None or isinstance(system, str):
+        return None
+    if not isinstance(system, list):
+        return "system: Input should be a valid string or a list of text blocks"
+    for index, block in enumerate(system):
+        if not (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)):
+            return f"system.{index}: Input should be a text block with a string 'text'"
+    return None
+
+
+def _blocks_problem(blocks: list, where: str, nested: bool = False) -> str | None:
+    for index, block in enumerate(blocks):
+        here = f"{where}.{index}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return f"{here}: Input should be a content block with a 'type'"
+        kind = block["type"]
+        if kind == "text" and not isinstance(block.get("text"), str):
+            return f"{here}.text: Input should be a valid string"
+        if kind == "tool_use" and not (isinstance(block.get("name"), str) and isinstance(block.get("input"), dict)):
+            return f"{here}: a tool_use block needs a string 'name' and an object 'input'"
+        if kind == "tool_result" and not nested:
+            content = block.get("content")
+            if isinstance(content, list):
+                problem = _blocks_problem(content, f"{here}.content", nested=True)
+                if problem:
+                    return problem
+            elif content is not None and not isinstance(content, str):
+                return f"{here}.content: Input should be a valid string or list of blocks"
+        elif kind == "tool_result":
+            return f"{here}: a tool_result cannot hold another tool_result"
     return None
 
 

@@ -11,6 +11,11 @@ same moment), and writes one JSON line per event to the saved stdout:
 
     hello -> preloaded -> ready | import_error -> (start, result)* -> done
 
+Only ``hello`` and ``preloaded`` are written before any of the submission's code can run; they are
+the only events from which the runner may conclude that a fault is the platform's. Everything
+after them shares this process with the candidate's code, which can find the channel and write
+on it: the runner reads from it only the values the calls returned.
+
 Whatever ``answer`` returns is coerced into plain JSON here (bounded strings, plain types only) so
 that the runner never has to trust a candidate object; an exception is recorded as the candidate's
 failure, never ours. The runner timestamps each line when it arrives and enforces every time limit
@@ -146,6 +151,11 @@ def _run_calls(channel: _Channel, fn, questions: list[str], threads: int, max_te
 
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read(64 * 1024 * 1024).decode("utf-8"))
+    # The job names the channel's nonce: leave no way to read it again (the runner still trusts
+    # nothing written after "preloaded", since the candidate shares this address space).
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     results_fd = os.dup(1)
     os.dup2(2, 1)  # from now on the candidate's prints go to stderr, never to the results channel
     channel = _Channel(results_fd, str(job.get("nonce", "")))

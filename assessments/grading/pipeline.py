@@ -12,10 +12,12 @@ import hashlib
 import logging
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from django.db import connection
 
+from assessments.grading.runner import GradingCancelled
 from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 from assessments.models import Exercise, GradingRun
 from assessments.packages import package_checksum
@@ -26,6 +28,7 @@ from assessments.services import (
     grading_run_fail_attempt,
     grading_run_finish,
     grading_run_heartbeat,
+    grading_run_lease_held,
 )
 from assessments.transitions import IllegalTransition
 from candidates.models import Invitation
@@ -35,6 +38,7 @@ from rubrics.services import reviews_assign_for_submission
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5
+LEASE_CHECK_SECONDS = 1  # how soon a superseded grading notices and stops
 
 
 class InfraError(Exception):
@@ -42,10 +46,17 @@ class InfraError(Exception):
 
 
 class Heartbeat:
-    """Beats the lease and publishes progress from a thread until stopped."""
+    """Beats the lease and publishes progress from a thread until stopped.
 
-    def __init__(self, run: GradingRun, lease, interval: float = HEARTBEAT_SECONDS):
-        self.run, self.lease, self.interval = run, lease, interval
+    It also watches the lease every ``check_every`` seconds between beats: when the run is taken
+    away (a newer upload superseded it, the sweeper reclaimed it) ``lost`` is set, which is the
+    runner's signal to kill its boxes and stop.
+    """
+
+    def __init__(
+        self, run: GradingRun, lease, interval: float = HEARTBEAT_SECONDS, check_every: float = LEASE_CHECK_SECONDS
+    ):
+        self.run, self.lease, self.interval, self.check_every = run, lease, interval, check_every
         self.lost = threading.Event()
         self._done, self._total = 0, 0
         self._lock = threading.Lock()
@@ -66,7 +77,13 @@ class Heartbeat:
 
     def _loop(self) -> None:
         try:
-            while not self._stop.wait(self.interval):
+            beaten = time.monotonic()
+            while not self._stop.wait(self.check_every):
+                if time.monotonic() - beaten < self.interval:
+                    if not grading_run_lease_held(run=self.run, lease_token=self.lease):
+                        self.lost.set()
+                        return
+                    continue
                 with self._lock:
                     done, total = self._done, self._total
                 try:
@@ -74,6 +91,7 @@ class Heartbeat:
                 except LeaseLost:
                     self.lost.set()
                     return
+                beaten = time.monotonic()
         finally:
             # This thread opened its own database connection; do not leak it.
             connection.close()
@@ -133,8 +151,9 @@ def _exercise_dir(run: GradingRun, lease) -> tuple[Exercise, Path]:
 
 
 def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
-    """Claim and grade one run. ``grade_fn(submission_dir, exercise_dir, on_progress)`` returns
-    ``(results, isolation)`` where results are ProbeResult field dicts.
+    """Claim and grade one run. ``grade_fn(submission_dir, exercise_dir, on_progress, cancel=event)``
+    returns ``(results, isolation)`` where results are ProbeResult field dicts; it stops early
+    (``GradingCancelled``) once ``cancel`` is set, which happens when the lease is lost.
 
     Returns the finished run, or None when there was nothing to do (already taken or done).
     Raises InfraError after recording a failed attempt, so the caller can retry later.
@@ -161,12 +180,17 @@ def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
                 # It passed the same checks on upload; failing now means our side changed.
                 raise InfraError(f"The stored archive fails unpacking now: {exc}") from exc
             with Heartbeat(run, lease) as heartbeat:
-                results, isolation = grade_fn(submission_dir, exercise_dir, heartbeat.progress)
+                try:
+                    results, isolation = grade_fn(
+                        submission_dir, exercise_dir, heartbeat.progress, cancel=heartbeat.lost
+                    )
+                except GradingCancelled:
+                    raise LeaseLost(f"Run {run.pk} was taken away while grading; stopped.") from None
                 if heartbeat.lost.is_set():
                     raise LeaseLost(f"Run {run.pk} was taken back while grading.")
         run = grading_run_finish(run=run, lease_token=lease, results=results, isolation=isolation)
-    except LeaseLost:
-        log.warning("grading run %s: lease lost; another worker owns it now", run_id)
+    except LeaseLost as exc:
+        log.warning("grading run %s: lease lost (%s); another worker or a newer upload owns it now", run_id, exc)
         return None
     except Exception as exc:
         log.exception("grading run %s: infrastructure fault", run_id)

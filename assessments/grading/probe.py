@@ -15,6 +15,14 @@ from typing import Any
 FAILURE_MODES = ("grounding", "injection", "transient", "output", "input", "load", "cost")
 
 
+# What is stored of one probe's evidence (the checks see all of it first). A probe result of the
+# help-desk reference stores 2-90 KB (its load probes the most); these caps hold any under ~0.35 MB.
+STORED_REQUESTS = 200
+STORED_BODY_CHARS = 2_000
+STORED_BODIES_CHARS = 100_000
+STORED_ANSWER_CHARS = 4_000
+
+
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
@@ -61,13 +69,16 @@ class CallResult:
     duration_s: float | None = None  # measured in the candidate's process around the call
     observed_s: float | None = None  # measured by the runner, start event to result event
 
-    def to_json(self, max_question: int = 300) -> dict:
+    def to_json(self, max_question: int = 300, max_answer: int = STORED_ANSWER_CHARS) -> dict:
         question = self.question if len(self.question) <= max_question else self.question[:max_question] + "…"
+        value = self.value
+        if value is not None and isinstance(value.get("answer"), str) and len(value["answer"]) > max_answer:
+            value = {**value, "answer": value["answer"][:max_answer] + "…[truncated]"}
         return {
             "index": self.index,
             "question": question,
             "outcome": self.outcome,
-            "value": self.value,
+            "value": value,
             "problems": self.problems,
             "raised": self.raised,
             "duration_s": self.duration_s,
@@ -77,7 +88,12 @@ class CallResult:
 
 @dataclass
 class Evidence:
-    """Everything a check may look at. ``requests`` are the fake model's records, bodies included."""
+    """Everything a check may look at. ``requests`` are the fake model's records, bodies included.
+
+    ``requests`` holds at most the fake's record cap; ``flood`` says how much went past it
+    (``requests_seen``, ``requests_unrecorded``, ``bodies_dropped``): when anything did, the records
+    are incomplete and the runner fails the probe before any check reads them.
+    """
 
     probe_id: str
     questions: tuple[str, ...]
@@ -89,17 +105,39 @@ class Evidence:
     import_s: float | None = None
     process: str = ""  # how the candidate process ended, in words
     stderr_tail: str = ""
+    flood: dict = field(default_factory=dict)
 
-    def to_json(self, max_body: int = 2_000) -> dict:
-        """A bounded, JSON-serialisable copy for storage and reviewers."""
+    @property
+    def requests_seen(self) -> int:
+        return max(int(self.flood.get("requests_seen") or 0), len(self.requests))
+
+    @property
+    def complete(self) -> bool:
+        """Every request was recorded with its body (nothing went past the fake's caps)."""
+        return not (self.flood.get("requests_unrecorded") or self.flood.get("bodies_dropped"))
+
+    def to_json(self, max_body: int = STORED_BODY_CHARS) -> dict:
+        """A bounded, JSON-serialisable copy for storage and reviewers, whatever the candidate sent.
+
+        At most ``STORED_REQUESTS`` request summaries, their body excerpts sharing
+        ``STORED_BODIES_CHARS``; the counts say how many requests there were in all.
+        """
+        stored, budget = [], STORED_BODIES_CHARS
+        for record in self.requests[:STORED_REQUESTS]:
+            summary = _summarise(record, max(0, min(max_body, budget)))
+            budget -= len(summary.get("body_head", ""))
+            stored.append(summary)
         return {
             "probe_id": self.probe_id,
             "calls": [c.to_json() for c in self.calls],
             "wall_s": round(self.wall_s, 3),
             "import_s": self.import_s,
-            "process": self.process,
+            "process": self.process[:500],
             "peak_in_flight": self.peak_in_flight,
-            "requests": [_summarise(r, max_body) for r in self.requests],
+            "requests": stored,
+            "requests_total": self.requests_seen,
+            "requests_not_stored": self.requests_seen - len(stored),
+            "bodies_dropped": int(self.flood.get("bodies_dropped") or 0),
             "stderr_tail": self.stderr_tail[-4_000:],
         }
 
@@ -121,6 +159,7 @@ _RECORD_FIELDS = (
     "read_timeout",
     "timeout",
     "stream",
+    "invalid",
 )
 
 
@@ -131,4 +170,6 @@ def _summarise(record: dict, max_body: int) -> dict:
         text = json.dumps(body, ensure_ascii=False)
         out["body_chars"] = len(text)
         out["body_head"] = text[:max_body]
+    elif isinstance(record.get("body_excerpt"), str):
+        out["body_head"] = record["body_excerpt"][:max_body]
     return out

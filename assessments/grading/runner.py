@@ -11,15 +11,23 @@ Each probe gets its own fake model (fresh state), its own scratch folder and its
 process, started by an executor and killed hard at the contract's limit. Probes run concurrently on
 a thread pool, long ones first; ``exclusive`` (timing-sensitive) probes run alone before the rest.
 
-Outcomes: ``fail`` is the candidate's (raised, timed out, returned garbage, crashed, checks not
-met); ``error`` is ours (the fake model or the harness could not start, the runner or a check
-threw) and is never counted against the candidate.
+Outcomes: ``fail`` is the candidate's (raised, timed out, returned garbage, crashed, flooded the
+model, checks not met); ``error`` is ours and is never counted against the candidate. Only the
+platform decides that a fault is its own, from outside the candidate's process: the fake model or
+the box could not start, the harness said so before the submission was importable (see
+``_watch``), the fake model or a check raised (a platform bug), or the runner itself failed. The
+candidate's code runs beside the harness in one process and can write anything on its channel;
+once it may have run, nothing it writes can make an outcome ours, and only the values its calls
+returned are read, in the harness's exact shape. A probe that errs is run once more, alone; the
+Celery pipeline does not finish a run that still has an error (the attempt is retried, then shown
+to staff), so an error never stands in a grade.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
 import os
 import queue
@@ -40,11 +48,16 @@ from assessments.grading.executors import ExecutorError, ForkServerExecutor, Har
 from assessments.grading.fakemodel import FakeModel
 from assessments.grading.probe import FAILURE_MODES, CallResult, Evidence, Probe
 
+log = logging.getLogger(__name__)
+
 HELLO_LIMIT_S = 15.0  # the harness itself must be up by then, or it is our fault
 PRELOAD_LIMIT_S = 60.0  # importing the platform's runtime modules: slow means an overloaded worker
 KILL_GRACE_S = 1.5  # a call is killed this long after the contract's limit
 MAX_LINE = 1 << 20
 MAX_OUTPUT = 32 << 20
+MAX_TEXT = 20_000  # the harness bounds each returned string to this many characters
+MAX_ITEMS = 50
+_CANCEL_POLL_S = 0.25
 STDERR_TAIL = 16_384
 DEFAULT_WORKERS = 10
 
@@ -153,6 +166,7 @@ class GradeReport:
     sandboxed: bool
     outcomes: list[ProbeOutcome]
     wall_s: float
+    retried_alone: list[str] = field(default_factory=list)  # probes that erred once and were run again
 
     @property
     def passed(self) -> int:
@@ -199,9 +213,10 @@ class _Watch:
     calls: list[CallResult]
     import_s: float | None = None
     process: str = ""
-    infra: str | None = None  # set when the fault is ours
+    infra: str | None = None  # set when the fault is ours (only ever before candidate code ran)
     import_failure: str | None = None
     stderr_tail: str = ""
+    cancelled: bool = False
 
 
 def _read_lines(stream, nonce: str, events: queue.Queue) -> None:
@@ -221,7 +236,7 @@ def _read_lines(stream, nonce: str, events: queue.Queue) -> None:
                 continue
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(event, dict) and event.get("nonce") == nonce:
                 events.put((time.monotonic(), event))
@@ -244,7 +259,22 @@ def _read_tail(stream, sink: list[bytes]) -> None:
         pass
 
 
-def _watch(handle: RunningHarness, questions: tuple[str, ...], threads: int, nonce: str, call_limit: float) -> _Watch:
+def _watch(
+    handle: RunningHarness,
+    questions: tuple[str, ...],
+    threads: int,
+    nonce: str,
+    call_limit: float,
+    cancel: threading.Event | None = None,
+) -> _Watch:
+    """Follow one candidate process from launch to exit, enforcing every limit from outside.
+
+    Only the first two lifecycle events, ``hello`` and ``preloaded``, can make the outcome ours
+    (``infra``): the harness writes both before the submission is on ``sys.path``, so nothing the
+    candidate wrote can come before them on the pipe. From ``preloaded`` on, the process is the
+    candidate's: a lifecycle event out of turn is ignored (and counted), a death or a silence is the
+    candidate's failure, and only the values a call returned are taken from it.
+    """
     events: queue.Queue = queue.Queue()
     tail: list[bytes] = []
     readers = [
@@ -263,9 +293,14 @@ def _watch(handle: RunningHarness, questions: tuple[str, ...], threads: int, non
     results: dict[int, CallResult] = {}
     watch = _Watch(calls=[])
     why_stopped = ""
+    out_of_turn = 0
 
     while True:
         now = time.monotonic()
+        if cancel is not None and cancel.is_set():
+            watch.cancelled = True
+            why_stopped = "stopped: the grading was cancelled"
+            break
         if hello_at is None:
             limit = launched + HELLO_LIMIT_S
         elif preloaded_at is None:
@@ -288,7 +323,7 @@ def _watch(handle: RunningHarness, questions: tuple[str, ...], threads: int, non
                 why_stopped = f"killed: a call ran past {call_limit:.0f} s"
             break
         try:
-            at, event = events.get(timeout=max(0.005, limit - now))
+            at, event = events.get(timeout=max(0.005, min(limit - now, _CANCEL_POLL_S)))
         except queue.Empty:
             continue
         kind = event.get("ev")
@@ -307,39 +342,49 @@ def _watch(handle: RunningHarness, questions: tuple[str, ...], threads: int, non
         if kind == "_flood":
             why_stopped = "killed: the process wrote more than 32 MB of results"
             break
-        if kind == "hello":
-            hello_at = at
-        elif kind == "preloaded" and hello_at is not None:
-            if event.get("missing"):
-                watch.infra = f"the runtime lacks modules: {'; '.join(map(str, event['missing']))[:500]}"
-                why_stopped = "runtime incomplete"
-                break
-            preloaded_at = at
-        elif kind == "import_error":
-            watch.import_failure = f"importing the entry point failed: {event.get('error', '')}"
+        # Before the submission is importable: the harness alone speaks, and may say it is our fault.
+        if preloaded_at is None:
+            if kind == "hello" and hello_at is None:
+                hello_at = at
+            elif kind == "preloaded" and hello_at is not None:
+                missing = event.get("missing")
+                if missing:
+                    items = missing if isinstance(missing, list) else [missing]
+                    watch.infra = f"the runtime lacks modules: {'; '.join(map(str, items))[:500]}"
+                    why_stopped = "runtime incomplete"
+                    break
+                preloaded_at = at
+            continue
+        # From here on the candidate's code may be writing too.
+        if kind == "import_error" and ready_at is None:
+            watch.import_failure = f"importing the entry point failed: {str(event.get('error', ''))[:2_000]}"
             watch.import_s = _number(event.get("import_s"))
             why_stopped = "import failed"
             break
-        elif kind == "ready" and preloaded_at is not None:
+        if kind == "ready" and ready_at is None:
             ready_at = at
             watch.import_s = _number(event.get("import_s"))
         elif kind == "start" and ready_at is not None:
             index = event.get("i")
-            if isinstance(index, int) and 0 <= index < len(questions) and index not in started:
+            if _is_index(index, questions) and index not in started:
                 started[index] = at
         elif kind == "result" and ready_at is not None:
             index = event.get("i")
-            if isinstance(index, int) and index in started and index not in results:
+            if _is_index(index, questions) and index in started and index not in results:
                 results[index] = _call_result(index, questions[index], event, at - started[index])
         elif kind == "done" and ready_at is not None:
             why_stopped = "finished"
             break
+        else:
+            out_of_turn += 1
 
     handle.kill()
     for reader in readers:
         reader.join(timeout=2)
     watch.stderr_tail = b"".join(tail).decode("utf-8", "replace")[-STDERR_TAIL:]
     watch.process = why_stopped or (watch.infra or watch.import_failure or "")
+    if out_of_turn:
+        watch.process += f" ({out_of_turn} lifecycle event(s) out of turn ignored)"
     now = time.monotonic()
     for index, question in enumerate(questions):
         if index in results:
@@ -351,14 +396,54 @@ def _watch(handle: RunningHarness, questions: tuple[str, ...], threads: int, non
     return watch
 
 
+def _is_index(value: object, questions: tuple[str, ...]) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(questions)
+
+
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A finite number the harness reported, else None (NaN and infinity are no duration)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _text(value: object, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _plain_view(value: object) -> tuple[dict | None, str | None]:
+    """The harness's view of a returned dict, checked for exactly the shape ``harness.coerce`` makes.
+
+    The event may have been written by the candidate's code instead of the harness: anything else
+    is a broken contract, never something a check has to cope with.
+    """
+    if not isinstance(value, dict):
+        return None, None
+    keys, citations = value.get("keys"), value.get("citations")
+    view = {
+        "keys": [k[:40] for k in keys[:20] if isinstance(k, str)] if isinstance(keys, list) else [],
+        "status": _text(value.get("status"), 100),
+        "answer": _text(value.get("answer"), MAX_TEXT + 20),
+        "citations": [c[:300] for c in citations[:MAX_ITEMS] if isinstance(c, str)]
+        if isinstance(citations, list)
+        else None,
+    }
+    shaped = (
+        isinstance(keys, list)
+        and (value.get("status") is None or view["status"] is not None)
+        and (value.get("answer") is None or view["answer"] is not None)
+        and (citations is None or (isinstance(citations, list) and len(view["citations"]) == len(citations)))
+    )
+    return view, None if shaped else "the reported value is not in the harness's shape"
 
 
 def _call_result(index: int, question: str, event: dict, observed: float) -> CallResult:
     outcome = event.get("outcome") if event.get("outcome") in ("returned", "raised") else "returned"
-    value = event.get("value") if isinstance(event.get("value"), dict) else None
-    problems = [str(p)[:300] for p in event.get("problems", []) if isinstance(p, str)][:10]
+    value, malformed = _plain_view(event.get("value"))
+    reported = event.get("problems")
+    problems = [p[:300] for p in reported if isinstance(p, str)][:10] if isinstance(reported, list) else []
+    if malformed:
+        problems.append(malformed)
     if outcome == "returned" and value is None and not problems:
         problems = ["the harness reported no value"]
     raised = str(event.get("raised"))[:2_000] if outcome == "raised" else None
@@ -366,7 +451,7 @@ def _call_result(index: int, question: str, event: dict, observed: float) -> Cal
         index=index,
         question=question,
         outcome=outcome,
-        value=value,
+        value=value if outcome == "returned" else None,
         problems=problems,
         raised=raised,
         duration_s=_number(event.get("duration_s")),
@@ -393,15 +478,22 @@ def _error(probe: Probe, started: float, reason: str, evidence: dict | None = No
     )
 
 
-def run_probe(ctx: _Context, probe: Probe) -> ProbeOutcome:
+class GradingCancelled(Exception):
+    """The grading was told to stop (a newer upload superseded it): no outcome is final."""
+
+
+def run_probe(ctx: _Context, probe: Probe, cancel: threading.Event | None = None) -> ProbeOutcome:
     started = time.monotonic()
     try:
-        return _run_probe(ctx, probe, started)
+        return _run_probe(ctx, probe, started, cancel)
+    except GradingCancelled:
+        raise
     except Exception as exc:
-        return _error(probe, started, f"runner error: {type(exc).__name__}: {exc}")
+        log.exception("probe %s: the runner failed", probe.id)
+        return _error(probe, started, f"runner error (a platform bug): {type(exc).__name__}: {exc}")
 
 
-def _run_probe(ctx: _Context, probe: Probe, started: float) -> ProbeOutcome:
+def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Event | None) -> ProbeOutcome:
     exercise = ctx.exercise
     work = Path(tempfile.mkdtemp(prefix=f"{probe.id}-", dir=ctx.tmp_root))
     fake = None
@@ -426,8 +518,8 @@ def _run_probe(ctx: _Context, probe: Probe, started: float) -> ProbeOutcome:
             "questions": list(probe.questions),
             "threads": probe.threads,
             "nonce": nonce,
-            "max_text": 20_000,
-            "max_items": 50,
+            "max_text": MAX_TEXT,
+            "max_items": MAX_ITEMS,
             "preload": list(exercise.preload),
         }
         job = HarnessJob(
@@ -437,13 +529,17 @@ def _run_probe(ctx: _Context, probe: Probe, started: float) -> ProbeOutcome:
             stdin=json.dumps(payload).encode("ascii"),
             env=env,
         )
+        if cancel is not None and cancel.is_set():
+            raise GradingCancelled(probe.id)
         try:
             handle = ctx.executor.launch(job)
         except ExecutorError as exc:
             return _error(probe, started, f"the candidate process could not be launched: {exc}")
-        watch = _watch(handle, probe.questions, probe.threads, nonce, exercise.call_timeout_s)
+        watch = _watch(handle, probe.questions, probe.threads, nonce, exercise.call_timeout_s, cancel)
+        if watch.cancelled:
+            raise GradingCancelled(probe.id)
         fake.wait_idle(timeout=2.0)
-        requests, peak = fake.requests, fake.peak_in_flight
+        requests, peak, flood = fake.requests, fake.peak_in_flight, fake.flood
     finally:
         if fake is not None:
             fake.stop()
@@ -460,21 +556,47 @@ def _run_probe(ctx: _Context, probe: Probe, started: float) -> ProbeOutcome:
         import_s=watch.import_s,
         process=watch.process,
         stderr_tail=watch.stderr_tail,
+        flood=flood,
     )
     stored = evidence.to_json()
-    if watch.infra:
-        return _error(probe, started, f"infrastructure: {watch.infra}", stored)
-    if watch.import_failure:
-        outcome = "fail"
-        reason = watch.import_failure
-    else:
-        try:
-            verdict = probe.check(evidence)
-        except Exception as exc:
-            return _error(probe, started, f"the check failed: {type(exc).__name__}: {exc}", stored)
-        outcome, reason = ("pass" if verdict.passed else "fail"), verdict.reason
+    outcome, reason = _judge(probe, evidence, watch)
     return ProbeOutcome(
         probe.id, probe.failure_mode, probe.description, outcome, reason, time.monotonic() - started, stored
+    )
+
+
+def _judge(probe: Probe, evidence: Evidence, watch: _Watch) -> tuple[str, str]:
+    """(outcome, reason). "error" only for what the platform alone decides is its own fault."""
+    if watch.infra:
+        return "error", f"infrastructure: {watch.infra}"
+    broken = next((r for r in evidence.requests if r.get("fault") == "fake_error"), None)
+    if broken is not None:
+        seq, what = broken.get("seq"), broken.get("fake_error")
+        return "error", f"the fake model failed on request {seq} (a platform bug): {what}"
+    if not evidence.complete:
+        return "fail", _flood_reason(evidence)
+    if watch.import_failure:
+        return "fail", watch.import_failure
+    try:
+        verdict = probe.check(evidence)
+    except Exception as exc:
+        # Checks are total over anything a candidate can send; one that raises is our bug, which
+        # staff must see and fix, never a free pass: the probe is retried, then the run fails as ours.
+        log.exception("probe %s: the check raised", probe.id)
+        return "error", f"the check raised (a platform bug): {type(exc).__name__}: {exc}"
+    return ("pass" if verdict.passed else "fail"), verdict.reason
+
+
+def _flood_reason(evidence: Evidence) -> str:
+    flood = evidence.flood
+    if flood.get("requests_unrecorded"):
+        return (
+            f"a request flood: {evidence.requests_seen:,} requests reached the model in this probe; "
+            f"past {len(evidence.requests):,} they were refused and only counted"
+        )
+    return (
+        f"a request flood: {flood.get('bodies_dropped')} request bodies arrived after the probe had "
+        "already received 64 MB of them"
     )
 
 
@@ -497,13 +619,18 @@ def grade(
     workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[int, int], None] | None = None,
     exclusive_alone: bool = True,
+    cancel: threading.Event | None = None,
 ) -> GradeReport:
     """Run the exercise's probes (or those named) against an unpacked submission folder.
 
     ``executor`` defaults to a :class:`ForkServerExecutor` (unsandboxed); pass a sandboxing one in
     production. ``on_progress(done, total)`` is called after each probe finishes.
     ``exclusive_alone=False`` runs timing-sensitive probes in the pool like the others: only for
-    tests whose verdicts do not depend on timing.
+    tests whose verdicts do not depend on timing. Setting ``cancel`` kills the running candidate
+    processes, starts no more and raises :class:`GradingCancelled`.
+
+    A probe that ends in ``error`` (ours) is run once more, alone, after the others: a box that
+    could not start while the machine was busy gets a second chance with nothing beside it.
     """
     started = time.monotonic()
     exercise = load_exercise(exercise_dir)
@@ -513,6 +640,7 @@ def grade(
     selected = _select(exercise.probes, probe_ids)
     own_executor = executor is None
     executor = executor or ForkServerExecutor(preload=exercise.preload)
+    retried: list[str] = []
     try:
         try:
             executor.start()
@@ -524,7 +652,7 @@ def grade(
             lock = threading.Lock()
 
             def run(probe: Probe) -> ProbeOutcome:
-                outcome = run_probe(ctx, probe)
+                outcome = run_probe(ctx, probe, cancel)
                 with lock:
                     results[probe.id] = outcome
                     done = len(results)
@@ -539,6 +667,13 @@ def grade(
             rest.sort(key=lambda p: not p.long)  # stable: long probes first, then in file order
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="probe") as pool:
                 list(pool.map(run, rest))
+            for probe in [p for p in selected if results[p.id].outcome == "error"]:
+                first = results[probe.id].reason
+                again = run_probe(ctx, probe, cancel)
+                if again.outcome == "error":
+                    again.reason = f"{again.reason} (also when run again alone; first: {first})"[:2_000]
+                results[probe.id] = again
+                retried.append(probe.id)
     finally:
         if own_executor:
             executor.close()
@@ -549,4 +684,5 @@ def grade(
         sandboxed=bool(getattr(executor, "sandboxed", False)),
         outcomes=[results[p.id] for p in selected],
         wall_s=time.monotonic() - started,
+        retried_alone=retried,
     )

@@ -83,7 +83,7 @@ def test_it_refuses_uploads_before_start_and_after_the_deadline(invitation):
     assert invitation.submissions.count() == 0
 
 
-def test_resubmission_keeps_every_upload_and_queues_each(invitation):
+def test_resubmission_keeps_every_upload_queues_the_newest_and_supersedes_the_older_grading(invitation):
     invitation_start(invitation=invitation)
     first = submission_accept(invitation=invitation, archive=ZIP, notes="v1")
     invitation_mark_graded(invitation=invitation)
@@ -91,7 +91,9 @@ def test_resubmission_keeps_every_upload_and_queues_each(invitation):
     invitation.refresh_from_db()
     assert (first.number, second.number) == (1, 2)
     assert invitation.state == Invitation.SUBMITTED
-    assert GradingRun.objects.filter(submission__invitation=invitation, state=GradingRun.QUEUED).count() == 2
+    assert first.grading_runs.get().state == GradingRun.SUPERSEDED
+    assert second.grading_runs.get().state == GradingRun.QUEUED
+    assert AuditEvent.objects.filter(action="grading.superseded").count() == 1
     assert second.archive.read() == ZIP + b"x"
     assert AuditEvent.objects.filter(action="submission.accepted").count() == 2
 

@@ -259,5 +259,5 @@ def test_our_faults_are_errors_never_failures(tmp_path):
 
     assert launched.outcome == "error" and "no sandbox today" in launched.reason
     assert no_fake.outcome == "error" and "fake model could not start" in no_fake.reason
-    assert bad_check.outcome == "error" and "check failed" in bad_check.reason
+    assert bad_check.outcome == "error" and "the check raised (a platform bug)" in bad_check.reason
     assert no_python.outcome == "error"

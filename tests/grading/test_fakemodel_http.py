@@ -146,7 +146,10 @@ def test_validation_errors(fake):
     status, _, raw = post(model, body={**BODY, "messages": [{"role": "robot", "content": "hi"}]})
     assert status == 400 and "messages.0.role" in json.loads(raw)["error"]["message"]
     assert [r["fault"] for r in model.requests] == ["invalid_request"] * 3
-    assert model.requests[1]["body"] == {"model": "m", "messages": BODY["messages"]}
+    # A body the API refuses is not a body the checks may read: only its reason and an excerpt stay.
+    refused = model.requests[1]
+    assert refused["body"] is None and refused["invalid"] == "max_tokens: Field required"
+    assert json.loads(refused["body_excerpt"]) == {"model": "m", "messages": BODY["messages"]}
 
 
 def test_a_body_over_the_size_limit_is_413(fake):

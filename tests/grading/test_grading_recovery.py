@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from assessments.models import GradingRun, ProbeResult
-from candidates.services import invitation_start, submission_accept
+from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_accept
 from tests.workers import RedisServer, WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -77,8 +77,20 @@ def test_a_run_survives_its_worker_being_killed(_celery_worker_session, transact
     assert run.attempt == 2
 
 
+@pytest.fixture
+def three_started_invitations(assessment, manager):
+    """Three candidates' uploads: one candidate's second upload would supersede their first."""
+    invitations = []
+    for n in range(3):
+        candidate = candidate_get_or_create(name=f"Candidate {n}", email=f"c{n}@example.com")
+        invitation, _ = invitation_create(assessment=assessment, candidate=candidate, invited_by=manager)
+        invitation_start(invitation=invitation)
+        invitations.append(invitation)
+    return invitations
+
+
 def test_runs_end_done_when_the_broker_is_down_for_ten_seconds(
-    _celery_worker_session, transactional_db, started_invitation
+    _celery_worker_session, transactional_db, three_started_invitations
 ):
     redis = RedisServer().start()
     env = {"CELERY_BROKER_URL": redis.url, **FAST_SWEEP}
@@ -89,8 +101,8 @@ def test_runs_end_done_when_the_broker_is_down_for_ten_seconds(
             # Enqueued on commit to the suite's broker, which nobody reads now: the sweeper
             # must notice the runs waiting and send them through the private Redis.
             run_ids = [
-                submission_accept(invitation=started_invitation, archive=_zip(SLOW)).grading_runs.get().pk
-                for _ in range(3)
+                submission_accept(invitation=invitation, archive=_zip(SLOW)).grading_runs.get().pk
+                for invitation in three_started_invitations
             ]
             wait_for(
                 lambda: GradingRun.objects.filter(pk__in=run_ids, state=GradingRun.RUNNING).exists(),

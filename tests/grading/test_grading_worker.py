@@ -80,9 +80,12 @@ HOSTILE = {
                 return ""
         def answer(question):
             found = {"env": dict(os.environ), "files": [], "proc": []}
+            # Everything but /usr and /opt/runtime (Debian's files and the runtime's packages,
+            # thousands: walking them takes longer than the 4 s call limit on a loaded machine)
+            # and the kernel's pseudo-files.
             for root in ("/", "/work", "/root", "/home", "/var", "/etc", "/opt", "/srv", "/app"):
                 for dirpath, dirnames, filenames in os.walk(root):
-                    if dirpath.startswith(("/proc", "/sys", "/dev")):
+                    if dirpath.startswith(("/proc", "/sys", "/dev", "/usr", "/opt/runtime")):
                         dirnames[:] = []
                         continue
                     for name in filenames:
@@ -171,8 +174,8 @@ def test_a_hostile_submission_is_graded_and_the_worker_survives(celery_worker, s
     if name == "snoop":
         report = _snoop_report(run)
         assert "ANTHROPIC_BASE_URL" in report["env"]  # it did run and report what it could see
-        # It finds nothing of ours: only files that Debian packages put under /usr.
-        assert all(path.startswith("/usr/") for path in report["files"]), report["files"]
+        # It finds nothing of ours: none of the project's, the worker's or the exercise's files.
+        assert report["files"] == [], report["files"]
         project = str(Path(__file__).resolve().parents[2])
         assert project not in evidence and "hidden" not in " ".join(report["files"])
         assert set(report["env"]) <= {
