@@ -90,21 +90,33 @@ class Exercise:
         return self.module.prepare(probe, work_dir)
 
 
+_LOADING = threading.Lock()
+
+
 def _load_hidden(path: Path, slug: str) -> ModuleType:
-    """Import ``hidden/`` as a uniquely named package (never importable by candidate code)."""
+    """Import ``hidden/`` as a uniquely named package (never importable by candidate code).
+
+    Under a lock: a module is in ``sys.modules`` before it has finished executing, so a second
+    thread loading the same exercise would otherwise get a half-initialised module.
+    """
     hidden = path / "hidden"
     name = "_exercise_" + "".join(c if c.isalnum() else "_" for c in slug)
-    if f"{name}.probes" in sys.modules:
-        return sys.modules[f"{name}.probes"]
-    spec = importlib.util.spec_from_file_location(
-        name, hidden / "__init__.py", submodule_search_locations=[str(hidden)]
-    )
-    if spec is None or spec.loader is None:
-        raise GradingError(f"{hidden} is not a Python package")
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-    return importlib.import_module(f"{name}.probes")
+    with _LOADING:
+        if f"{name}.probes" in sys.modules:
+            return sys.modules[f"{name}.probes"]
+        spec = importlib.util.spec_from_file_location(
+            name, hidden / "__init__.py", submodule_search_locations=[str(hidden)]
+        )
+        if spec is None or spec.loader is None:
+            raise GradingError(f"{hidden} is not a Python package")
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        try:
+            spec.loader.exec_module(package)
+            return importlib.import_module(f"{name}.probes")
+        except BaseException:
+            sys.modules.pop(name, None)  # a later attempt starts clean instead of finding a broken package
+            raise
 
 
 def load_exercise(path: Path | str) -> Exercise:
