@@ -1,27 +1,12 @@
 """Hostile archives are refused with a message that names the problem, and nothing escapes."""
 
-import io
 import stat
 import zipfile
 
 import pytest
 
 from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
-
-
-def make_zip(entries: dict[str, bytes] | list[tuple], *, compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as zf:
-        items = entries.items() if isinstance(entries, dict) else entries
-        for item in items:
-            name, content, *mode = item
-            info = zipfile.ZipInfo(name)
-            info.compress_type = compression
-            if mode:
-                info.create_system = 3
-                info.external_attr = mode[0] << 16
-            zf.writestr(info, content)
-    return buffer.getvalue()
+from tests.builders import make_zip
 
 
 def test_it_unpacks_a_normal_submission(tmp_path):

@@ -1,21 +1,10 @@
 """Graded submissions with probe results and reviews, built through the real services."""
 
-import io
-import zipfile
-
 from django.utils import timezone
 
 from assessments.models import GradingRun, ProbeResult
 from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_accept
-
-
-def make_zip(files: dict[str, str | bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return buf.getvalue()
-
+from tests.builders import make_zip
 
 DEFAULT_FILES = {
     "echo/__init__.py": (
