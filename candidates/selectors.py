@@ -83,6 +83,23 @@ def invitation_contact(invitation: Invitation) -> dict:
     return {"name": person.get_full_name() or person.get_username(), "email": person.email}
 
 
+def ignored_files_sentence(ignored: list[dict], *, named: int = 3) -> str:
+    """ "We ignored 3 files: a, b and c (compiled Python: we run your source files)." or "" for none."""
+    if not ignored:
+        return ""
+    parts = []
+    for reason in dict.fromkeys(item["reason"] for item in ignored):
+        paths = [item["path"] for item in ignored if item["reason"] == reason]
+        shown = paths[:named]
+        if len(paths) > named:
+            listed = f"{', '.join(shown)} and {len(paths) - named} more"
+        else:
+            listed = " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else shown[0]
+        parts.append(f"{listed} ({reason})")
+    total = len(ignored)
+    return f"We ignored {total} file{'s' if total != 1 else ''}: {'; '.join(parts)}."
+
+
 def megabytes(n: int) -> str:
     """5242880 -> "5 MB"; 1572864 -> "1.5 MB"."""
     return f"{n / 1048576:.1f}".removesuffix(".0") + " MB"

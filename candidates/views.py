@@ -34,6 +34,7 @@ from candidates.selectors import (
     duration_words,
     exercise_brief_html,
     feedback_summary,
+    ignored_files_sentence,
     invitation_by_token,
     invitation_contact,
     invitation_link_problem,
@@ -143,9 +144,8 @@ def upload(request, invitation: Invitation):
             except UploadRejected as exc:
                 form.add_error("archive", str(exc))
             else:
-                messages.success(
-                    request, f"Upload {submission.number} received. The automatic checks start in a moment."
-                )
+                received = f"Upload {submission.number} received. The automatic checks start in a moment."
+                messages.success(request, f"{received} {ignored_files_sentence(submission.ignored_files)}".strip())
                 url = reverse("candidates:status", args=[invitation.pk])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         invitation.refresh_from_db()

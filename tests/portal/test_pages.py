@@ -372,3 +372,59 @@ def test_released_feedback_shows_one_verdict_per_failure_mode_and_nothing_more(
     for secret in ["t1", "i2", "g1", "SECRET-CODE", "made up", "infra"]:
         assert secret not in rows
     assert ProbeResult.objects.count() == len(RESULTS)
+
+
+# --- Source only: what is left out, what is refused ------------------------------------------------
+
+PYC = b"\xcb\r\r\n\x01\x00\x00\x00" + b"\x00" * 40
+COMPILED = "compiled Python: we run your source files"
+
+
+def test_an_upload_with_compiled_python_is_accepted_and_the_pages_name_what_was_left_out(portal, started):
+    data = make_zip(
+        {
+            "echo/__init__.py": "def answer(q):\n    return q\n",
+            "echo/__pycache__/__init__.cpython-312.pyc": PYC,
+            "echo/model.pyc": PYC + b"more",
+        }
+    )
+
+    response = upload(portal, started, data)
+
+    assert response.status_code == 302
+    submission = Submission.objects.get(invitation=started)
+    assert submission.ignored_files == [
+        {"path": "echo/__pycache__/__init__.cpython-312.pyc", "size": 48, "reason": COMPILED},
+        {"path": "echo/model.pyc", "size": 52, "reason": COMPILED},
+    ]
+    html = portal.get(url("status", started)).content.decode()
+    assert (
+        "Upload 1 received. The automatic checks start in a moment. We ignored 2 files: "
+        "echo/__pycache__/__init__.cpython-312.pyc and echo/model.pyc (compiled Python: we run your source files)."
+    ) in html
+    uploads = html.split('id="uploads-title"', 1)[1]
+    assert '<code>echo/__pycache__/__init__.cpython-312.pyc</code> <span class="muted">48\xa0bytes</span>' in uploads
+    assert "<code>echo/model.pyc</code>" in uploads and "Compiled Python: we run your source files" in uploads
+    assert "<details>" not in uploads  # two files are shown as they are
+
+
+def test_many_left_out_files_are_folded_away_on_the_status_page(portal, started):
+    pycs = {f"echo/__pycache__/m{i}.cpython-312.pyc": PYC for i in range(5)}
+    submission_upload(invitation=started, archive=make_zip({"echo/__init__.py": "x = 1\n"} | pycs))
+
+    uploads = portal.get(url("status", started)).content.decode().split('id="uploads-title"', 1)[1]
+
+    assert "<details><summary>5 files</summary>" in uploads
+    assert all(f"<code>{path}</code>" in uploads for path in pycs)
+
+
+def test_an_upload_with_a_native_extension_is_refused_naming_it_and_nothing_is_stored(portal, started, settings):
+    data = make_zip({"echo/__init__.py": "from echo._fast import answer\n", "echo/_fast.so": b"\x7fELF" + b"\0" * 60})
+
+    response = upload(portal, started, data)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was stored." in html
+    assert "&#x27;echo/_fast.so&#x27; is a compiled native extension; upload source files only." in html
+    _nothing_stored(started, settings)
