@@ -26,6 +26,8 @@ from candidates.selectors import (
     duration_words,
     feedback_summary,
     invitation_contact,
+    upload_limit_message,
+    uploads_left,
 )
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ def submission_accept(
     The archive must already have passed the safe-unpacking checks; this stores the
     original bytes with their sha256 so what was graded can always be proven, and
     ``ignored_files`` (what the unpacking dropped) to tell the candidate and reviewers.
+    Raises UploadRejected once MAX_UPLOADS_PER_INVITATION uploads are stored.
     """
     if not invitation.accepts_uploads:
         if invitation.is_past_due:
@@ -121,6 +124,9 @@ def submission_accept(
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.state != Invitation.SUBMITTED:
             check_transition(locked, Invitation.SUBMITTED)
+        # Counted under the invitation's row lock: two uploads at once cannot both be the one too many.
+        if not uploads_left(locked):
+            raise UploadRejected(upload_limit_message(locked))
         number = (locked.submissions.aggregate(n=Max("number"))["n"] or 0) + 1
         submission = Submission(
             invitation=locked,
@@ -344,6 +350,8 @@ def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = ""
         if invitation.is_past_due:
             raise UploadRejected("The deadline has passed, so uploads are closed. Nothing was stored.")
         raise UploadRejected("This take-home is not accepting uploads.")
+    if not uploads_left(invitation):  # said before the work of unpacking; submission_accept decides under a lock
+        raise UploadRejected(upload_limit_message(invitation))
     exercise = invitation.assessment.exercise
     package = _entry_package(exercise.entry_point)
     with tempfile.TemporaryDirectory(prefix="upload-check-") as scratch:
