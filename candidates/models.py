@@ -155,6 +155,12 @@ class Submission(models.Model):
     notes = models.TextField(blank=True, help_text="From the upload form or NOTES.md in the archive.")
     exercise_version = models.CharField(max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
+    ignored_files = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Files of the archive that were never unpacked or run (compiled Python, archives inside "
+        "the archive): [{path, size, reason}], as the unpacking reported them.",
+    )
 
     class Meta:
         ordering = ["invitation", "-number"]
@@ -166,6 +172,14 @@ class Submission(models.Model):
 
     def __str__(self):
         return f"Submission {self.number} of {self.invitation}"
+
+    @property
+    def ignored_by_reason(self) -> list[dict]:
+        """The ignored files grouped under their reason, in the order the archive listed them."""
+        groups: dict[str, list[dict]] = {}
+        for item in self.ignored_files or []:
+            groups.setdefault(item.get("reason", ""), []).append(item)
+        return [{"reason": reason, "files": files} for reason, files in groups.items()]
 
 
 class Decision(models.Model):

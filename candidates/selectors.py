@@ -13,7 +13,9 @@ from pathlib import Path
 
 import markdown
 import nh3
+from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q
+from django.utils import dateformat, timezone
 
 from assessments.models import FAILURE_MODES, GradingRun, ProbeResult
 from candidates.models import Candidate, Invitation, Submission, hash_token
@@ -81,6 +83,45 @@ def invitation_contact(invitation: Invitation) -> dict:
     if person is None:
         return {"name": "", "email": ""}
     return {"name": person.get_full_name() or person.get_username(), "email": person.email}
+
+
+def uploads_left(invitation: Invitation) -> int:
+    """How many more uploads this take-home accepts from the candidate (MAX_UPLOADS_PER_INVITATION)."""
+    return max(0, settings.MAX_UPLOADS_PER_INVITATION - invitation.submissions.count())
+
+
+def upload_limit_message(invitation: Invitation) -> str:
+    """What a candidate who has used every upload is told; plain text, shown as is."""
+    latest = invitation.submissions.order_by("-number").first()
+    contact = invitation_contact(invitation)
+    who = contact["name"] or "the person who invited you"
+    if contact["email"]:
+        who = f"{who} ({contact['email']})"
+    assessed = ""
+    if latest is not None:
+        received = dateformat.format(timezone.localtime(latest.created_at), "D j M Y, H:i T")
+        assessed = f"; your latest upload (number {latest.number}, received {received}) is the one assessed"
+    return (
+        f"You have uploaded {settings.MAX_UPLOADS_PER_INVITATION} times, the most this take-home accepts"
+        f"{assessed}. If you need to replace it, write to {who}."
+    )
+
+
+def ignored_files_sentence(ignored: list[dict], *, named: int = 3) -> str:
+    """ "We ignored 3 files: a, b and c (compiled Python: we run your source files)." or "" for none."""
+    if not ignored:
+        return ""
+    parts = []
+    for reason in dict.fromkeys(item["reason"] for item in ignored):
+        paths = [item["path"] for item in ignored if item["reason"] == reason]
+        shown = paths[:named]
+        if len(paths) > named:
+            listed = f"{', '.join(shown)} and {len(paths) - named} more"
+        else:
+            listed = " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else shown[0]
+        parts.append(f"{listed} ({reason})")
+    total = len(ignored)
+    return f"We ignored {total} file{'s' if total != 1 else ''}: {'; '.join(parts)}."
 
 
 def megabytes(n: int) -> str:

@@ -21,13 +21,24 @@ from assessments.models import Assessment, AuditEvent
 from assessments.services import audit_record, grading_run_create, grading_runs_supersede
 from assessments.transitions import IllegalTransition, apply_transition, check_transition
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
-from candidates.selectors import candidates_past_retention, duration_words, feedback_summary, invitation_contact
+from candidates.selectors import (
+    candidates_past_retention,
+    duration_words,
+    feedback_summary,
+    invitation_contact,
+    upload_limit_message,
+    uploads_left,
+)
 
 log = logging.getLogger(__name__)
 
 
 class InvitationError(Exception):
     """A user-facing refusal: the message is safe and meant to be shown."""
+
+
+class UploadRejected(InvitationError):
+    """The upload breaks a rule; nothing was stored and the message tells the candidate why."""
 
 
 def candidate_get_or_create(*, name: str, email: str) -> Candidate:
@@ -94,11 +105,15 @@ def invitation_withdraw(*, invitation: Invitation, actor, reason: str = "") -> I
     return invitation
 
 
-def submission_accept(*, invitation: Invitation, archive: bytes, notes: str = "") -> Submission:
+def submission_accept(
+    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict] | None = None
+) -> Submission:
     """Store one upload and queue its grading, all in one transaction.
 
     The archive must already have passed the safe-unpacking checks; this stores the
-    original bytes with their sha256 so what was graded can always be proven.
+    original bytes with their sha256 so what was graded can always be proven, and
+    ``ignored_files`` (what the unpacking dropped) to tell the candidate and reviewers.
+    Raises UploadRejected once MAX_UPLOADS_PER_INVITATION uploads are stored.
     """
     if not invitation.accepts_uploads:
         if invitation.is_past_due:
@@ -109,6 +124,9 @@ def submission_accept(*, invitation: Invitation, archive: bytes, notes: str = ""
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.state != Invitation.SUBMITTED:
             check_transition(locked, Invitation.SUBMITTED)
+        # Counted under the invitation's row lock: two uploads at once cannot both be the one too many.
+        if not uploads_left(locked):
+            raise UploadRejected(upload_limit_message(locked))
         number = (locked.submissions.aggregate(n=Max("number"))["n"] or 0) + 1
         submission = Submission(
             invitation=locked,
@@ -117,6 +135,7 @@ def submission_accept(*, invitation: Invitation, archive: bytes, notes: str = ""
             size_bytes=len(archive),
             notes=notes,
             exercise_version=exercise.version,
+            ignored_files=ignored_files or [],
         )
         submission.archive.save("upload.zip", ContentFile(archive), save=False)
         submission.save()
@@ -133,7 +152,12 @@ def submission_accept(*, invitation: Invitation, archive: bytes, notes: str = ""
             actor=f"candidate:{locked.pseudonym}",
             action="submission.accepted",
             target=submission,
-            data={"number": number, "sha256": submission.sha256, "size": submission.size_bytes},
+            data={
+                "number": number,
+                "sha256": submission.sha256,
+                "size": submission.size_bytes,
+                "ignored_files": len(submission.ignored_files),
+            },
         )
     invitation.refresh_from_db()
     return submission
@@ -295,10 +319,6 @@ MAX_NOTES_FILE_BYTES = 200_000
 NOTES_FILENAME = "notes.md"
 
 
-class UploadRejected(InvitationError):
-    """The upload breaks a rule; nothing was stored and the message tells the candidate why."""
-
-
 def _entry_package(entry_point: str) -> str:
     """ "helpdesk:answer" -> "helpdesk"; "pkg.mod:fn" -> "pkg"."""
     return entry_point.split(":", 1)[0].split(".", 1)[0].strip()
@@ -332,6 +352,8 @@ def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = ""
         if invitation.is_past_due:
             raise UploadRejected("The deadline has passed, so uploads are closed. Nothing was stored.")
         raise UploadRejected("This take-home is not accepting uploads.")
+    if not uploads_left(invitation):  # said before the work of unpacking; submission_accept decides under a lock
+        raise UploadRejected(upload_limit_message(invitation))
     exercise = invitation.assessment.exercise
     package = _entry_package(exercise.entry_point)
     with tempfile.TemporaryDirectory(prefix="upload-check-") as scratch:
@@ -354,6 +376,7 @@ def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = ""
         invitation=invitation,
         archive=archive,
         notes=submission_notes_combine(form_notes=notes, archive_notes=archive_notes),
+        ignored_files=[{"path": i.path, "size": i.size, "reason": i.reason} for i in manifest.ignored],
     )
 
 
@@ -415,8 +438,9 @@ def candidate_erase(
     """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
 
     Kept: invitations (state, timestamps, pseudonym), submissions' number, size and sha256,
-    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, decision
-    reasons, and free text about them in the audit trail. Their portal links stop working.
+    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, the names of
+    the archive's ignored files, decision reasons, and free text about them in the audit trail.
+    Their portal links stop working.
     """
     with transaction.atomic():
         locked = Candidate.objects.select_for_update().get(pk=candidate.pk)
@@ -425,7 +449,7 @@ def candidate_erase(
         invitation_ids = list(locked.invitations.values_list("pk", flat=True))
         submissions = Submission.objects.filter(invitation__candidate=locked)
         files = [name for name in submissions.values_list("archive", flat=True) if name]
-        submissions.update(archive="", notes="")
+        submissions.update(archive="", notes="", ignored_files=[])  # file names come from the archive
         Decision.objects.filter(invitation__candidate=locked).update(reason=erased_text)
         redacted = _audit_redact(invitation_ids, erased_text)
         locked.name = f"Erased candidate #{locked.pk}"

@@ -34,11 +34,14 @@ from candidates.selectors import (
     duration_words,
     exercise_brief_html,
     feedback_summary,
+    ignored_files_sentence,
     invitation_by_token,
     invitation_contact,
     invitation_link_problem,
     megabytes,
     portal_status,
+    upload_limit_message,
+    uploads_left,
 )
 from candidates.services import InvitationError, UploadRejected, invitation_start, submission_upload
 
@@ -143,9 +146,8 @@ def upload(request, invitation: Invitation):
             except UploadRejected as exc:
                 form.add_error("archive", str(exc))
             else:
-                messages.success(
-                    request, f"Upload {submission.number} received. The automatic checks start in a moment."
-                )
+                received = f"Upload {submission.number} received. The automatic checks start in a moment."
+                messages.success(request, f"{received} {ignored_files_sentence(submission.ignored_files)}".strip())
                 url = reverse("candidates:status", args=[invitation.pk])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         invitation.refresh_from_db()
@@ -154,6 +156,10 @@ def upload(request, invitation: Invitation):
             messages.error(request, "The deadline has passed, so uploads are closed. Nothing was stored.")
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("candidates:upload", args=[invitation.pk]))
+        elif request.htmx and not uploads_left(invitation):
+            # The last upload went meanwhile (another tab): the page loses its form, so it reloads whole.
+            messages.error(request, "Nothing was stored: every upload this take-home accepts is used.")
+            return HttpResponseClientRedirect(reverse("candidates:upload", args=[invitation.pk]))
         # htmx swaps only 2xx responses; without JavaScript the status says what happened.
         status = 200 if request.htmx else 400
     return _render(
@@ -171,6 +177,7 @@ def upload(request, invitation: Invitation):
         },
         package=invitation.assessment.exercise.entry_point.split(":", 1)[0].split(".", 1)[0],
         submissions=list(invitation.submissions.order_by("-number")),
+        **_upload_allowance(invitation),
     )
 
 
@@ -188,6 +195,7 @@ def status(request, invitation: Invitation):
         fragment="live",
         status_info=portal_status(invitation=invitation),
         feedback=feedback,
+        **_upload_allowance(invitation),
     )
 
 
@@ -198,6 +206,15 @@ def status(request, invitation: Invitation):
 def _starter_kit(package_path: str, checksum: str) -> bytes:
     """The kit's bytes, built once per package version (the build is deterministic)."""
     return build_starter_kit(Path(package_path))
+
+
+def _upload_allowance(invitation: Invitation) -> dict:
+    left = uploads_left(invitation)
+    return {
+        "uploads_left": left,
+        "upload_limit": settings.MAX_UPLOADS_PER_INVITATION,
+        "upload_limit_message": "" if left else upload_limit_message(invitation),
+    }
 
 
 def _home_url(invitation: Invitation) -> str:

@@ -251,6 +251,10 @@ GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
 # A queued run untouched for this long has its message sent again (the broker may have lost it).
 GRADING_REQUEUE_AFTER_S = env_int("GRADING_REQUEUE_AFTER_S", 600)
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
+# Uploads one candidate may make to one take-home; the latest is the one assessed.
+MAX_UPLOADS_PER_INVITATION = env_int("MAX_UPLOADS_PER_INVITATION", 10)
+if MAX_UPLOADS_PER_INVITATION < 1:
+    raise ImproperlyConfigured("MAX_UPLOADS_PER_INVITATION must be 1 or more.")
 
 # --- Decision webhooks (endpoints and their secrets live in the admin: reports.WebhookEndpoint) ------
 # A failed delivery is retried after base, 2×base, 4×base… seconds, at most this many attempts.

@@ -3,6 +3,13 @@
 Everything in the archive is hostile. It is unpacked with the same checks as the grader into a
 temporary folder that is always removed; HTML comes only from Pygments (which escapes what it
 highlights) and from sanitised markdown, never from candidate text marked safe by hand.
+
+What was graded is what the pane lists: every file the unpacking wrote, with its size, including
+those it cannot render (binary, over MAX_SHOWN_BYTES, not UTF-8) and those in tool folders such as
+``.venv/`` (folded, never hidden: code there is importable once the solution puts it on sys.path),
+and, apart, the files the unpacking dropped and never ran. Only the selected file's content is
+rendered, and the diffs stop at MAX_DIFF_BYTES. Reviewers are blind to who the candidate is, so
+git's own files (its logs name the author) are listed but never shown.
 """
 
 import difflib
@@ -18,12 +25,23 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, TextLexer, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, IgnoredFile, unpack_archive
 
 MAX_SHOWN_BYTES = 200 * 1024
-SKIPPED_PARTS = {"__pycache__", ".git", ".venv", "node_modules", ".pytest_cache", ".mypy_cache"}
+MAX_DIFF_BYTES = 1024 * 1024
+# Folders of tools, not of the solution: skipped on the starter kit's side, folded on the submission's.
+TOOL_FOLDERS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _NOTES_TAGS = nh3.ALLOWED_TAGS - {"img", "area", "map"}
 _FORMATTER = HtmlFormatter(cssclass="hl", wrapcode=True)
+
+
+def size_words(n: int) -> str:
+    """1234 -> "1 KB"; the pane's sizes, short enough for a file list."""
+    if n < 1024:
+        return f"{n} byte{'s' if n != 1 else ''}"
+    if n < 1024 * 1024:
+        return f"{round(n / 1024)} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
 
 
 @dataclass
@@ -31,7 +49,61 @@ class FileEntry:
     path: str
     size: int
     status: str  # "added", "modified", "unchanged", "removed"
-    kind: str = "text"  # "text", "binary", "too_large"
+    kind: str = "text"  # "text", "binary", "undecodable", "too_large", "git" (git's own files: never shown)
+    folder: str = ""  # the tool folder it is folded under (".venv/"), "" for the solution's own files
+
+    @property
+    def note(self) -> str:
+        """Why the pane does not show it, or "" when it does."""
+        size = size_words(self.size)
+        return {
+            "binary": f"binary, {size}, not shown",
+            "undecodable": f"not UTF-8 text, {size}, not shown",
+            "too_large": f"{size}, over the {size_words(MAX_SHOWN_BYTES)} the viewer shows: download it to read it",
+            "git": f"git's own file, {size}, not shown: git records name the author",
+        }.get(self.kind, "")
+
+    @property
+    def downloadable(self) -> bool:
+        return self.kind in ("binary", "undecodable", "too_large")
+
+    @property
+    def size_text(self) -> str:
+        return size_words(self.size)
+
+
+@dataclass
+class FileFolder:
+    """A tool folder's files, listed folded under one line that counts them."""
+
+    folder: str
+    files: list[FileEntry]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def python_files(self) -> int:
+        return sum(1 for f in self.files if f.path.endswith(".py"))
+
+    @property
+    def size_text(self) -> str:
+        return size_words(self.size)
+
+
+@dataclass
+class IgnoredGroup:
+    reason: str
+    files: list[IgnoredFile]
+
+    @property
+    def size_text(self) -> str:
+        return size_words(sum(f.size for f in self.files))
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        return [(f.path, size_words(f.size)) for f in self.files]
 
 
 @dataclass
@@ -50,8 +122,33 @@ class CodeView:
     selected: str = ""
     selected_html: SafeString | None = None
     selected_note: str = ""
+    selected_downloadable: bool = False
     diffs: list[FileDiff] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)
     error: str = ""
+
+    @property
+    def listed_count(self) -> int:
+        return sum(1 for f in self.files if f.status != "removed")
+
+    @property
+    def own_files(self) -> list[FileEntry]:
+        return [f for f in self.files if f.status != "removed" and not f.folder]
+
+    @property
+    def tool_folders(self) -> list[FileFolder]:
+        folders: dict[str, list[FileEntry]] = {}
+        for f in self.files:
+            if f.status != "removed" and f.folder:
+                folders.setdefault(f.folder, []).append(f)
+        return [FileFolder(folder, files) for folder, files in folders.items()]
+
+    @property
+    def ignored_groups(self) -> list[IgnoredGroup]:
+        groups: dict[str, list[IgnoredFile]] = {}
+        for item in self.ignored:
+            groups.setdefault(item.reason, []).append(item)
+        return [IgnoredGroup(reason, files) for reason, files in groups.items()]
 
 
 def notes_html(text: str) -> SafeString:
@@ -74,15 +171,23 @@ def highlight_diff(diff: str) -> SafeString:
     return mark_safe(highlight(diff, DiffLexer(stripnl=False), _FORMATTER))  # noqa: S308 - Pygments escapes
 
 
-def _read_tree(root: Path) -> dict[str, bytes | None]:
-    """Relative path -> bytes (None when the file is too large to show)."""
+def _tool_folder(rel: Path) -> str:
+    """The outermost tool folder holding ``rel`` ("web/node_modules/"), or ""."""
+    for depth, part in enumerate(rel.parts[:-1]):
+        if part in TOOL_FOLDERS:
+            return "/".join(rel.parts[: depth + 1]) + "/"
+    return ""
+
+
+def _read_tree(root: Path, *, skip_tool_folders: bool) -> dict[str, tuple[int, bytes | None]]:
+    """Relative path -> (size, bytes), the bytes None when the file is too large to show."""
     files = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if path.is_symlink() or not path.is_file() or SKIPPED_PARTS & set(rel.parts):
+        if path.is_symlink() or not path.is_file() or (skip_tool_folders and _tool_folder(rel)):
             continue
         size = path.stat().st_size
-        files[rel.as_posix()] = None if size > MAX_SHOWN_BYTES else path.read_bytes()
+        files[rel.as_posix()] = (size, None if size > MAX_SHOWN_BYTES else path.read_bytes())
     return files
 
 
@@ -94,7 +199,14 @@ def _decode(data: bytes | None) -> tuple[str | None, str]:
     try:
         return data.decode("utf-8"), "text"
     except UnicodeDecodeError:
-        return None, "binary"
+        return None, "undecodable"
+
+
+def _kind(path: str, data: bytes | None) -> tuple[str | None, str]:
+    # git's logs and config carry the author's name and email; a .py is code wherever it sits.
+    if (path.startswith(".git/") or "/.git/" in path) and not path.endswith(".py"):
+        return None, "git"
+    return _decode(data)
 
 
 def code_view(*, archive: bytes, starter_dir: Path | None, selected: str = "", limits: ArchiveLimits | None = None):
@@ -103,29 +215,56 @@ def code_view(*, archive: bytes, starter_dir: Path | None, selected: str = "", l
     with tempfile.TemporaryDirectory(prefix="review-code-") as scratch:
         root = Path(scratch) / "submission"
         try:
-            unpack_archive(archive, root, limits)
+            manifest = unpack_archive(archive, root, limits)
         except ArchiveRejected as exc:
             view.error = f"The archive cannot be shown: {exc}"
             return view
-        mine = _read_tree(root)
-    theirs = _read_tree(starter_dir) if starter_dir and starter_dir.is_dir() else {}
+        view.ignored = manifest.ignored
+        mine = _read_tree(root, skip_tool_folders=False)
+    theirs = _read_tree(starter_dir, skip_tool_folders=True) if starter_dir and starter_dir.is_dir() else {}
+    budget = MAX_DIFF_BYTES
     for path in sorted(set(mine) | set(theirs)):
-        view_entry, diff = _compare(path, mine, theirs)
+        view_entry, diff = _compare(path, mine, theirs, budget)
         if view_entry is not None:
             view.files.append(view_entry)
         if diff is not None:
             view.diffs.append(diff)
-    shown = [f.path for f in view.files if f.status != "removed"]
-    view.selected = selected if selected in shown else _default_file(shown)
-    if view.selected:
-        text, kind = _decode(mine[view.selected])
-        if text is None:
-            view.selected_note = (
-                "Too large to show (over 200 KB)." if kind == "too_large" else "Binary file, not shown."
+            budget -= len(diff.html or "")
+    for folder in view.tool_folders:
+        view.diffs.append(
+            FileDiff(
+                folder.folder, "added", None, note=f"{len(folder.files)} files, not diffed: read them in the code pane."
             )
+        )
+    shown = [f.path for f in view.files if f.status != "removed"]
+    view.selected = selected if selected in shown else _default_file([f.path for f in view.own_files] or shown)
+    if view.selected:
+        entry = next(f for f in view.files if f.path == view.selected)
+        text, _ = _kind(entry.path, mine[view.selected][1])
+        if text is None:
+            view.selected_note = entry.note[:1].upper() + entry.note[1:] + "."
+            view.selected_downloadable = entry.downloadable
         else:
             view.selected_html = highlight_file(view.selected, text)
     return view
+
+
+def code_file(*, archive: bytes, path: str, limits: ArchiveLimits | None = None) -> bytes | None:
+    """The bytes of one file of the submission as the grader unpacked it, for a reviewer to download.
+
+    None when there is no such file, or it is one of git's own (it would name the author).
+    """
+    if _kind(path, b"")[1] == "git":
+        return None
+    with tempfile.TemporaryDirectory(prefix="review-file-") as scratch:
+        root = Path(scratch) / "submission"
+        try:
+            manifest = unpack_archive(archive, root, limits)
+        except ArchiveRejected:
+            return None
+        if path not in manifest.files:
+            return None
+        return (root / path).read_bytes()
 
 
 def _default_file(paths: list[str]) -> str:
@@ -136,23 +275,32 @@ def _default_file(paths: list[str]) -> str:
     return (python or paths or [""])[0]
 
 
-def _compare(path: str, mine: dict, theirs: dict) -> tuple[FileEntry | None, FileDiff | None]:
+_NOT_DIFFED = {"binary": "binary", "too_large": "too large", "undecodable": "not UTF-8 text"}
+
+
+def _compare(path: str, mine: dict, theirs: dict, budget: int) -> tuple[FileEntry | None, FileDiff | None]:
     if path not in mine:
         return FileEntry(path, 0, "removed"), FileDiff(path, "removed", None, note="Deleted from the starter kit.")
-    data = mine[path]
-    size = len(data) if data is not None else MAX_SHOWN_BYTES + 1
-    new_text, kind = _decode(data)
+    size, data = mine[path]
+    new_text, kind = _kind(path, data)
+    folder = _tool_folder(Path(path))
     if path not in theirs:
         status = "added"
-    elif data is not None and data == theirs[path]:
-        return FileEntry(path, size, "unchanged", kind), None
+    elif data is not None and data == theirs[path][1]:
+        return FileEntry(path, size, "unchanged", kind, folder), None
     else:
         status = "modified"
-    entry = FileEntry(path, size, status, kind)
-    old_text, old_kind = _decode(theirs[path]) if path in theirs else ("", "text")
+    entry = FileEntry(path, size, status, kind, folder)
+    if folder:
+        return entry, None  # one line for the whole folder: its files can be hundreds
+    old_text, old_kind = _decode(theirs[path][1]) if path in theirs else ("", "text")
     if new_text is None or old_text is None:
-        reason = "binary" if "binary" in (kind, old_kind) else "too large"
+        reason = next(words for kind_name, words in _NOT_DIFFED.items() if kind_name in (kind, old_kind))
         return entry, FileDiff(path, status, None, note=f"Not diffed ({reason}).")
+    if budget <= 0:
+        return entry, FileDiff(
+            path, status, None, note=f"Not diffed: the page already shows {size_words(MAX_DIFF_BYTES)} of diffs."
+        )
     lines = list(
         difflib.unified_diff(
             old_text.splitlines(keepends=True),

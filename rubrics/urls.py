@@ -7,6 +7,7 @@ app_name = "rubrics"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("<int:review_id>/", views.review_detail, name="review"),
+    path("<int:review_id>/file/", views.review_file, name="review_file"),
     path("<int:review_id>/scores/", views.review_scores, name="scores"),
     path("<int:review_id>/scores/<int:criterion_id>/", views.review_score, name="score"),
     path("<int:review_id>/submit/", views.review_submit_view, name="submit"),

@@ -1,8 +1,9 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from assessments.access import manager_required, reviewer_required, staff_required
@@ -10,7 +11,7 @@ from assessments.grading.unpack import ArchiveLimits
 from assessments.transitions import IllegalTransition
 from rubrics import selectors
 from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
-from rubrics.highlight import CodeView, code_view, notes_html
+from rubrics.highlight import CodeView, code_file, code_view, notes_html
 from rubrics.models import Review
 from rubrics.services import (
     RubricError,
@@ -88,14 +89,35 @@ def review_detail(request, review_id: int):
     return render(request, "rubrics/review.html", context)
 
 
+@staff_required
+def review_file(request, review_id: int):
+    """One file of the submission as an attachment: the code pane shows none over 200 KB, nor binaries."""
+    review = selectors.review_for_user(user=request.user, review_id=review_id)
+    path = request.GET.get("path", "")
+    data = _archive_bytes(review.submission)
+    _starter, exercise = selectors.starter_dir_for(review.submission)
+    content = None
+    if data is not None and path:
+        content = code_file(archive=data, path=path, limits=ArchiveLimits.from_exercise(exercise.limits))
+    if content is None:
+        raise Http404
+    response = HttpResponse(content, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=path.rsplit("/", 1)[-1])
+    return response
+
+
+def _archive_bytes(submission) -> bytes | None:
+    try:
+        with submission.archive.open("rb") as fh:
+            return fh.read()
+    except (OSError, ValueError):
+        return None
+
+
 def _code_context(request, review: Review) -> dict:
     submission = review.submission
     starter, exercise = selectors.starter_dir_for(submission)
-    try:
-        with submission.archive.open("rb") as fh:
-            data = fh.read()
-    except (OSError, ValueError):
-        data = None
+    data = _archive_bytes(submission)
     if data is None:
         code = CodeView(error="The uploaded archive is not available on this server.")
     else:

@@ -31,6 +31,7 @@ import json
 import os
 import queue
 import sys
+import tempfile
 import threading
 import time
 
@@ -172,6 +173,8 @@ def main() -> None:
             missing.append(f"{name}: {_describe(exc, 200)}")
     channel.emit("preloaded", seconds=round(_perf() - started, 4), missing=missing)
 
+    # Never a __pycache__ beside the source: what runs is the .py reviewers read (-I ignores the env var).
+    sys.pycache_prefix = os.path.join(tempfile.gettempdir(), "pycache")
     for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         if entry and entry not in sys.path:
             sys.path.append(entry)  # after the stdlib and site-packages: a submission cannot shadow them

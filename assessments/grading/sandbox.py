@@ -1068,6 +1068,8 @@ class SandboxExecutor:
             "TMPDIR": TMP_INSIDE,
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # For Pythons the candidate's code starts without -I: never a __pycache__ of the submission.
+            "PYTHONPYCACHEPREFIX": f"{TMP_INSIDE}/pycache",
             "PYTHONUNBUFFERED": "1",
         }
         if SUBMISSION_INSIDE in mounts:

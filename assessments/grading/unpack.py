@@ -1,13 +1,29 @@
-"""Safe unpacking of candidate archives, shared by uploads and `manage.py grade`.
+"""Safe unpacking of candidate archives, shared by uploads, the worker, `manage.py grade` and the code pane.
 
 The archive is hostile. It is read member by member (never ``extractall``); only regular
 files and folders are accepted; every size is counted while decompressing, so a zip bomb
 stops at the limit instead of after filling the disk; and each refusal says what was wrong
 in words a candidate can act on.
+
+What is graded must be what reviewers read, and reviewers read source. So compiled Python
+(``*.pyc``, ``*.pyo``, anything under ``__pycache__/``) and archives inside the archive
+(``*.whl``, ``*.egg``, ``*.zip``, ``*.pyz``: Python imports from them once they are on
+``sys.path``) are dropped, never written, and listed in ``Manifest.ignored``: many people zip
+their working folder with these in it, so dropping them is kinder than refusing. Native code
+(shared libraries, executables, object files) cannot be read at all and is refused, by name
+and by the magic bytes at the start of every member.
+
+Dropped files count toward the compressed and unpacked size limits (they are in the archive
+the candidate sent, and their declared size is checked before anything is read) but not
+toward the file count, which is about what lands in the box and in the reviewers' list: a
+working folder has about one pyc per module, and counting them would halve the limit for
+files that are never written. They have a count of their own, with the same limit, so the
+list of what was ignored stays bounded too.
 """
 
 import io
 import os
+import re
 import stat
 import zipfile
 import zlib
@@ -40,11 +56,73 @@ class ArchiveLimits:
         )
 
 
+@dataclass(frozen=True)
+class IgnoredFile:
+    """A member that was dropped, never written: its path after the wrapper folder is stripped."""
+
+    path: str
+    size: int
+    reason: str
+
+
 @dataclass
 class Manifest:
     files: list[str] = field(default_factory=list)
     total_bytes: int = 0
     stripped_prefix: str = ""
+    ignored: list[IgnoredFile] = field(default_factory=list)
+
+
+COMPILED_PYTHON = "compiled Python: we run your source files"
+NESTED_ARCHIVE = "an archive inside the archive: not unpacked or run"
+_NESTED_ARCHIVE_SUFFIXES = (".whl", ".egg", ".zip", ".pyz")
+_NATIVE_BY_NAME = [
+    (re.compile(r"\.(so(\.\d+)*|pyd|dll|dylib)$"), "is a compiled native extension"),
+    (re.compile(r"\.exe$"), "is a compiled program"),
+    (re.compile(r"\.(o|a)$"), "is compiled object code"),
+]
+# The first bytes of native code: ELF (Linux), Mach-O thin 32/64-bit in both byte orders (macOS).
+_NATIVE_MAGIC = {
+    b"\x7fELF": "ELF",
+    b"\xfe\xed\xfa\xce": "Mach-O",
+    b"\xce\xfa\xed\xfe": "Mach-O",
+    b"\xfe\xed\xfa\xcf": "Mach-O",
+    b"\xcf\xfa\xed\xfe": "Mach-O",
+}
+_FAT_MAGIC = (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf")
+
+
+def _why_dropped(path: PurePosixPath) -> str:
+    """The reason a member is not written, or "" to write it. Case-blind: dropping more costs nothing."""
+    name = path.name.lower()
+    if name.endswith((".pyc", ".pyo")) or "__pycache__" in (part.lower() for part in path.parts[:-1]):
+        return COMPILED_PYTHON
+    if name.endswith(_NESTED_ARCHIVE_SUFFIXES):
+        return NESTED_ARCHIVE
+    return ""
+
+
+def _refuse_native_name(info: zipfile.ZipInfo, path: PurePosixPath) -> None:
+    for pattern, what in _NATIVE_BY_NAME:
+        if pattern.search(path.name.lower()):
+            raise ArchiveRejected(f"'{info.filename}' {what}; upload source files only.")
+
+
+def native_kind(head: bytes) -> str:
+    """Which native code ``head`` (a file's first 64 bytes or more) starts: ELF, Mach-O, Windows PE or "".
+
+    Kept narrow so that text is never refused: ``MZ`` starts some words and a text file never
+    holds a NUL, while a real DOS/PE header has NULs among its first 64 bytes; ``CAFEBABE`` is
+    also a Java class, whose version field is far above the handful of architectures a fat
+    Mach-O lists there.
+    """
+    if head[:4] in _NATIVE_MAGIC:
+        return _NATIVE_MAGIC[head[:4]]
+    if head[:4] in _FAT_MAGIC and len(head) >= 8 and 0 < int.from_bytes(head[4:8], "big") < 20:
+        return "Mach-O"
+    if head[:2] == b"MZ" and b"\0" in head[2:64]:
+        return "Windows PE"
+    return ""
 
 
 def _mb(n: int) -> str:
@@ -116,21 +194,41 @@ def unpack_archive(data: bytes, dest: Path, limits: ArchiveLimits | None = None,
     limits = limits or ArchiveLimits()
     manifest = Manifest()
     with _open_zip(data, limits) as zf:
-        members = []
+        members, dropped = [], []
         for info in zf.infolist():
             path = _member_path(info, limits)
-            if path is not None:
+            if path is None:
+                continue
+            reason = _why_dropped(path)
+            if reason:
+                dropped.append((info, path, reason))
+            else:
+                _refuse_native_name(info, path)
                 members.append((info, path))
         if len(members) > limits.max_files:
             raise ArchiveRejected(f"The archive holds {len(members)} files; the limit is {limits.max_files}.")
-        declared = sum(info.file_size for info, _ in members)
+        if len(dropped) > limits.max_files:
+            raise ArchiveRejected(
+                f"The archive holds {len(dropped)} compiled Python files or archives, which we would ignore; "
+                f"the limit is {limits.max_files}. Delete the __pycache__ folders and zip again."
+            )
+        declared = sum(info.file_size for info, *_ in members + dropped)
         if declared > limits.max_uncompressed_bytes:
             raise ArchiveRejected(
                 f"The archive unpacks to {_mb(declared)}; the limit is {_mb(limits.max_uncompressed_bytes)}."
             )
         if not members:
+            if dropped:
+                raise ArchiveRejected(
+                    "The archive holds only compiled Python or archives, which we do not run; upload your source files."
+                )
             raise ArchiveRejected("The archive is empty.")
-        prefix = _common_root([p for _, p in members]) if strip_single_root else ""
+        # The wrapper folder is found among every member, dropped or not, so that what is
+        # written lands exactly where it would have before dropping existed.
+        prefix = _common_root([p for _, p in members] + [p for _, p, _ in dropped]) if strip_single_root else ""
+        for info, path, reason in dropped:
+            rel = PurePosixPath(*path.parts[1:]) if prefix else path
+            manifest.ignored.append(IgnoredFile(str(rel), info.file_size, reason))
         seen: set[PurePosixPath] = set()
         dest.mkdir(parents=True, exist_ok=True)
         if any(dest.iterdir()):
@@ -167,7 +265,13 @@ def _write_member(zf, info, dest: Path, rel: PurePosixPath, total: int, limits: 
         raise ArchiveRejected(f"'{info.filename}' collides with another entry of the archive.") from exc
     try:
         with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+            first = True
             while chunk := src.read(CHUNK):
+                if first and (kind := native_kind(chunk)):
+                    raise ArchiveRejected(
+                        f"'{info.filename}' is a compiled program or library ({kind}); upload source files only."
+                    )
+                first = False
                 total += len(chunk)
                 if total > limits.max_uncompressed_bytes:
                     raise ArchiveRejected(
@@ -178,6 +282,26 @@ def _write_member(zf, info, dest: Path, rel: PurePosixPath, total: int, limits: 
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
         raise ArchiveRejected(f"'{info.filename}' cannot be read: {exc}.") from exc
     return total
+
+
+def zip_folder(folder: Path) -> bytes:
+    """A folder zipped in memory as a candidate would, so that ``unpack_archive`` judges it like an upload.
+
+    Symbolic links and special files go in as what they are (and are refused by the unpacking),
+    never as the content they point at.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                path = Path(root, name)
+                info = zipfile.ZipInfo(path.relative_to(folder).as_posix())
+                info.compress_type = zipfile.ZIP_DEFLATED
+                mode = path.lstat().st_mode
+                info.create_system, info.external_attr = 3, mode << 16
+                zf.writestr(info, path.read_bytes() if stat.S_ISREG(mode) else b"")
+    return buffer.getvalue()
 
 
 def _empty_folder(folder: Path) -> None:

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -11,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from assessments.grading.starterkit import build_starter_kit
+from tests.builders import echo_shadowed_by_a_pyc, make_zip
 
 from .helpdesk import EXERCISE, ROOT, exercise
 
@@ -29,7 +31,16 @@ def test_it_grades_a_zip_as_candidates_upload_it_and_prints_one_json_object(tmp_
 
     report = json.loads(_grade(archive, "--exercise", "helpdesk-answerer", "--json", *FAST))
 
-    assert list(report) == ["exercise", "version", "passed", "total", "infra_errors", "by_failure_mode", "probes"]
+    assert list(report) == [
+        "exercise",
+        "version",
+        "passed",
+        "total",
+        "infra_errors",
+        "by_failure_mode",
+        "probes",
+        "ignored_files",
+    ]
     assert (report["exercise"], report["version"]) == ("helpdesk-answerer", exercise().version)
     assert (report["passed"], report["total"], report["infra_errors"]) == (0, 2, 0)
     assert report["by_failure_mode"] == {"input": {"passed": 0, "total": 1}, "cost": {"passed": 0, "total": 1}}
@@ -79,3 +90,68 @@ def test_its_exit_status_says_whether_grading_ran_not_how_well_the_candidate_did
     assert failed_candidate.returncode == 0, failed_candidate.stderr
     assert json.loads(failed_candidate.stdout)["passed"] == 0
     assert no_exercise.returncode != 0
+
+
+# --- Graded code is reviewed code: compiled Python never stands in for the source -----------------
+
+TINY_ECHO = ROOT / "tests" / "fixtures" / "exercises" / "tiny-echo"
+
+
+def _python_of(executor: str) -> str:
+    """The interpreter that will import the submission: the pyc must carry its magic number and tag."""
+    if executor == "sandbox":
+        from assessments.grading.sandbox import SandboxExecutor
+
+        return str(SandboxExecutor.from_settings().runtime_dir / "bin" / "python")
+    return sys.executable
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["sandbox", "forkserver"])
+def test_it_grades_the_source_reviewers_read_not_a_pyc_compiled_from_other_source(tmp_path, settings, executor):
+    settings.EXERCISE_DIRS = [TINY_ECHO.parent]
+    solution = tmp_path / "solution"
+    pyc_path, pyc = echo_shadowed_by_a_pyc(solution, python=_python_of(executor))
+    archive = tmp_path / "solution.zip"
+    archive.write_bytes(make_zip({path: (solution / path).read_bytes() for path in ("echo/__init__.py", pyc_path)}))
+
+    report = json.loads(
+        _grade(archive, "--exercise", "tiny-echo", "--json", "--probe", "echo-plain", "--executor", executor)
+    )
+
+    [probe] = report["probes"]
+    assert (probe["outcome"], probe["reason"]) == ("pass", "echoed the question")
+    assert report["ignored_files"] == [
+        {"path": pyc_path, "size": len(pyc), "reason": "compiled Python: we run your source files"}
+    ]
+
+
+def test_it_grades_a_folder_as_an_upload_leaving_out_its_pycache_and_listing_it(tmp_path, settings):
+    settings.EXERCISE_DIRS = [TINY_ECHO.parent]
+    pyc_path, pyc = echo_shadowed_by_a_pyc(tmp_path, python=sys.executable)
+
+    table = _grade(tmp_path, "--exercise", "tiny-echo", "--probe", "echo-plain", "--executor", "forkserver")
+
+    assert "Ignored 1 file(s), not run:" in table
+    assert f"  {pyc_path} ({len(pyc)} bytes): compiled Python: we run your source files" in table
+    assert "1/1 passed" in table
+
+
+@pytest.mark.parametrize("as_zip", [True, False], ids=["zip", "folder"])
+def test_it_refuses_to_grade_native_code_naming_the_file(tmp_path, settings, as_zip):
+    settings.EXERCISE_DIRS = [TINY_ECHO.parent]
+    solution = tmp_path / "solution"
+    (solution / "echo").mkdir(parents=True)
+    (solution / "echo" / "__init__.py").write_text("from echo._fast import answer\n")
+    (solution / "echo" / "_fast.so").write_bytes(b"\x7fELF" + b"\0" * 60)
+    path = solution
+    if as_zip:
+        path = tmp_path / "solution.zip"
+        path.write_bytes(
+            make_zip({name: (solution / name).read_bytes() for name in ("echo/__init__.py", "echo/_fast.so")})
+        )
+
+    with pytest.raises(
+        CommandError, match=re.escape("'echo/_fast.so' is a compiled native extension; upload source files only.")
+    ):
+        _grade(path, "--exercise", "tiny-echo", "--executor", "forkserver")

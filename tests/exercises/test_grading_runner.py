@@ -5,6 +5,7 @@ What a candidate's code does wrong is a ``fail`` with a reason; what goes wrong 
 """
 
 import os
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -16,8 +17,10 @@ from assessments.grading.executors import ExecutorError, ForkServerExecutor, Sub
 from assessments.grading.harness import coerce
 from assessments.grading.probe import Probe, Verdict
 from assessments.grading.runner import Exercise, _Context, run_probe
+from tests.builders import echo_shadowed_by_a_pyc
 
 CALL_LIMIT = 2.0
+TINY_ECHO = Path(__file__).resolve().parents[1] / "fixtures" / "exercises" / "tiny-echo"
 
 
 @pytest.fixture(scope="module")
@@ -261,3 +264,19 @@ def test_our_faults_are_errors_never_failures(tmp_path):
     assert no_fake.outcome == "error" and "fake model could not start" in no_fake.reason
     assert bad_check.outcome == "error" and "the check raised (a platform bug)" in bad_check.reason
     assert no_python.outcome == "error"
+
+
+def test_the_harness_ignores_a_pycache_beside_the_source_even_when_nothing_dropped_it(tmp_path):
+    # A folder straight to the runner: no unpacking removed the pyc, so only the harness stands guard.
+    from assessments.grading.runner import grade
+
+    solution = tmp_path / "solution"
+    echo_shadowed_by_a_pyc(solution, python=sys.executable)
+    executor = ForkServerExecutor(preload=("anthropic",))
+    try:
+        report = grade(solution, TINY_ECHO, probe_ids=["echo-plain"], executor=executor)
+    finally:
+        executor.close()
+
+    [outcome] = report.outcomes
+    assert (outcome.outcome, outcome.reason) == ("pass", "echoed the question")

@@ -187,6 +187,7 @@ def test_a_hostile_submission_is_graded_and_the_worker_survives(celery_worker, s
             "LANG",
             "PWD",
             "PYTHONDONTWRITEBYTECODE",
+            "PYTHONPYCACHEPREFIX",
             "PYTHONUNBUFFERED",
             "TMPDIR",
             "LC_ALL",

@@ -27,6 +27,7 @@ from assessments.grading.sandbox import (
     _cgroup_support,
     sandbox_status,
 )
+from tests.builders import echo_shadowed_by_a_pyc
 
 PROJECT = Path(__file__).resolve().parents[2]
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -168,6 +169,7 @@ def test_it_hides_the_host_secrets_processes_and_hidden_files(box, tmp_path, mon
         "LANG",
         "PWD",
         "PYTHONDONTWRITEBYTECODE",
+        "PYTHONPYCACHEPREFIX",
         "PYTHONUNBUFFERED",
         "PYTHONPATH",
     }
@@ -186,6 +188,21 @@ def test_it_hides_the_host_secrets_processes_and_hidden_files(box, tmp_path, mon
     assert int(report["status"]["CapEff"], 16) == 0 and int(report["status"]["CapBnd"], 16) == 0
     assert report["status"]["Seccomp"] == "2"
     assert_host_is_fine()
+
+
+def test_a_python_the_candidate_starts_runs_the_source_not_a_pycache_beside_it(box, tmp_path):
+    # Started without -I, as a candidate's own subprocess would be: the environment keeps it off __pycache__.
+    solution = tmp_path / "solution"
+    echo_shadowed_by_a_pyc(solution, python=str(RUNTIME / "bin" / "python"))
+
+    result = box.run(
+        ["python", "-c", "import echo; print(echo.answer('hello')['answer'])"],
+        timeout=30,
+        mounts={"/submission": readable_dir(solution)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == b"hello"
 
 
 def test_it_refuses_the_usual_escapes(box):

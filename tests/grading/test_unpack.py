@@ -1,27 +1,12 @@
 """Hostile archives are refused with a message that names the problem, and nothing escapes."""
 
-import io
 import stat
 import zipfile
 
 import pytest
 
 from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
-
-
-def make_zip(entries: dict[str, bytes] | list[tuple], *, compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as zf:
-        items = entries.items() if isinstance(entries, dict) else entries
-        for item in items:
-            name, content, *mode = item
-            info = zipfile.ZipInfo(name)
-            info.compress_type = compression
-            if mode:
-                info.create_system = 3
-                info.external_attr = mode[0] << 16
-            zf.writestr(info, content)
-    return buffer.getvalue()
+from tests.builders import make_zip
 
 
 def test_it_unpacks_a_normal_submission(tmp_path):
@@ -129,3 +114,111 @@ def test_limits_come_from_the_exercise(tmp_path):
     limits = ArchiveLimits.from_exercise({"max_files": 2})
     with pytest.raises(ArchiveRejected, match="limit is 2"):
         unpack_archive(make_zip({"a": b"", "b": b"", "c": b""}), tmp_path / "out", limits)
+
+
+# --- Graded code is reviewed code: compiled Python is dropped, native code refused ---------------
+
+ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56
+MACH_O_64 = b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + b"\x00" * 56
+MACH_O_FAT = b"\xca\xfe\xba\xbe\x00\x00\x00\x02" + b"\x00" * 56
+WINDOWS_PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 50 + b"\x80\x00\x00\x00"
+PYC = b"\xcb\r\r\n\x01\x00\x00\x00" + b"\x00" * 40  # 3.12's magic, unchecked-hash flag
+
+
+def test_it_drops_compiled_python_and_lists_it_with_size_and_reason(tmp_path):
+    data = make_zip(
+        {
+            "my-solution/helpdesk/__init__.py": b"from helpdesk import model\n",
+            "my-solution/helpdesk/__pycache__/__init__.cpython-312.pyc": PYC,
+            "my-solution/helpdesk/__pycache__/notes.txt": b"anything under __pycache__",
+            "my-solution/helpdesk/model.pyc": PYC + b"sourceless",
+            "my-solution/helpdesk/old.pyo": PYC,
+        }
+    )
+    manifest = unpack_archive(data, tmp_path / "out")
+
+    assert manifest.files == ["helpdesk/__init__.py"]
+    assert [(i.path, i.size) for i in manifest.ignored] == [
+        ("helpdesk/__pycache__/__init__.cpython-312.pyc", len(PYC)),
+        ("helpdesk/__pycache__/notes.txt", 26),
+        ("helpdesk/model.pyc", len(PYC) + 10),
+        ("helpdesk/old.pyo", len(PYC)),
+    ]
+    assert {i.reason for i in manifest.ignored} == {"compiled Python: we run your source files"}
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*"))
+    assert written == ["helpdesk", "helpdesk/__init__.py"]
+
+
+def test_it_drops_archives_inside_the_archive(tmp_path):
+    nested = make_zip({"sneaky/__init__.py": b"answer = None\n"})
+    data = make_zip(
+        {"helpdesk/__init__.py": b"", "vendor/lib.zip": nested, "vendor/x.whl": nested, "vendor/y.EGG": nested}
+    )
+    manifest = unpack_archive(data, tmp_path / "out")
+
+    assert [(i.path, i.reason) for i in manifest.ignored] == [
+        (path, "an archive inside the archive: not unpacked or run")
+        for path in ("vendor/lib.zip", "vendor/x.whl", "vendor/y.EGG")
+    ]
+    assert not (tmp_path / "out" / "vendor").exists()
+
+
+def test_dropped_files_count_toward_the_size_limit_and_a_count_of_their_own_not_the_file_limit(tmp_path):
+    limits = ArchiveLimits(max_files=2, max_uncompressed_bytes=1024 * 1024)
+    two_sources = {"helpdesk/__init__.py": b"", "helpdesk/model.py": b""}
+    pycs = {f"helpdesk/__pycache__/m{i}.cpython-312.pyc": PYC for i in range(2)}
+
+    assert len(unpack_archive(make_zip(two_sources | pycs), tmp_path / "a", limits).ignored) == 2
+    with pytest.raises(ArchiveRejected, match="holds 3 compiled Python files or archives, which we would ignore"):
+        unpack_archive(make_zip(two_sources | pycs | {"x.pyc": PYC}), tmp_path / "b", limits)
+    with pytest.raises(ArchiveRejected, match="unpacks to 2 MB; the limit is 1 MB"):
+        unpack_archive(make_zip(two_sources | {"big.pyc": b"\0" * (2 * 1024 * 1024)}), tmp_path / "c", limits)
+
+
+def test_an_archive_of_nothing_but_compiled_python_is_refused(tmp_path):
+    with pytest.raises(ArchiveRejected, match="holds only compiled Python or archives, which we do not run"):
+        unpack_archive(make_zip({"helpdesk/__pycache__/__init__.cpython-312.pyc": PYC}), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("helpdesk/_fast.so", b"", "'helpdesk/_fast.so' is a compiled native extension; upload source files only."),
+        ("helpdesk/_fast.cpython-312-x86_64-linux-gnu.so", b"", "is a compiled native extension"),
+        ("helpdesk/libfast.so.1", b"", "'helpdesk/libfast.so.1' is a compiled native extension"),
+        ("helpdesk/libfast.SO.1.2", b"", "is a compiled native extension"),
+        ("helpdesk/_fast.pyd", b"", "is a compiled native extension"),
+        ("helpdesk/fast.dll", b"", "is a compiled native extension"),
+        ("helpdesk/fast.dylib", b"", "is a compiled native extension"),
+        ("helpdesk/run.exe", b"", "'helpdesk/run.exe' is a compiled program; upload source files only."),
+        ("helpdesk/fast.o", b"", "is compiled object code"),
+        ("helpdesk/libfast.a", b"", "is compiled object code"),
+        ("helpdesk/data", ELF, "'helpdesk/data' is a compiled program or library \\(ELF\\); upload source files only."),
+        ("helpdesk/model.py", ELF, "'helpdesk/model.py' is a compiled program or library \\(ELF\\)"),
+        ("helpdesk/blob", MACH_O_64, "'helpdesk/blob' is a compiled program or library \\(Mach-O\\)"),
+        ("helpdesk/blob", MACH_O_FAT, "'helpdesk/blob' is a compiled program or library \\(Mach-O\\)"),
+        ("helpdesk/blob.txt", WINDOWS_PE, "'helpdesk/blob.txt' is a compiled program or library \\(Windows PE\\)"),
+    ],
+)
+def test_it_refuses_native_code_naming_the_file_and_leaves_nothing(tmp_path, name, content, message):
+    # A file written before the refused one proves the folder is emptied, not just left alone.
+    data = make_zip([("helpdesk/__init__.py", b"x = 1\n" * 1000), (name, content), ("helpdesk/z.py", b"")])
+    with pytest.raises(ArchiveRejected, match=message):
+        unpack_archive(data, tmp_path / "out")
+    assert list((tmp_path / "out").rglob("*")) == [] if (tmp_path / "out").exists() else True
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"MZ is how this note starts, and it is only text.\n",
+        b"MZ" + b"\xc3\xa9t\xc3\xa9 " * 20,
+        b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + b"\x00" * 56,  # a Java class (version 52), not a fat Mach-O
+        b"ELF is a file format.\n",
+        b"",
+    ],
+)
+def test_text_and_other_files_that_merely_start_alike_are_accepted(tmp_path, content):
+    manifest = unpack_archive(make_zip({"helpdesk/__init__.py": b"", "helpdesk/notes.txt": content}), tmp_path / "out")
+    assert (tmp_path / "out" / "helpdesk" / "notes.txt").read_bytes() == content
+    assert manifest.ignored == []

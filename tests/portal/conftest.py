@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from candidates.services import invitation_create, invitation_start, invitation_token_rotate
+from tests.builders import make_zip
 
 
 @pytest.fixture(autouse=True)
@@ -49,14 +50,6 @@ def other_invitation(assessment, candidate2, manager):
     invitation_start(invitation=invitation)
     invitation.refresh_from_db()
     return invitation
-
-
-def make_zip(files: dict[str, str | bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -13,12 +13,15 @@ from assessments.models import AuditEvent, GradingRun
 from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token
 from candidates.services import (
+    candidate_erase,
     decision_record,
     invitation_mark_graded,
     invitation_mark_reviewed,
+    invitation_start,
     invitation_withdraw,
     submission_upload,
 )
+from tests.builders import make_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -277,3 +280,15 @@ def test_the_withdrawal_reason_is_redacted_on_erasure(manager_client, invitation
     invitation_withdraw(invitation=invitation, actor=manager, reason="Dana took a job at Acme.")
     manager_client.post(reverse("assessments:erase", args=[invitation.assessment.pk, invitation.pk]))
     assert not any("Acme" in str(event.data) for event in AuditEvent.objects.all())
+
+
+def test_erasure_forgets_the_names_of_the_files_left_out_of_an_upload(invitation, manager):
+    invitation_start(invitation=invitation)
+    archive = make_zip({"echo/__init__.py": "x = 1\n", "dana-smith/__pycache__/x.pyc": b"\0"})
+    submission = submission_upload(invitation=invitation, archive=archive)
+    assert submission.ignored_files[0]["path"] == "dana-smith/__pycache__/x.pyc"
+
+    candidate_erase(candidate=invitation.candidate, actor=manager)
+
+    submission.refresh_from_db()
+    assert submission.ignored_files == [] and submission.size_bytes == len(archive)

@@ -1,11 +1,16 @@
 """The portal pages as a candidate sees them, without JavaScript (the test client)."""
 
 import io
+import os
+import threading
+import time
 import zipfile
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,10 +19,12 @@ from assessments.services import grading_run_claim, grading_run_fail_attempt, gr
 from candidates.models import Invitation, Submission
 from candidates.selectors import exercise_brief_html
 from candidates.services import (
+    UploadRejected,
     decision_record,
     invitation_feedback_release,
     invitation_mark_graded,
     invitation_mark_reviewed,
+    submission_accept,
     submission_upload,
 )
 from tests.portal.conftest import make_zip, zip_bomb
@@ -372,3 +379,174 @@ def test_released_feedback_shows_one_verdict_per_failure_mode_and_nothing_more(
     for secret in ["t1", "i2", "g1", "SECRET-CODE", "made up", "infra"]:
         assert secret not in rows
     assert ProbeResult.objects.count() == len(RESULTS)
+
+
+# --- Source only: what is left out, what is refused ------------------------------------------------
+
+PYC = b"\xcb\r\r\n\x01\x00\x00\x00" + b"\x00" * 40
+COMPILED = "compiled Python: we run your source files"
+
+
+def test_an_upload_with_compiled_python_is_accepted_and_the_pages_name_what_was_left_out(portal, started):
+    data = make_zip(
+        {
+            "echo/__init__.py": "def answer(q):\n    return q\n",
+            "echo/__pycache__/__init__.cpython-312.pyc": PYC,
+            "echo/model.pyc": PYC + b"more",
+        }
+    )
+
+    response = upload(portal, started, data)
+
+    assert response.status_code == 302
+    submission = Submission.objects.get(invitation=started)
+    assert submission.ignored_files == [
+        {"path": "echo/__pycache__/__init__.cpython-312.pyc", "size": 48, "reason": COMPILED},
+        {"path": "echo/model.pyc", "size": 52, "reason": COMPILED},
+    ]
+    html = portal.get(url("status", started)).content.decode()
+    assert (
+        "Upload 1 received. The automatic checks start in a moment. We ignored 2 files: "
+        "echo/__pycache__/__init__.cpython-312.pyc and echo/model.pyc (compiled Python: we run your source files)."
+    ) in html
+    uploads = html.split('id="uploads-title"', 1)[1]
+    assert '<code>echo/__pycache__/__init__.cpython-312.pyc</code> <span class="muted">48\xa0bytes</span>' in uploads
+    assert "<code>echo/model.pyc</code>" in uploads and "Compiled Python: we run your source files" in uploads
+    assert "<details>" not in uploads  # two files are shown as they are
+
+
+def test_many_left_out_files_are_folded_away_on_the_status_page(portal, started):
+    pycs = {f"echo/__pycache__/m{i}.cpython-312.pyc": PYC for i in range(5)}
+    submission_upload(invitation=started, archive=make_zip({"echo/__init__.py": "x = 1\n"} | pycs))
+
+    uploads = portal.get(url("status", started)).content.decode().split('id="uploads-title"', 1)[1]
+
+    assert "<details><summary>5 files</summary>" in uploads
+    assert all(f"<code>{path}</code>" in uploads for path in pycs)
+
+
+def test_an_upload_with_a_native_extension_is_refused_naming_it_and_nothing_is_stored(portal, started, settings):
+    data = make_zip({"echo/__init__.py": "from echo._fast import answer\n", "echo/_fast.so": b"\x7fELF" + b"\0" * 60})
+
+    response = upload(portal, started, data)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was stored." in html
+    assert "&#x27;echo/_fast.so&#x27; is a compiled native extension; upload source files only." in html
+    _nothing_stored(started, settings)
+
+
+# --- At most MAX_UPLOADS_PER_INVITATION uploads --------------------------------------------------------
+
+
+def test_the_upload_page_says_how_many_uploads_are_left_once_one_was_made(portal, started, valid_zip):
+    assert "uploads left" not in portal.get(url("upload", started)).content.decode()
+    for _ in range(3):
+        submission_upload(invitation=started, archive=valid_zip)
+
+    html = portal.get(url("upload", started)).content.decode()
+
+    assert "7 of 10 uploads left." in html and 'id="upload-form"' in html
+    assert "7 of 10 uploads left." in portal.get(url("status", started)).content.decode()
+
+
+def test_the_tenth_upload_is_accepted_and_the_eleventh_refused_before_anything_is_stored(
+    portal, started, valid_zip, settings
+):
+    for _ in range(9):
+        submission_upload(invitation=started, archive=valid_zip)
+    assert upload(portal, started, valid_zip).status_code == 302
+    folder = settings.MEDIA_ROOT / "submissions" / str(started.pk)
+    stored = sorted(os.listdir(folder))
+    assert len(stored) == 10
+
+    response = upload(portal, started, make_zip({"echo/__init__.py": "# the eleventh\n"}))
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was stored." in html
+    assert (
+        "You have uploaded 10 times, the most this take-home accepts; your latest upload (number 10, received "
+    ) in html
+    assert ") is the one assessed. If you need to replace it, write to Alice Manager (alice@example.com)." in html
+    assert Submission.objects.filter(invitation=started).count() == 10
+    assert GradingRun.objects.filter(submission__invitation=started).count() == 10
+    assert sorted(os.listdir(folder)) == stored
+    # With htmx the whole page reloads: it no longer offers the form.
+    htmx = upload(portal, started, valid_zip, HX_Request="true")
+    assert htmx["HX-Redirect"] == url("upload", started)
+    assert "every upload this take-home accepts is used" in portal.get(url("upload", started)).content.decode()
+    assert Submission.objects.filter(invitation=started).count() == 10
+
+
+def test_once_every_upload_is_used_the_pages_offer_no_upload_form(portal, started, valid_zip, settings):
+    settings.MAX_UPLOADS_PER_INVITATION = 2
+    for _ in range(2):
+        submission_upload(invitation=started, archive=valid_zip)
+
+    page = portal.get(url("upload", started)).content.decode()
+    status = portal.get(url("status", started)).content.decode()
+
+    assert 'id="upload-form"' not in page and "You have uploaded 2 times, the most this take-home accepts" in page
+    assert "Upload a new version" not in status and "No uploads left" in status
+
+
+def test_the_upload_limit_is_counted_again_under_the_lock_when_the_upload_is_stored(started, valid_zip, settings):
+    # Past the friendly check in submission_upload, the row-locked count in submission_accept decides.
+    settings.MAX_UPLOADS_PER_INVITATION = 1
+    submission_accept(invitation=started, archive=valid_zip)
+
+    with pytest.raises(UploadRejected, match="You have uploaded 1 times, the most this take-home accepts"):
+        submission_accept(invitation=started, archive=valid_zip)
+
+    assert Submission.objects.filter(invitation=started).count() == 1
+
+
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="row locks: SQLite has none (it serialises whole transactions instead)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_at_once_cannot_both_be_the_one_too_many(started, valid_zip, settings):
+    settings.MAX_UPLOADS_PER_INVITATION = 2
+    submission_accept(invitation=started, archive=valid_zip)
+    outcomes = []
+
+    def upload_now():
+        try:
+            invitation = Invitation.objects.get(pk=started.pk)
+            outcomes.append(submission_accept(invitation=invitation, archive=valid_zip).number)
+        except UploadRejected as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    # Both uploads start while the invitation's row is held, so both are inside submission_accept at once.
+    with transaction.atomic():
+        Invitation.objects.select_for_update().get(pk=started.pk)
+        threads = [threading.Thread(target=upload_now) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        _wait_for_sessions_waiting_on_a_lock(2)
+    for thread in threads:
+        thread.join(timeout=60)
+
+    accepted = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, str)]
+    assert accepted == [2] and len(refused) == 1 and "the most this take-home accepts" in refused[0]
+    assert Submission.objects.filter(invitation=started).count() == 2
+
+
+def _wait_for_sessions_waiting_on_a_lock(count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else one snapshot for the whole transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            time.sleep(0.05)
+    pytest.fail(f"{count} uploads never waited on the invitation's row lock")

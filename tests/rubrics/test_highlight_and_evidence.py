@@ -2,8 +2,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from rubrics.evidence import suggested_level, suggestions_for, timeline
-from rubrics.highlight import MAX_SHOWN_BYTES, code_view, notes_html
-from tests.rubrics.factories import evidence, make_zip
+from rubrics.highlight import MAX_SHOWN_BYTES, code_file, code_view, notes_html
+from tests.rubrics.factories import EVERY_KIND, evidence, make_zip
 
 
 def _starter(tmp_path: Path) -> Path:
@@ -29,8 +29,10 @@ def test_it_caps_large_and_binary_files(tmp_path):
         {"big.txt": "a" * (MAX_SHOWN_BYTES + 1), "blob.bin": b"\x00\x01\x02", "pkg/__init__.py": "x = 1\n"}
     )
     view = code_view(archive=archive, starter_dir=_starter(tmp_path), selected="big.txt")
-    assert view.selected_html is None and "Too large" in view.selected_note
-    assert code_view(archive=archive, starter_dir=None, selected="blob.bin").selected_note == "Binary file, not shown."
+    assert view.selected_html is None and "over the 200 KB the viewer shows: download it" in view.selected_note
+    assert (
+        code_view(archive=archive, starter_dir=None, selected="blob.bin").selected_note == "Binary, 3 bytes, not shown."
+    )
     notes = {d.path: d.note for d in view.diffs}
     assert notes["big.txt"] == "Not diffed (too large)." and notes["blob.bin"] == "Not diffed (binary)."
 
@@ -86,3 +88,49 @@ def test_the_timeline_survives_hostile_evidence():
     assert timeline({"requests": [{"arrived": "soon"}, 5, None]}) is None
     t = timeline({"requests": [{"arrived": 1.0, "ended": 2.0, "status": "<b>", "retry_count": "x"}]})
     assert t["bars"][0]["status"] is None and t["bars"][0]["retry"] is None
+
+
+def test_every_file_of_the_archive_is_listed_with_its_size_and_why_it_is_not_shown(tmp_path):
+    view = code_view(archive=make_zip(EVERY_KIND), starter_dir=_starter(tmp_path))
+
+    listed = {f.path: (f.size_text, f.note, f.folder) for f in view.files if f.status != "removed"}
+    assert listed == {
+        "pkg/__init__.py": ("61 bytes", "", ""),
+        ".venv/lib/x.py": ("42 bytes", "", ".venv/"),
+        ".venv/lib/y.txt": ("11 bytes", "", ".venv/"),
+        "assets/logo.bin": ("12 KB", "binary, 12 KB, not shown", ""),
+        "data/big.txt": ("300 KB", "300 KB, over the 200 KB the viewer shows: download it to read it", ""),
+        "data/latin1.txt": ("4 bytes", "not UTF-8 text, 4 bytes, not shown", ""),
+        ".git/logs/HEAD": ("75 bytes", "git's own file, 75 bytes, not shown: git records name the author", ".git/"),
+    }
+    [venv] = [folder for folder in view.tool_folders if folder.folder == ".venv/"]
+    assert (len(venv.files), venv.python_files) == (2, 1)
+    [compiled] = view.ignored_groups
+    assert compiled.reason == "compiled Python: we run your source files"
+    assert compiled.rows == [("pkg/__pycache__/__init__.cpython-312.pyc", "48 bytes")]
+    # Tool folders are one line each in the diff, never a diff per file.
+    assert {d.path: d.note for d in view.diffs if d.path.startswith((".venv", ".git"))} == {
+        ".venv/": "2 files, not diffed: read them in the code pane.",
+        ".git/": "1 files, not diffed: read them in the code pane.",
+    }
+
+
+def test_a_file_in_a_tool_folder_can_be_read_and_git_records_never(tmp_path):
+    archive = make_zip(EVERY_KIND)
+
+    venv = code_view(archive=archive, starter_dir=None, selected=".venv/lib/x.py")
+    git = code_view(archive=archive, starter_dir=None, selected=".git/logs/HEAD")
+
+    assert "from the venv" in venv.selected_html
+    assert git.selected_html is None and "Dana" not in git.selected_note and not git.selected_downloadable
+    assert code_file(archive=archive, path=".git/logs/HEAD") is None
+    assert code_file(archive=archive, path="data/big.txt") == b"a" * (300 * 1024)
+    assert code_file(archive=archive, path="pkg/__pycache__/__init__.cpython-312.pyc") is None  # never unpacked
+
+
+def test_diffs_stop_at_the_page_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr("rubrics.highlight.MAX_DIFF_BYTES", 1)
+    view = code_view(archive=make_zip({"a.py": "x = 1\n", "b.py": "y = 2\n"}), starter_dir=_starter(tmp_path))
+
+    notes = {d.path: d.note for d in view.diffs}
+    assert notes["a.py"] == "" and notes["b.py"] == "Not diffed: the page already shows 1 byte of diffs."

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from rubrics.models import CriterionScore, Disagreement, Review
 from rubrics.services import review_assign, review_score_save, review_submit
-from tests.rubrics.factories import add_results, graded_submission
+from tests.rubrics.factories import EVERY_KIND, add_results, graded_submission
 
 NAME, EMAIL = b"Dana Candidate", b"dana@example.com"
 
@@ -147,6 +147,7 @@ def test_it_gives_404_for_a_review_assigned_to_someone_else(client, reviewer2, o
         ("post", reverse("rubrics:score", args=[review.pk, criterion.pk])),
         ("post", reverse("rubrics:scores", args=[review.pk])),
         ("post", reverse("rubrics:submit", args=[review.pk])),
+        ("get", reverse("rubrics:review_file", args=[review.pk]) + "?path=echo/__init__.py"),
     ]
     from django.contrib.auth.models import Group
 
@@ -218,3 +219,46 @@ def test_the_queue_runs_a_constant_number_of_queries(client, reviewer, assessmen
     with django_assert_max_num_queries(7):
         response = client.get(reverse("rubrics:queue"))
     assert response.content.count(b'class="row-title"') == size
+
+
+def test_the_code_pane_lists_every_graded_file_with_its_size_and_what_it_cannot_show(client, reviewer, assessment):
+    review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND), reviewer=reviewer)
+    client.force_login(reviewer)
+    url = reverse("rubrics:review", args=[review.pk])
+
+    response = client.get(url)
+
+    assert _blind(response.content)
+    code = response.content.decode().split('id="code-title"', 1)[1].split('id="diff-title"', 1)[0]
+    for path, note in [
+        ("pkg/__init__.py", '<span class="file-size">61 bytes</span>'),
+        (".venv/lib/x.py", '<span class="file-size">42 bytes</span>'),
+        ("assets/logo.bin", "binary, 12 KB, not shown"),
+        ("data/big.txt", "300 KB, over the 200 KB the viewer shows: download it to read it"),
+        ("data/latin1.txt", "not UTF-8 text, 4 bytes, not shown"),
+        (".git/logs/HEAD", "git&#x27;s own file, 75 bytes, not shown"),
+    ]:
+        assert f">{path}</a> " in code and note in code, path
+    assert '<summary><code>.venv/</code> <span class="muted">2 files, 1 Python, 53 bytes</span></summary>' in code
+    assert "Not run and not shown" in code
+    assert 'Compiled Python: we run your source files <span class="muted">(1 file, 48 bytes)</span>' in code
+    assert '<li>pkg/__pycache__/__init__.cpython-312.pyc <span class="file-size">48 bytes</span></li>' in code
+    venv = client.get(url + "?file=.venv/lib/x.py", headers={"HX-Request": "true", "HX-Target": "code-file"})
+    assert b"<html" not in venv.content and b"from the venv" in venv.content
+    git = client.get(url + "?file=.git/logs/HEAD", headers={"HX-Request": "true", "HX-Target": "code-file"})
+    assert _blind(git.content) and b"not shown" in git.content and b"Download" not in git.content
+
+
+def test_a_reviewer_downloads_a_file_the_pane_cannot_show_but_never_gits_own(client, reviewer, assessment):
+    review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND), reviewer=reviewer)
+    client.force_login(reviewer)
+    download = reverse("rubrics:review_file", args=[review.pk])
+
+    big = client.get(download, {"path": "data/big.txt"})
+
+    assert big.status_code == 200 and big.content == b"a" * (300 * 1024)
+    assert big["Content-Disposition"] == 'attachment; filename="big.txt"'
+    assert big["Content-Type"] == "application/octet-stream"
+    assert client.get(download, {"path": ".git/logs/HEAD"}).status_code == 404
+    assert client.get(download, {"path": "pkg/__pycache__/__init__.cpython-312.pyc"}).status_code == 404
+    assert client.get(download, {"path": "../../etc/passwd"}).status_code == 404

@@ -1,9 +1,12 @@
 """``manage.py grade PATH --exercise SLUG [--json] [--probe ID ...]``: run the hidden probes now.
 
-PATH is a submission zip or an unpacked folder. The table (or with ``--json`` exactly one JSON
-object) reports every probe's outcome. The exit status is 0 whenever grading completed, whatever
-the submission scored; it is non-zero only when grading itself could not run (unknown exercise or
-probe, unreadable or rejected archive, no executor).
+PATH is a submission zip or an unpacked folder. Either goes through the same unpacking as an
+upload (a folder is zipped in memory first): compiled Python and archives inside the archive are
+dropped and listed, native code is refused. The table (or with ``--json`` exactly one JSON
+object, with the dropped files under ``ignored_files``) reports every probe's outcome. The exit
+status is 0 whenever grading completed, whatever the submission scored; it is non-zero only when
+grading itself could not run (unknown exercise or probe, unreadable or rejected archive or
+folder, no executor).
 """
 
 import json
@@ -15,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from assessments.grading.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
 from assessments.grading.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
 from assessments.packages import discover_packages
 
 EXECUTORS = ("sandbox", "forkserver", "subprocess")
@@ -44,7 +47,7 @@ class Command(BaseCommand):
         except GradingError as exc:
             raise CommandError(str(exc)) from exc
         with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-            submission = self._submission(path, Path(tmp), limits)
+            submission, manifest = self._submission(path, Path(tmp), limits)
             runner_executor = self._executor(executor, loaded.preload)
             try:
                 report = grade(
@@ -58,9 +61,11 @@ class Command(BaseCommand):
                 raise CommandError(f"grading could not run: {exc}") from exc
             finally:
                 runner_executor.close()
+        ignored = [{"path": i.path, "size": i.size, "reason": i.reason} for i in manifest.ignored]
         if json:
-            self.stdout.write(_dumps(report.to_json()))
+            self.stdout.write(_dumps({**report.to_json(), "ignored_files": ignored}))
         else:
+            self._ignored(ignored)
             self._table(report)
 
     def _find_exercise(self, slug: str) -> tuple[Path, dict]:
@@ -71,19 +76,22 @@ class Command(BaseCommand):
         known = ", ".join(sorted(p.slug for p in packages)) or "none"
         raise CommandError(f"no exercise {slug!r} in EXERCISE_DIRS (known: {known})")
 
-    def _submission(self, path: Path, tmp: Path, limits: dict) -> Path:
-        if path.is_dir():
-            return path.resolve()
-        if not path.is_file():
+    def _submission(self, path: Path, tmp: Path, limits: dict) -> tuple[Path, Manifest]:
+        """Unpack PATH as an upload would be; a folder is its own root, so no wrapper folder is stripped."""
+        if not (path.is_dir() or path.is_file()):
             raise CommandError(f"{path} is neither a zip file nor a folder")
+        what = "folder" if path.is_dir() else "archive"
         target = tmp / "submission"
         try:
-            unpack_archive(path.read_bytes(), target, ArchiveLimits.from_exercise(limits))
+            data = zip_folder(path) if path.is_dir() else path.read_bytes()
+            manifest = unpack_archive(
+                data, target, ArchiveLimits.from_exercise(limits), strip_single_root=not path.is_dir()
+            )
         except ArchiveRejected as exc:
-            raise CommandError(f"the archive was rejected: {exc}") from exc
+            raise CommandError(f"the {what} was rejected: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
-        return target
+        return target, manifest
 
     def _executor(self, name: str, preload: tuple[str, ...]):
         if name == "forkserver":
@@ -108,6 +116,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  {mode_name:<9} {counts['passed']}/{counts['total']}")
         summary = f"{report.passed}/{report.total} passed, {report.infra_errors} infrastructure error(s)"
         self.stdout.write(f"{summary}; {report.wall_s:.1f} s")
+
+    def _ignored(self, ignored: list[dict]) -> None:
+        if not ignored:
+            return
+        self.stdout.write(f"Ignored {len(ignored)} file(s), not run:")
+        for item in ignored:
+            self.stdout.write(f"  {item['path']} ({item['size']} bytes): {item['reason']}")
 
 
 def _dumps(value) -> str:
