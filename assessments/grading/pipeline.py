@@ -184,8 +184,14 @@ def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
                     results, isolation = grade_fn(
                         submission_dir, exercise_dir, heartbeat.progress, cancel=heartbeat.lost
                     )
-                except GradingCancelled:
-                    raise LeaseLost(f"Run {run.pk} was taken away while grading; stopped.") from None
+                except GradingCancelled as exc:
+                    audit_record(
+                        actor=None,
+                        action="grading.stopped",
+                        target=run,
+                        data={"why": "lease lost", "probes_finished": exc.finished, "probes_total": exc.total},
+                    )
+                    raise LeaseLost(f"Run {run.pk} was taken away while grading; {exc}.") from None
                 if heartbeat.lost.is_set():
                     raise LeaseLost(f"Run {run.pk} was taken back while grading.")
         run = grading_run_finish(run=run, lease_token=lease, results=results, isolation=isolation)

@@ -90,7 +90,7 @@ class Exercise:
         return self.module.prepare(probe, work_dir)
 
 
-_LOADING = threading.Lock()
+_LOADING = threading.RLock()  # reentrant: a hidden package may load another exercise
 
 
 def _load_hidden(path: Path, slug: str) -> ModuleType:
@@ -493,6 +493,10 @@ def _error(probe: Probe, started: float, reason: str, evidence: dict | None = No
 class GradingCancelled(Exception):
     """The grading was told to stop (a newer upload superseded it): no outcome is final."""
 
+    def __init__(self, message: str = "", finished: int = 0, total: int = 0) -> None:
+        super().__init__(message)
+        self.finished, self.total = finished, total
+
 
 def run_probe(ctx: _Context, probe: Probe, cancel: threading.Event | None = None) -> ProbeOutcome:
     started = time.monotonic()
@@ -672,20 +676,24 @@ def grade(
                     on_progress(done, len(selected))
                 return outcome
 
-            alone = [p for p in selected if p.exclusive and exclusive_alone]
-            for probe in alone:
-                run(probe)
-            rest = [p for p in selected if p not in alone]
-            rest.sort(key=lambda p: not p.long)  # stable: long probes first, then in file order
-            with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="probe") as pool:
-                list(pool.map(run, rest))
-            for probe in [p for p in selected if results[p.id].outcome == "error"]:
-                first = results[probe.id].reason
-                again = run_probe(ctx, probe, cancel)
-                if again.outcome == "error":
-                    again.reason = f"{again.reason} (also when run again alone; first: {first})"[:2_000]
-                results[probe.id] = again
-                retried.append(probe.id)
+            try:
+                alone = [p for p in selected if p.exclusive and exclusive_alone]
+                for probe in alone:
+                    run(probe)
+                rest = [p for p in selected if p not in alone]
+                rest.sort(key=lambda p: not p.long)  # stable: long probes first, then in file order
+                with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="probe") as pool:
+                    list(pool.map(run, rest))
+                for probe in [p for p in selected if results[p.id].outcome == "error"]:
+                    first = results[probe.id].reason
+                    again = run_probe(ctx, probe, cancel)
+                    if again.outcome == "error":
+                        again.reason = f"{again.reason} (also when run again alone; first: {first})"[:2_000]
+                    results[probe.id] = again
+                    retried.append(probe.id)
+            except GradingCancelled:
+                done, total = len(results), len(selected)
+                raise GradingCancelled(f"stopped after {done} of {total} probes", done, total) from None
     finally:
         if own_executor:
             executor.close()

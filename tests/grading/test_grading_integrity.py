@@ -1,0 +1,323 @@
+"""A candidate's code can move its grade only by answering well: each attack of the integrity
+report, played through the portal's upload, a real Celery worker and the real bubblewrap sandbox.
+
+The exercise is ``helpdesk-lite``: eight of help-desk-answerer's own probes, several of which read
+the recorded request bodies. The baseline is the unchanged starter kit; each attack is the same
+starter kit plus a module that tries to bend the grade. Every attacked run must end ``done`` with
+no infrastructure error and a pass rate no higher than the baseline's.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from assessments.models import AuditEvent, GradingRun
+from assessments.packages import load_package
+from assessments.services import assessment_create, exercise_sync
+from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_upload
+from rubrics.models import Review, Rubric
+from rubrics.services import review_assign
+from tests.builders import make_zip, unchecked_pyc
+from tests.workers import wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+LITE = ROOT / "tests" / "fixtures" / "exercises" / "helpdesk-lite"
+STARTER = ROOT / "exercises" / "helpdesk-answerer" / "starter"
+RUNTIME_PYTHON = str(ROOT / "var" / "sandbox-runtime" / "bin" / "python")
+
+WRAPPER = '''"""The starter kit's answer, with an attack before every call."""
+
+from helpdesk import _attack
+from helpdesk.answerer import answer as _answer
+
+
+def answer(question):
+    _attack.before_call()
+    return _answer(question)
+'''
+
+# Finds the harness's result channel by walking the interpreter's objects (and its nonce by
+# re-reading its own stdin) and tells the runner, at import and before every call, that the
+# runtime is broken; during the calls, also that the import failed and that it is ready again.
+FORGER = """
+import gc, json, os
+
+
+def _forge(*events):
+    channels = [o for o in gc.get_objects() if type(o).__name__ == "_Channel" and hasattr(o, "emit")]
+    try:
+        with open("/proc/self/fd/0", "rb") as fh:
+            nonce = json.loads(fh.read() or b"{}").get("nonce")
+    except (OSError, ValueError):
+        nonce = None
+    for channel in channels:
+        channel.emit("hello", pid=1, python="3")
+        channel.emit("preloaded", seconds=0.1, missing=["anthropic: broken (forged by the submission)"])
+        for event in events:
+            channel.emit(event, error="forged")
+        line = {"ev": "preloaded", "nonce": nonce or channel.nonce, "missing": ["pydantic: forged"]}
+        os.write(channel.fd, (json.dumps(line) + "\\n").encode())
+
+
+_forge()
+
+
+def before_call():
+    _forge("import_error", "ready", "hello")
+"""
+
+# Sends the fake model bodies of the wrong shape, which the hidden checks used to trust.
+POISONER = """
+import json, os, socket
+from urllib.parse import urlsplit
+
+BODIES = [
+    {"model": "m", "max_tokens": 5, "messages": 5},
+    {"model": "m", "max_tokens": 5, "messages": True},
+    {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [7]}], "system": 3},
+    {"model": {"x": 1}, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+]
+
+
+def before_call():
+    url = urlsplit(os.environ["ANTHROPIC_BASE_URL"])
+    for body in BODIES:
+        raw = json.dumps(body).encode()
+        head = (
+            f"POST {url.path}/v1/messages HTTP/1.1\\r\\nhost: model\\r\\n"
+            f"x-api-key: {os.environ['ANTHROPIC_API_KEY']}\\r\\ncontent-length: {len(raw)}\\r\\n"
+            "x-stainless-read-timeout: nan\\r\\nconnection: close\\r\\n\\r\\n"
+        )
+        try:
+            with socket.create_connection((url.hostname, url.port or 80), timeout=5) as sock:
+                sock.sendall(head.encode() + raw)
+                while sock.recv(65536):
+                    pass
+        except OSError:
+            pass
+"""
+
+# Sends requests back to back, as fast as it can, before every call (the report's 466 MB run).
+FLOODER = """
+import json, os, socket, time
+from urllib.parse import urlsplit
+
+BODY = json.dumps({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+def _burst(url, count):
+    head = (
+        f"POST {url.path}/v1/messages HTTP/1.1\\r\\nhost: model\\r\\n"
+        f"x-api-key: {os.environ['ANTHROPIC_API_KEY']}\\r\\ncontent-length: {len(BODY)}\\r\\n\\r\\n"
+    ).encode()
+    refused = 0
+    with socket.create_connection((url.hostname, url.port or 80), timeout=5) as sock:
+        sock.sendall((head + BODY) * count)
+        received = b""
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+            if received.count(b"HTTP/1.1 ") >= count:
+                break
+        refused = received.count(b"Too many requests")
+    return refused
+
+
+def before_call():
+    url = urlsplit(os.environ["ANTHROPIC_BASE_URL"])
+    stop, refused = time.monotonic() + 6, 0
+    while time.monotonic() < stop and refused < 200:
+        try:
+            refused += _burst(url, 100)
+        except OSError:
+            pass
+"""
+
+# The source a reviewer reads is the starter kit's; the compiled pyc beside it would have
+# rejected empty questions (which the starter kit does not) and so passed one more probe.
+PYC_SOURCE = '''"""Looks like the starter kit's, but this is what the pyc holds."""
+
+from helpdesk.answerer import answer as _answer
+
+
+def answer(question):
+    if not question.strip():
+        return {"status": "rejected", "answer": "", "citations": []}
+    return _answer(question)
+'''
+
+
+def _starter_files() -> dict[str, bytes]:
+    return {
+        path.relative_to(STARTER).as_posix(): path.read_bytes()
+        for path in sorted(STARTER.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+def _attacked(attack: str) -> bytes:
+    return make_zip({**_starter_files(), "helpdesk/__init__.py": WRAPPER, "helpdesk/_attack.py": attack})
+
+
+def _with_pyc() -> bytes:
+    name, pyc = unchecked_pyc(PYC_SOURCE, python=RUNTIME_PYTHON)
+    return make_zip({**_starter_files(), f"helpdesk/__pycache__/{name}": pyc})
+
+
+@pytest.fixture
+def lite(manager):
+    exercise, _ = exercise_sync(package=load_package(LITE))
+    return assessment_create(
+        owner=manager,
+        title="Integrity",
+        exercise=exercise,
+        rubric=Rubric.objects.get(slug=exercise.rubric_slug),
+        closes_at=timezone.now() + timezone.timedelta(days=3),
+    )
+
+
+def _invitation(assessment, name: str):
+    candidate = candidate_get_or_create(name=name, email=f"{name.lower()}@example.com")
+    invitation, _ = invitation_create(assessment=assessment, candidate=candidate, invited_by=assessment.owner)
+    invitation_start(invitation=invitation)
+    return invitation
+
+
+def _graded(submission, timeout: float = 300) -> GradingRun:
+    return wait_for(
+        lambda: submission.grading_runs.filter(state__in=[GradingRun.DONE, GradingRun.FAILED_INFRA]).first(),
+        timeout=timeout,
+        interval=0.5,
+        message=f"grading of submission {submission.pk}",
+    )
+
+
+def _outcomes(run) -> dict[str, str]:
+    return dict(run.results.values_list("probe_id", "outcome"))
+
+
+def _rate(run) -> float:
+    outcomes = list(_outcomes(run).values())
+    return outcomes.count("pass") / len(outcomes)
+
+
+def test_no_attack_moves_the_grade_and_each_leaves_its_trace(celery_worker, lite, client, reviewer):
+    """The baseline and every attack, uploaded by five candidates at once and graded by the worker
+    (one test: the worker's runs are the expensive part, and each check below reads them)."""
+    archives = {
+        "baseline": make_zip(_starter_files()),
+        "forger": _attacked(FORGER),
+        "poisoner": _attacked(POISONER),
+        "flooder": _attacked(FLOODER),
+        "pyc": _with_pyc(),
+    }
+    submissions = {
+        name: submission_upload(invitation=_invitation(lite, name.title()), archive=archive)
+        for name, archive in archives.items()
+    }
+    runs = {name: _graded(submission) for name, submission in submissions.items()}
+
+    baseline = runs["baseline"]
+    assert baseline.state == GradingRun.DONE, baseline.infra_error
+    assert 0 < _rate(baseline) < 1, _outcomes(baseline)  # room to gain and to lose
+    for name in ("forger", "poisoner", "flooder", "pyc"):
+        run = runs[name]
+        assert run.state == GradingRun.DONE, (name, run.infra_error)
+        outcomes = _outcomes(run)
+        assert "error" not in outcomes.values(), (name, outcomes)
+        assert _rate(run) <= _rate(baseline), (name, outcomes, _outcomes(baseline))
+
+    for name in ("forger", "poisoner", "pyc"):  # nothing else about them differs from the baseline
+        assert _outcomes(runs[name]) == _outcomes(baseline), name
+    _forged_events_were_ignored(runs["forger"])
+    _poisoned_requests_were_refused(runs["poisoner"])
+    _the_visible_source_was_graded(runs["pyc"], baseline)
+    _the_flood_failed_and_its_evidence_stayed_small(runs["flooder"], client, reviewer)
+
+
+def _forged_events_were_ignored(run):
+    processes = [r.evidence.get("process", "") for r in run.results.all()]
+    assert all("out of turn ignored" in p for p in processes), processes
+
+
+def _poisoned_requests_were_refused(run):
+    requests = [q for r in run.results.all() for q in r.evidence["requests"]]
+    refused = [q for q in requests if q.get("invalid")]
+    assert refused and all(q["status"] == 400 for q in refused)
+    assert {q["invalid"] for q in refused} >= {"messages: Field required", "model: Field required"}
+
+
+def _the_visible_source_was_graded(run, baseline):
+    assert _outcomes(run) == _outcomes(baseline)
+    assert _outcomes(run)["input-empty"] == "fail"  # what the pyc would have passed
+    ignored = [f["path"] for f in run.submission.ignored_files]
+    assert ignored and all("/__pycache__/" in path for path in ignored), ignored
+
+
+def _the_flood_failed_and_its_evidence_stayed_small(run, client, reviewer):
+    results = list(run.results.all())
+    flooded = [r for r in results if "request flood" in r.reason]
+    assert flooded, [(r.probe_id, r.outcome, r.reason) for r in results]
+    assert all(r.outcome == "fail" for r in flooded)
+    assert max(r.evidence["requests_total"] for r in flooded) > 1000  # counted, not stored
+    sizes = [len(json.dumps(r.evidence)) for r in results]
+    assert max(sizes) < 400_000 and sum(sizes) < 4 * 1024 * 1024, sizes
+
+    # The review page of the flooding run: bounded HTML and a bounded number of queries (its
+    # time is measured by bench/bench_review_pages.py, not here).
+    review = Review.objects.filter(submission=run.submission).first() or review_assign(
+        submission=run.submission, reviewer=reviewer
+    )
+    client.force_login(review.reviewer)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("rubrics:review", args=[review.pk]))
+    assert response.status_code == 200
+    assert len(response.content) < 1_500_000, len(response.content)
+    assert len(queries) < 40, len(queries)
+    assert "request flood" in response.content.decode()
+
+
+def test_a_newer_upload_stops_the_older_grading_within_seconds(celery_worker, lite):
+    from tests.grading.test_grading_worker import _sandbox_user_processes
+
+    invitation = _invitation(lite, "Resubmitter")
+    slow = make_zip({"helpdesk/__init__.py": "import time\n\ndef answer(q):\n    time.sleep(18)\n"})
+    first = submission_upload(invitation=invitation, archive=slow)
+    older = first.grading_runs.get()
+    wait_for(
+        lambda: (
+            GradingRun.objects.filter(pk=older.pk, state=GradingRun.RUNNING).exists()
+            and _sandbox_user_processes(celery_worker.proc.pid)
+        ),
+        timeout=120,
+        interval=0.2,
+        message="the first upload's boxes to be running",
+    )
+
+    broken = make_zip({"helpdesk/__init__.py": "raise ImportError('not this time')\n"})
+    uploaded_at = time.monotonic()
+    second = submission_upload(invitation=invitation, archive=broken)
+
+    older.refresh_from_db()
+    assert older.state == GradingRun.SUPERSEDED
+    stopped = wait_for(
+        lambda: AuditEvent.objects.filter(action="grading.stopped", target_id=str(older.pk)).first(),
+        timeout=15,
+        interval=0.2,
+        message="the worker to stop the superseded grading",
+    )
+    assert time.monotonic() - uploaded_at < 10
+    assert stopped.data["probes_finished"] < stopped.data["probes_total"]
+    newer = _graded(second, timeout=180)
+    assert newer.state == GradingRun.DONE
+    # No box of the older upload outlived it: its calls sleep 18 s, and none is left.
+    assert not _sandbox_user_processes(celery_worker.proc.pid)
+    assert time.monotonic() - uploaded_at < 18
+    assert older.results.count() == 0
