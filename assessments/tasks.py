@@ -40,7 +40,7 @@ def grade_submission(self, run_id: int) -> None:
         run = GradingRun.objects.filter(pk=run_id).values("state", "attempt").first()
         if run and run["state"] == GradingRun.QUEUED:
             # The run is queued again in the database; this retry is only the doorbell.
-            raise self.retry(countdown=min(60, 10 * run["attempt"])) from None
+            raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run["attempt"])) from None
 
 
 @shared_task(name="assessments.tasks.sweep_grading_runs", ignore_result=True)

@@ -78,6 +78,9 @@ def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
 
 def _detail_context(request, assessment: Assessment, **extra) -> dict:
     invitations = list(assessment_invitations(assessment=assessment))
+    run_states = dict(GradingRun.STATES)
+    for invitation in invitations:
+        invitation.run_state_label = run_states.get(invitation.run_state, "")
     state_filter = request.GET.get("state", "")
     if state_filter in dict(Invitation.STATES):
         invitations = [i for i in invitations if i.state == state_filter]

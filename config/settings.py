@@ -246,6 +246,8 @@ SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 120)
 SANDBOX_FILE_SIZE_MB = env_int("SANDBOX_FILE_SIZE_MB", 64)
 SANDBOX_UID = env_int("SANDBOX_UID", 65534)
 GRADING_PARALLEL_PROBES = env_int("GRADING_PARALLEL_PROBES", 8)
+# After an infrastructure fault the attempt is retried this many seconds times the attempt number.
+GRADING_RETRY_DELAY_S = env_int("GRADING_RETRY_DELAY_S", 10)
 # A running run whose heartbeat is older than this is taken back (its worker died).
 GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
 # A queued run untouched for this long has its message sent again (the broker may have lost it).

@@ -8,6 +8,9 @@ no infrastructure error and a pass rate no higher than the baseline's.
 """
 
 import json
+import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from candidates.services import candidate_get_or_create, invitation_create, invi
 from rubrics.models import Review, Rubric
 from rubrics.services import review_assign
 from tests.builders import make_zip, unchecked_pyc
-from tests.workers import wait_for
+from tests.workers import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -321,3 +324,74 @@ def test_a_newer_upload_stops_the_older_grading_within_seconds(celery_worker, li
     assert not _sandbox_user_processes(celery_worker.proc.pid)
     assert time.monotonic() - uploaded_at < 18
     assert older.results.count() == 0
+
+
+ECHO = "def answer(question):\n    return {'status': 'answered', 'answer': question, 'citations': []}\n"
+
+
+# --- An honest infrastructure fault is still ours: retried, then shown to staff -------------------
+
+BROKEN_BWRAP = """#!/bin/sh
+# Answers like bubblewrap when asked its version, and can start no box at all.
+[ "$1" = --version ] && { echo "bubblewrap 0.8.0"; exit 0; }
+echo "bwrap: Creating new namespace failed: Operation not permitted" >&2
+exit 1
+"""
+
+
+def _runtime_without_modules(folder: Path) -> Path:
+    """A Python for the box with neither anthropic nor pydantic: the runtime is incomplete."""
+    subprocess.run([RUNTIME_PYTHON, "-m", "venv", "--without-pip", str(folder)], check=True)
+    folder.chmod(0o755)
+    return folder
+
+
+def _broken_bwrap(path: Path) -> Path:
+    path.write_text(BROKEN_BWRAP)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("runtime without modules", "the runtime lacks modules: anthropic"),
+        ("box cannot start", "could not be launched"),
+    ],
+)
+def test_an_honest_infrastructure_fault_is_retried_then_shown_to_staff(
+    _celery_worker_session, transactional_db, invitation, client, manager, fault, said
+):
+    scratch = ROOT / "var" / f"test-broken-{os.getpid()}-{time.monotonic_ns()}"
+    scratch.mkdir(parents=True)
+    scratch.chmod(0o755)
+    env = {"GRADING_RETRY_DELAY_S": "1"}
+    if fault == "runtime without modules":
+        env["SANDBOX_RUNTIME_DIR"] = str(_runtime_without_modules(scratch / "runtime"))
+    else:
+        env["SANDBOX_BWRAP"] = str(_broken_bwrap(scratch / "bwrap"))
+    invitation_start(invitation=invitation)
+    try:
+        with _celery_worker_session.paused():
+            worker = WorkerProcess(extra_env=env).start()
+            try:
+                submission = submission_upload(invitation=invitation, archive=make_zip({"echo/__init__.py": ECHO}))
+                run = _graded(submission, timeout=180)
+            finally:
+                worker.stop()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    # Ours, every time: three attempts, each probe also tried again alone, and nothing stored.
+    assert run.state == GradingRun.FAILED_INFRA
+    assert run.attempt == GradingRun.MAX_ATTEMPTS
+    assert said in run.infra_error and "could not be judged on our side" in run.infra_error, run.infra_error
+    assert "also when run again alone" in run.infra_error
+    assert run.results.count() == 0
+    actions = list(AuditEvent.objects.filter(target_id=str(run.pk)).values_list("action", flat=True))
+    assert actions.count("grading.queued") == 2 and actions.count("grading.failed_infra") == 1, actions
+
+    # Staff see it, with the reason, and can send it back; the candidate is told it is on our side.
+    client.force_login(manager)
+    page = client.get(reverse("assessments:detail", args=[invitation.assessment.pk])).content.decode()
+    assert "Failed (infrastructure)" in page and "Grade again" in page and said in page
