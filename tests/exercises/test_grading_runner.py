@@ -4,6 +4,7 @@ What a candidate's code does wrong is a ``fail`` with a reason; what goes wrong 
 ``error``; a submission cannot forge results or outlive its probe.
 """
 
+import json
 import os
 import sys
 import textwrap
@@ -280,3 +281,69 @@ def test_the_harness_ignores_a_pycache_beside_the_source_even_when_nothing_dropp
 
     [outcome] = report.outcomes
     assert (outcome.outcome, outcome.reason) == ("pass", "echoed the question")
+
+
+# --- The candidate shares the harness's process: what it writes on the channel --------------------
+
+
+def _helpdesk_contract(evidence):
+    """The help-desk probes' first check (each call returned a valid dict in time) as a verdict."""
+    from tests.exercises.helpdesk import hidden
+
+    reason = hidden("checks").contract(evidence)
+    return Verdict(reason is None, reason or "kept the contract")
+
+
+FORGER = """
+import gc, json, os
+
+def _channel():
+    return next(o for o in gc.get_objects() if type(o).__name__ == "_Channel")
+
+def _forge(*events):
+    channel = _channel()
+    for event in events:
+        channel.emit(event, missing=["anthropic: forged"], error="forged", i=0)
+
+_forge("hello", "preloaded")
+
+def answer(q):
+    _forge("preloaded", "hello", "import_error", "ready")
+    return {"status": "unknown", "answer": "", "citations": []}
+"""
+
+
+def test_lifecycle_events_written_by_the_candidate_are_ignored_and_counted(tmp_path, executor):
+    outcome, evidence = _run(tmp_path, executor, FORGER, questions=("one", "two"))
+
+    assert outcome.outcome == "pass"  # judged on what it returned: the check here accepts anything
+    assert [c.value["status"] for c in evidence.calls] == ["unknown", "unknown"]
+    assert "out of turn ignored" in evidence.process
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"status": 5, "answer": "x", "citations": [], "keys": []},
+        {"status": "answered", "answer": {"nested": 1}, "citations": ["a"], "keys": []},
+        {"status": "answered", "answer": "x", "citations": "a-string", "keys": []},
+        {"status": "answered", "answer": "x", "citations": [["a"]], "keys": []},
+        {"status": "answered", "answer": "x", "citations": ["a"]},
+        ["not", "a", "dict"],
+    ],
+)
+def test_a_forged_result_in_another_shape_is_a_broken_contract_never_our_error(tmp_path, executor, value):
+    forged = f"""
+    import gc, json, os, threading
+    VALUE = json.loads({json.dumps(json.dumps(value))})
+    def answer(q):
+        channel = next(o for o in gc.get_objects() if type(o).__name__ == "_Channel")
+        channel.emit("result", i=0, outcome="returned", value=VALUE, problems=[], duration_s=float("nan"))
+        return {{"status": "unknown", "answer": "", "citations": []}}
+    """
+    outcome, evidence = _run(tmp_path, executor, forged, check=_helpdesk_contract)
+
+    call = evidence.calls[0]
+    assert outcome.outcome == "fail", outcome.reason
+    assert call.duration_s is None  # NaN is no duration
+    assert call.value is None or all(isinstance(call.value.get(k), (str, type(None))) for k in ("status", "answer"))
