@@ -6,13 +6,15 @@ prints the median and p90 server time in ms and the number of queries per reques
 
     .venv/bin/python bench/bench_review_pages.py [--submissions 2000] [--results 50000] [--runs 15]
 
-Goal: < 300 ms per page at full size.
+Goal: < 300 ms per page at full size. Also the review page of a flooding submission (every one of
+42 probes sent 1,600 requests, which the grader counts and bounds): goal < 1 s and bounded HTML.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import statistics
 import sys
@@ -126,6 +128,86 @@ def _build(n_submissions: int, n_results: int):
     return reviewer, review, ProbeResult.objects.count(), Submission.objects.count()
 
 
+def _flood_evidence(requests: int = 1600) -> dict:
+    """One probe's evidence as the grader stores it after a flood: real fake-model records, bounded."""
+    import socket
+
+    from assessments.grading.fakemodel import FakeModel
+    from assessments.grading.probe import CallResult, Evidence
+
+    body = json.dumps({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    head = f"POST /v1/messages HTTP/1.1\r\nhost: m\r\nx-api-key: k\r\ncontent-length: {len(body)}\r\n".encode()
+    keep, last = head + b"\r\n" + body, head + b"connection: close\r\n\r\n" + body
+    fake = FakeModel(script="ok").start()
+    try:
+        sent = 0
+        while sent < requests:
+            with socket.create_connection((fake.host, fake.port)) as sock:
+                sock.sendall(keep * 99 + last)  # the server closes after the last (or after the cap)
+                while sock.recv(1 << 20):
+                    pass
+            sent += 100
+        fake.wait_idle(5)
+        records, flood = fake.requests, fake.flood
+    finally:
+        fake.stop()
+    call = CallResult(0, "How do I export my invoices?", "returned", {"keys": [], "status": "unknown", "answer": ""})
+    return Evidence("flood", (call.question,), [call], records, 4, 6.0, 20.0, flood=flood).to_json()
+
+
+def _flooded_review(reviewer, assessment_id: int, probes: int = 42):
+    from assessments.grading.engine import MAX_RUN_EVIDENCE_BYTES, _bound_run_evidence
+    from assessments.models import Assessment, GradingRun, ProbeResult
+    from candidates.models import Candidate, Invitation, Submission
+    from rubrics.models import Review
+    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+
+    one = _flood_evidence()
+    evidences = [{**one, "probe_id": f"probe-{j}", "description": "A probe."} for j in range(probes)]
+    _bound_run_evidence(evidences, MAX_RUN_EVIDENCE_BYTES)
+    assessment = Assessment.objects.get(pk=assessment_id)
+    candidate = Candidate.objects.create(name="Flooder", email="flood@example.com")
+    invitation = Invitation.objects.create(
+        assessment=assessment,
+        candidate=candidate,
+        token_hash=hashlib.sha256(b"flood").hexdigest(),
+        pseudonym="F100D",
+        state=Invitation.GRADED,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    archive = make_zip(DEFAULT_FILES)
+    submission = Submission(
+        invitation=invitation,
+        number=1,
+        sha256=hashlib.sha256(archive).hexdigest(),
+        size_bytes=len(archive),
+        exercise_version=assessment.exercise.version,
+    )
+    submission.archive.save("flood.zip", ContentFile(archive), save=True)
+    run = GradingRun.objects.create(
+        submission=submission, state=GradingRun.DONE, exercise_version=assessment.exercise.version
+    )
+    modes = ["grounding", "injection", "transient", "output", "input", "load", "cost"]
+    ProbeResult.objects.bulk_create(
+        ProbeResult(
+            run=run,
+            probe_id=e["probe_id"],
+            failure_mode=modes[j % len(modes)],
+            outcome="fail",
+            reason="a request flood: 1,600 requests reached the model in this probe",
+            evidence=e,
+            duration_s=6.0,
+        )
+        for j, e in enumerate(evidences)
+    )
+    stored = sum(len(_json_dumps(e)) for e in evidences)
+    return Review.objects.create(submission=submission, reviewer=reviewer, assigned_at=timezone.now()), stored
+
+
+def _json_dumps(value) -> str:
+    return json.dumps(value)
+
+
 def _time(client: Client, url: str, runs: int) -> tuple[float, float, int]:
     client.get(url)  # warm up
     timings, queries = [], 0
@@ -162,10 +244,17 @@ def main() -> None:
                 "rubrics:review", args=[review.pk]
             ),
         }
+        flooded, stored = _flooded_review(reviewer, review.submission.invitation.assessment_id)
+        flood_url = reverse("rubrics:review", args=[flooded.pk])
+        pages["review page of a flood (42 probes x 1,600 requests)"] = flood_url
         print(f"{'page':55} {'median ms':>10} {'p90 ms':>8} {'queries':>8}")
         for name, url in pages.items():
             median, p90, queries = _time(client, url, args.runs)
             print(f"{name:55} {median:10.1f} {p90:8.1f} {queries:8d}")
+        html = client.get(flood_url).content
+        print(
+            f"flood: {stored / 1024:.0f} KB of evidence stored for the run, review page HTML {len(html) / 1024:.0f} KB"
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -88,9 +88,17 @@ def _present(result) -> dict:
         "calls": [_call(c) for c in calls[:20]],
         "more_calls": max(0, len(calls) - 20),
         "timeline": timeline(evidence),
+        "requests_total": _requests_total(evidence),
         "peak_in_flight": evidence.get("peak_in_flight"),
         "stderr_tail": _text(evidence.get("stderr_tail"))[-1500:],
     }
+
+
+def _requests_total(evidence: dict) -> int:
+    """Every request the probe saw: past the stored (and the drawn) ones, a flood is only counted."""
+    stored = len(evidence.get("requests") or [])
+    total = _int(evidence.get("requests_total"))
+    return max(total or 0, stored)
 
 
 def _text(value) -> str:
@@ -175,6 +183,7 @@ def timeline(evidence: dict) -> dict | None:
                 "took": _f(stop - start, 2) if ended is not None else None,
                 "status": _int(request.get("status")),
                 "fault": _text(request.get("fault"))[:40],
+                "invalid": _text(request.get("invalid"))[:200],
                 "retry": _int(request.get("retry_count")),
                 "in_flight": _int(request.get("in_flight_at_arrival")),
                 "input_tokens": _int(request.get("input_tokens")),
