@@ -115,12 +115,24 @@ the api key and authorization values redacted to ``sk-…last4``), ``body`` (par
 the whole reply, of which only a part was sent; None when no reply was produced),
 ``in_flight_at_arrival`` (requests being served when it arrived, not counting itself), ``fault``
 (the step name, or ``concurrency_limit``, ``tpm_limit``, ``context_window``, ``invalid_request``,
-``auth``, ``too_large``, ``not_found``, ``count_tokens``, ``responder_error``), ``step`` (the step
+``auth``, ``too_large``, ``not_found``, ``count_tokens``, ``responder_error``, ``flood``,
+``fake_error``), ``step`` (the step
 as written), ``status`` (int sent, None for a reset or cut connection), ``outcome`` (``complete``,
 ``reset``, ``cut``, ``client_gone``: the client left first, ``stopped``: the server stopped first),
 ``request_id``, ``retry_count`` (int from ``x-stainless-retry-count`` or None), ``read_timeout`` and
-``timeout`` (floats from ``x-stainless-read-timeout`` / ``x-stainless-timeout`` or None). Records are
+``timeout`` (finite floats from ``x-stainless-read-timeout`` / ``x-stainless-timeout`` or None). Records are
 appended on arrival and completed when the exchange ends; ``fm.wait_idle()`` waits for that.
+
+A body is recorded only once it passed validation, so whoever reads ``body`` may trust its shape
+(``model`` a string, ``messages`` a list of role/content dicts, text blocks with string ``text``,
+``system`` a string or text blocks, ``stop_sequences`` strings). A refused body is recorded as
+``invalid`` (the reason) and ``body_excerpt`` (its first 2,000 characters as text), ``body`` None.
+Evidence is bounded whatever the client does: past ``max_records`` (1,000) requests the fake answers
+a cheap 429 (fault ``flood``) and closes the connection, recording nothing but a count; past
+``max_kept_body_bytes`` (64 MB) of kept bodies a record keeps ``body_dropped`` (the size) instead of
+the body. ``fm.flood`` reports both counts; when either is non-zero the records are incomplete.
+Headers are kept to 64 per record, 1,000 characters each. A request the fake itself fails on (its
+own bug) is recorded with fault ``fake_error`` and the error.
 
 What the SDK did (anthropic 2.14.0, observed in tests/grading/test_fakemodel_sdk.py)
 ---------------------------------------------------------------------------------------
