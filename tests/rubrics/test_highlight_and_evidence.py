@@ -134,3 +134,19 @@ def test_diffs_stop_at_the_page_budget(tmp_path, monkeypatch):
 
     notes = {d.path: d.note for d in view.diffs}
     assert notes["a.py"] == "" and notes["b.py"] == "Not diffed: the page already shows 1 byte of diffs."
+
+
+def test_a_healthy_answer_is_drawn_as_answered_and_a_flood_says_how_many_requests_it_made():
+    from rubrics.evidence import _present
+
+    data = evidence(statuses=(429, 200))
+    data["requests"][1]["fault"] = "ok"  # the script's step for a healthy answer is no fault
+    data["requests"][0]["invalid"] = "messages: Field required"
+    data["requests_total"] = 7396
+    result = SimpleNamespace(probe_id="p", outcome="fail", reason="a request flood", duration_s=6.0, evidence=data)
+
+    shown = _present(result)
+
+    assert [b["kind"] for b in shown["timeline"]["bars"]] == ["throttled", "ok"]
+    assert shown["timeline"]["bars"][0]["invalid"] == "messages: Field required"
+    assert (shown["requests_total"], shown["requests_total_text"]) == (7396, "7,396")
