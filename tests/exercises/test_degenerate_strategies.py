@@ -42,7 +42,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assessments.grading.executors import ForkServerExecutor
 from assessments.grading.fakemodel import parse_script
 from assessments.grading.runner import grade
 
@@ -73,11 +72,8 @@ DEGENERATE = ["never_calls_model", "echoes_articles", "rejects_everything", "alw
 
 
 @pytest.fixture(scope="module")
-def executor():
-    executor = ForkServerExecutor()
-    executor.start()
-    yield executor
-    executor.close()
+def executor(forkserver_executor):
+    return forkserver_executor
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assessments.grading.executors import ForkServerExecutor
 from assessments.grading.runner import grade
 
 from .helpdesk import EXERCISE, FIXTURES
@@ -20,11 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def executor():
-    executor = ForkServerExecutor()
-    executor.start()
-    yield executor
-    executor.close()
+def executor(forkserver_executor):
+    return forkserver_executor
 
 
 @pytest.fixture(scope="module")
