@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from assessments.models import Assessment, AuditEvent, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
 
 
 @admin.register(Exercise)
@@ -35,23 +35,6 @@ class GradingRunAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     readonly_fields = [f.name for f in GradingRun._meta.fields]
     inlines = [ProbeResultInline]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor_label", "action", "target_type", "target_id"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["actor_label", "target_id"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WorkerHeartbeat)

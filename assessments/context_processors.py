@@ -1,4 +1,4 @@
-from assessments.roles import is_manager, is_reviewer
+from core.roles import is_manager, is_reviewer
 
 
 def roles(request):

@@ -1,11 +1,10 @@
 from datetime import timedelta
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from assessments.models import Assessment, GradingRun, WorkerHeartbeat
-from candidates.models import Invitation, Submission
 
 WORKER_FRESH_FOR = timedelta(minutes=3)
 
@@ -19,36 +18,6 @@ def assessments_owned_by(user, qs=None):
 def owned_assessment_or_404(user, pk: int) -> Assessment:
     return get_object_or_404(
         assessments_owned_by(user, Assessment.objects.select_related("exercise", "rubric", "owner")), pk=pk
-    )
-
-
-def assessments_with_funnel(*, include_archived: bool = False):
-    """Assessments with one count per invitation state, in one query."""
-    qs = Assessment.objects.select_related("exercise", "owner")
-    if not include_archived:
-        qs = qs.filter(archived_at__isnull=True)
-    counts = {state: Count("invitations", filter=Q(invitations__state=state)) for state, _ in Invitation.STATES}
-    return qs.annotate(**{f"n_{state}": c for state, c in counts.items()}, n_total=Count("invitations"))
-
-
-def assessment_invitations(*, assessment: Assessment):
-    """The invitations of one assessment with their latest submission and its latest run."""
-    latest_submission = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
-    latest_run = GradingRun.objects.filter(submission__invitation=OuterRef("pk")).order_by("-queued_at", "-pk")
-    return (
-        Invitation.objects.filter(assessment=assessment)
-        .select_related("candidate")
-        .annotate(
-            n_submissions=Count("submissions"),
-            last_upload_at=Subquery(latest_submission.values("created_at")[:1]),
-            run_state=Subquery(latest_run.values("state")[:1]),
-            run_done=Subquery(latest_run.values("progress_done")[:1]),
-            run_total=Subquery(latest_run.values("progress_total")[:1]),
-            run_id=Subquery(latest_run.values("pk")[:1]),
-            run_unsandboxed=Subquery(latest_run.values("isolation__unsandboxed")[:1]),
-            run_infra_error=Subquery(latest_run.values("infra_error")[:1]),
-        )
-        .order_by("candidate__name")
     )
 
 

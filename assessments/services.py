@@ -4,29 +4,13 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from assessments.models import Assessment, AuditEvent, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
-from assessments.transitions import apply_transition
-
-SYSTEM = "system"
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from core.audit import audit_record
+from core.transitions import apply_transition
 
 
 class LeaseLost(Exception):
     """The run was taken back (stale heartbeat) or finished by someone else: drop this work."""
-
-
-def audit_record(*, actor, action: str, target, data: dict | None = None) -> AuditEvent:
-    if actor is None or isinstance(actor, str):
-        label, user = actor or SYSTEM, None
-    else:
-        label, user = actor.get_username(), actor
-    return AuditEvent.objects.create(
-        actor=user,
-        actor_label=label,
-        action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        data=data or {},
-    )
 
 
 def assessment_create(
@@ -57,12 +41,8 @@ def assessment_create(
 
 
 def grading_run_create(*, submission, exercise_version: str) -> GradingRun:
-    """Create a queued run; its task is sent only once the surrounding transaction commits."""
-    from assessments.tasks import grade_submission
-
-    run = GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
-    transaction.on_commit(lambda: grade_submission.delay(run.pk))
-    return run
+    """Create a queued run. Sending its task is the caller's (workflows.uploads), on commit."""
+    return GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
 
 
 def grading_run_claim(*, run: GradingRun, now: datetime | None = None) -> uuid.UUID:
@@ -164,12 +144,12 @@ def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: 
 
 
 def grading_run_requeue(*, run: GradingRun, actor) -> GradingRun:
-    """Staff send a run that failed on our side back to the queue, with a fresh attempt budget."""
-    from assessments.tasks import grade_submission
+    """Staff send a run that failed on our side back to the queue, with a fresh attempt budget.
 
+    Sending its task is the caller's (workflows.grading.grading_run_regrade), on commit.
+    """
     apply_transition(run, GradingRun.QUEUED, attempt=0, queued_at=timezone.now(), finished_at=None)
     audit_record(actor=actor, action="grading.requeued", target=run, data={"previous_error": run.infra_error[:500]})
-    transaction.on_commit(lambda: grade_submission.delay(run.pk))
     return run
 
 
@@ -204,20 +184,14 @@ class ExerciseSyncError(Exception):
     pass
 
 
-def exercise_sync(*, package, force: bool = False) -> tuple[Exercise, str]:
-    """Load one package version into the database. Returns (exercise, 'created'|'updated'|'unchanged').
+def exercise_version_sync(*, package, force: bool = False) -> tuple[Exercise, str]:
+    """Load one package version's row. Returns (exercise, 'created'|'updated'|'unchanged').
 
     A version is immutable once synced: submissions record the version they were graded
-    against, so changed files under the same version are refused unless forced.
+    against, so changed files under the same version are refused unless forced. Its rubric is
+    synced beside it by workflows.exercises.exercise_sync.
     """
-    from rubrics.services import RubricError, rubric_sync
-
     with transaction.atomic():
-        if package.rubric is not None:
-            try:
-                rubric_sync(definition=package.rubric)
-            except RubricError as exc:
-                raise ExerciseSyncError(f"{package.slug}: {exc}") from exc
         existing = Exercise.objects.filter(slug=package.slug, version=package.version).first()
         if existing and existing.checksum != package.checksum and not force:
             raise ExerciseSyncError(

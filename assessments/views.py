@@ -4,22 +4,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
-from assessments.access import manager_required, staff_required
 from assessments.models import Assessment, GradingRun
-from assessments.roles import is_manager, is_reviewer
-from assessments.selectors import (
-    assessment_invitations,
-    assessments_owned_by,
-    assessments_with_funnel,
-    grading_counts,
-    owned_assessment_or_404,
-    workers_online,
-)
-from assessments.services import grading_run_requeue
-from assessments.transitions import IllegalTransition
+from assessments.selectors import assessments_owned_by, grading_counts, owned_assessment_or_404, workers_online
 from candidates.forms import CsvInviteForm, InviteForm
 from candidates.models import Invitation, Submission
-from candidates.selectors import feedback_summary
+from candidates.selectors import assessment_invitations, assessments_with_funnel, feedback_summary
 from candidates.services import (
     InvitationError,
     candidate_erase,
@@ -28,7 +17,11 @@ from candidates.services import (
     invitation_link_resend,
     invitations_invite_many,
 )
+from core.access import manager_required, staff_required
+from core.roles import is_manager, is_reviewer
+from core.transitions import IllegalTransition
 from rubrics.selectors import review_counts
+from workflows import grading as grading_workflow
 
 
 def _visible_assessments(user):
@@ -231,7 +224,7 @@ def grading_run_regrade(request, pk: int, run_pk: int):
     assessment = _owned_assessment(request, pk)
     run = get_object_or_404(GradingRun, pk=run_pk, submission__invitation__assessment=assessment)
     try:
-        grading_run_requeue(run=run, actor=request.user)
+        grading_workflow.grading_run_regrade(run=run, actor=request.user)
     except IllegalTransition:
         messages.error(request, "Only a run that failed on our side can be graded again.")
     else:

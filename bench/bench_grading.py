@@ -91,8 +91,9 @@ def _queue_submissions(n: int, label: str) -> list[int]:
 
     from assessments.models import Exercise
     from assessments.services import assessment_create
-    from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_accept
+    from candidates.services import candidate_get_or_create, invitation_create, invitation_start
     from rubrics.models import Rubric
+    from workflows.uploads import submission_accept
 
     exercise = Exercise.objects.get(slug="tiny-echo", is_current=True)
     owner, _ = User.objects.get_or_create(username="bench")

@@ -159,9 +159,9 @@ def main() -> int:
 
     from assessments.models import Assessment, ProbeResult
     from assessments.packages import load_package
-    from assessments.roles import MANAGERS, REVIEWERS, ensure_role_groups
-    from assessments.services import exercise_sync
+    from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
     from rubrics.models import Rubric
+    from workflows.exercises import exercise_sync
 
     if fresh:
         call_command("migrate", verbosity=0)

@@ -44,11 +44,12 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 def _build(n_submissions: int, n_results: int):
     from assessments.models import GradingRun, ProbeResult
     from assessments.packages import load_package
-    from assessments.roles import REVIEWERS, ensure_role_groups
-    from assessments.services import assessment_create, exercise_sync
+    from assessments.services import assessment_create
     from candidates.models import Candidate, Invitation, Submission
+    from core.roles import REVIEWERS, ensure_role_groups
     from rubrics.models import Review, Rubric
     from tests.rubrics.factories import DEFAULT_FILES, evidence, make_zip
+    from workflows.exercises import exercise_sync
 
     ensure_role_groups()
     manager = User.objects.create_user("alice")

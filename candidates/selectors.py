@@ -7,19 +7,17 @@ once a manager releases it, one verdict per failure mode.
 
 import calendar
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import markdown
 import nh3
 from django.conf import settings
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import dateformat, timezone
 
-from assessments.models import FAILURE_MODES, GradingRun, ProbeResult
+from assessments.models import FAILURE_MODES, Assessment, GradingRun, ProbeResult
 from candidates.models import Candidate, Invitation, Submission, hash_token
-from rubrics.models import Review
 
 # A raw token is secrets.token_urlsafe(32): 43 characters. Anything far longer is not ours, and
 # refusing it before hashing keeps a flood of huge URLs cheap.
@@ -172,89 +170,6 @@ def _blank_line_before_lists(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- The status page ------------------------------------------------------------------------------
-
-STAGES = [
-    ("received", "Received"),
-    ("checking", "Checking"),
-    ("checked", "Checked"),
-    ("review", "Under review"),
-    ("decided", "Decided"),
-]
-
-
-@dataclass
-class PortalStatus:
-    stage: str  # "none" before the first upload, else one of STAGES
-    submissions: list[Submission] = field(default_factory=list)
-    run_done: int = 0
-    run_total: int = 0
-    unsandboxed: bool = False  # development mode: the run says so wherever it is shown
-    retrying: bool = False
-
-    @property
-    def latest(self) -> Submission | None:
-        return self.submissions[0] if self.submissions else None
-
-    @property
-    def is_live(self) -> bool:
-        """Still moving without anyone's action: the page keeps polling."""
-        return self.stage in ("received", "checking")
-
-    @property
-    def stage_index(self) -> int:
-        return next((i for i, (key, _label) in enumerate(STAGES) if key == self.stage), -1)
-
-    @property
-    def steps(self) -> list[dict]:
-        current = self.stage_index
-        return [
-            {"key": key, "label": label, "done": i < current, "current": i == current}
-            for i, (key, label) in enumerate(STAGES)
-        ]
-
-    @property
-    def progress_percent(self) -> int:
-        return round(100 * self.run_done / self.run_total) if self.run_total else 0
-
-
-def portal_status(*, invitation: Invitation) -> PortalStatus:
-    """Where the candidate's take-home stands, in words that say nothing about results."""
-    runs = GradingRun.objects.order_by("-queued_at", "-pk")
-    submissions = list(
-        Submission.objects.filter(invitation=invitation)
-        .order_by("-number")
-        .prefetch_related(Prefetch("grading_runs", queryset=runs))
-    )
-    status = PortalStatus(stage="none", submissions=submissions)
-    if invitation.state == Invitation.DECIDED:
-        status.stage = "decided"
-        return status
-    if not submissions:
-        return status
-    latest_runs = list(submissions[0].grading_runs.all())
-    run = latest_runs[0] if latest_runs else None
-    reviewed = invitation.state == Invitation.REVIEWED or (
-        Review.objects.filter(submission=submissions[0]).exclude(state=Review.WITHDRAWN).exists()
-    )
-    status.unsandboxed = bool(run and run.is_unsandboxed)
-    if run is None:
-        status.stage = "received"
-    elif run.state == GradingRun.DONE:
-        status.stage = "review" if reviewed else "checked"
-    elif run.state == GradingRun.FAILED_INFRA:
-        status.stage, status.retrying = "checking", True
-    elif run.state == GradingRun.RUNNING:
-        status.stage, status.retrying = "checking", run.attempt > 1
-        status.run_done, status.run_total = run.progress_done, run.progress_total
-    elif run.attempt >= 1:
-        # Queued again after a failed attempt: to the candidate it is still being checked.
-        status.stage, status.retrying = "checking", True
-    else:
-        status.stage = "received"
-    return status
-
-
 # --- Feedback per failure mode ----------------------------------------------------------------------
 
 
@@ -322,4 +237,37 @@ def candidates_past_retention(*, now: datetime, months: int):
         .annotate(n_invitations=Count("invitations"), n_ended=Count("invitations", filter=ended_long_ago))
         .filter(n_invitations__gt=0, n_ended=F("n_invitations"))
         .order_by("pk")
+    )
+
+
+# --- The manager's lists ------------------------------------------------------------------------------
+
+
+def assessments_with_funnel(*, include_archived: bool = False):
+    """Assessments with one count per invitation state, in one query."""
+    qs = Assessment.objects.select_related("exercise", "owner")
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    counts = {state: Count("invitations", filter=Q(invitations__state=state)) for state, _ in Invitation.STATES}
+    return qs.annotate(**{f"n_{state}": c for state, c in counts.items()}, n_total=Count("invitations"))
+
+
+def assessment_invitations(*, assessment: Assessment):
+    """The invitations of one assessment with their latest submission and its latest run."""
+    latest_submission = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
+    latest_run = GradingRun.objects.filter(submission__invitation=OuterRef("pk")).order_by("-queued_at", "-pk")
+    return (
+        Invitation.objects.filter(assessment=assessment)
+        .select_related("candidate")
+        .annotate(
+            n_submissions=Count("submissions"),
+            last_upload_at=Subquery(latest_submission.values("created_at")[:1]),
+            run_state=Subquery(latest_run.values("state")[:1]),
+            run_done=Subquery(latest_run.values("progress_done")[:1]),
+            run_total=Subquery(latest_run.values("progress_total")[:1]),
+            run_id=Subquery(latest_run.values("pk")[:1]),
+            run_unsandboxed=Subquery(latest_run.values("isolation__unsandboxed")[:1]),
+            run_infra_error=Subquery(latest_run.values("infra_error")[:1]),
+        )
+        .order_by("candidate__name")
     )

@@ -17,9 +17,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.models import Assessment, AuditEvent
-from assessments.services import audit_record, grading_run_create, grading_runs_supersede
-from assessments.transitions import IllegalTransition, apply_transition, check_transition
+from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+from assessments.models import Assessment
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
 from candidates.selectors import (
     candidates_past_retention,
@@ -29,6 +28,9 @@ from candidates.selectors import (
     upload_limit_message,
     uploads_left,
 )
+from core.audit import audit_record
+from core.models import AuditEvent
+from core.transitions import IllegalTransition, apply_transition, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +107,16 @@ def invitation_withdraw(*, invitation: Invitation, actor, reason: str = "") -> I
     return invitation
 
 
-def submission_accept(
+def submission_store(
     *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict] | None = None
 ) -> Submission:
-    """Store one upload and queue its grading, all in one transaction.
+    """Store one upload: the row, the archive file, the invitation's state, the audit trail.
 
-    The archive must already have passed the safe-unpacking checks; this stores the
-    original bytes with their sha256 so what was graded can always be proven, and
-    ``ignored_files`` (what the unpacking dropped) to tell the candidate and reviewers.
-    Raises UploadRejected once MAX_UPLOADS_PER_INVITATION uploads are stored.
+    The archive must already have passed the safe-unpacking checks; this stores the original
+    bytes with their sha256 so what was graded can always be proven, and ``ignored_files``
+    (what the unpacking dropped) to tell the candidate and reviewers. Raises UploadRejected
+    once MAX_UPLOADS_PER_INVITATION uploads are stored. Its grading and what a new upload does
+    to the older ones' are workflows.uploads.submission_accept's, in the same transaction.
     """
     if not invitation.accepts_uploads:
         if invitation.is_past_due:
@@ -141,13 +144,6 @@ def submission_accept(
         submission.save()
         if locked.state != Invitation.SUBMITTED:
             apply_transition(locked, Invitation.SUBMITTED)
-        grading_run_create(submission=submission, exercise_version=exercise.version)
-        # The older uploads are no longer assessed: stop grading them now, not after minutes of work.
-        grading_runs_supersede(submission=submission)
-        # rubrics builds on candidates, so its service is imported here, not at the top.
-        from rubrics.services import reviews_withdraw_superseded
-
-        reviews_withdraw_superseded(submission=submission)
         audit_record(
             actor=f"candidate:{locked.pseudonym}",
             action="submission.accepted",
@@ -340,19 +336,22 @@ def submission_notes_combine(*, form_notes: str, archive_notes: str) -> str:
     return form_notes or archive_notes
 
 
-def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = "") -> Submission:
-    """Check an upload exactly as the grader will unpack it, then store it and queue grading.
+@dataclass(frozen=True)
+class CheckedUpload:
+    notes: str  # the form's notes and NOTES.md from the archive, combined
+    ignored_files: list[dict]  # what unpacking left out, for the candidate and reviewers
 
-    A refused upload raises UploadRejected and leaves nothing behind: the archive is unpacked
-    into a temporary folder that is always removed, and no row is written until it passed.
+
+def upload_check(*, invitation: Invitation, archive: bytes, notes: str = "") -> CheckedUpload:
+    """Check an upload exactly as the grader will unpack it; raise UploadRejected, saying why, if it fails.
+
+    Nothing is stored: the archive is unpacked into a temporary folder that is always removed.
     """
-    from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
-
     if not invitation.accepts_uploads:
         if invitation.is_past_due:
             raise UploadRejected("The deadline has passed, so uploads are closed. Nothing was stored.")
         raise UploadRejected("This take-home is not accepting uploads.")
-    if not uploads_left(invitation):  # said before the work of unpacking; submission_accept decides under a lock
+    if not uploads_left(invitation):  # said before the work of unpacking; submission_store decides under a lock
         raise UploadRejected(upload_limit_message(invitation))
     exercise = invitation.assessment.exercise
     package = _entry_package(exercise.entry_point)
@@ -372,9 +371,7 @@ def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = ""
                 f"`{package}/` (not a folder above it), then upload again."
             )
         archive_notes = _notes_from_archive(root)
-    return submission_accept(
-        invitation=invitation,
-        archive=archive,
+    return CheckedUpload(
         notes=submission_notes_combine(form_notes=notes, archive_notes=archive_notes),
         ignored_files=[{"path": i.path, "size": i.size, "reason": i.reason} for i in manifest.ignored],
     )

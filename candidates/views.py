@@ -20,7 +20,6 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from assessments.grading.starterkit import build_starter_kit
 from assessments.grading.unpack import ArchiveLimits
-from assessments.transitions import IllegalTransition
 from candidates.access import (
     link_attempts_exhausted,
     link_failure_count,
@@ -39,11 +38,13 @@ from candidates.selectors import (
     invitation_contact,
     invitation_link_problem,
     megabytes,
-    portal_status,
     upload_limit_message,
     uploads_left,
 )
-from candidates.services import InvitationError, UploadRejected, invitation_start, submission_upload
+from candidates.services import InvitationError, UploadRejected, invitation_start
+from core.transitions import IllegalTransition
+from workflows.portal import portal_status
+from workflows.uploads import submission_upload
 
 
 @require_GET

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "candidates",
     "rubrics",
     "reports",
+    "workflows",
 ]
 
 MIDDLEWARE = [

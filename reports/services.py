@@ -38,11 +38,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from assessments.grading.engine import grade_in_sandbox
 from assessments.models import Exercise
-from assessments.services import audit_record
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError, decision_record
+from core.audit import audit_record
 from reports.models import STUCK_AFTER, ReferenceRun, WebhookDelivery, WebhookEndpoint
+from reports.tasks import deliver_webhook as deliver_webhook_task
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,7 @@ def reference_grade(*, exercise: Exercise, solution_dir: Path | None = None, gra
     Run from the ``reference_grade`` command, never at import or page load: it runs every probe.
     The solution is copied to a scratch folder first, exactly as an upload would be unpacked.
     """
-    if grade_fn is None:
-        from assessments.grading.engine import grade_in_sandbox as grade_fn
+    grade_fn = grade_fn or grade_in_sandbox
     package = Path(exercise.package_path)
     source = Path(solution_dir) if solution_dir else package / "reference"
     if not source.is_dir():
@@ -101,11 +102,9 @@ def decision_submit(*, invitation: Invitation, outcome: str, reason: str, actor)
 
 
 def _enqueue_on_commit(delivery_id: int) -> None:
-    from reports.tasks import deliver_webhook
-
     # Read now, in the process that made the decision, so every worker backs off the same way.
     base = settings.WEBHOOK_RETRY_BASE_S
-    transaction.on_commit(lambda: deliver_webhook.delay(delivery_id, retry_base_s=base))
+    transaction.on_commit(lambda: deliver_webhook_task.delay(delivery_id, retry_base_s=base))
 
 
 def decision_payload(*, decision: Decision, event_id: str) -> dict:

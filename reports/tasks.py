@@ -1,7 +1,8 @@
+"""Webhook delivery tasks. Each imports its service inside its body; the services import these tasks
+at module level as ``<name>_task`` (the styleguide's rule, which keeps the two modules acyclic)."""
+
 from celery import shared_task
 from django.conf import settings
-
-from reports.services import webhook_deliveries_take_back_lost, webhook_delivery_attempt, webhook_delivery_schedule
 
 
 @shared_task(name="reports.tasks.deliver_webhook", bind=True, ignore_result=True, max_retries=None)
@@ -11,6 +12,8 @@ def deliver_webhook(self, delivery_id: int, retry_base_s: float | None = None) -
     The delivery row, not the message, decides: a duplicate message finds it delivered (or being
     sent) and does nothing, and the row gives up after WEBHOOK_MAX_ATTEMPTS.
     """
+    from reports.services import webhook_delivery_attempt, webhook_delivery_schedule
+
     attempt = webhook_delivery_attempt(delivery_id=delivery_id)
     if not attempt.retry:
         return
@@ -23,5 +26,7 @@ def deliver_webhook(self, delivery_id: int, retry_base_s: float | None = None) -
 @shared_task(name="reports.tasks.sweep_webhook_deliveries", ignore_result=True)
 def sweep_webhook_deliveries() -> None:
     """Re-send deliveries whose message the broker lost, so no decision goes unannounced (beat, every minute)."""
+    from reports.services import webhook_deliveries_take_back_lost
+
     for delivery_id in webhook_deliveries_take_back_lost():
         deliver_webhook.delay(delivery_id, retry_base_s=settings.WEBHOOK_RETRY_BASE_S)

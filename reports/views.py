@@ -13,12 +13,12 @@ from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from assessments.access import manager_required
 from assessments.models import FAILURE_MODES, Assessment
 from assessments.selectors import assessments_owned_by, owned_assessment_or_404
-from assessments.transitions import IllegalTransition
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
+from core.access import manager_required
+from core.transitions import IllegalTransition
 from reports import charts
 from reports.forms import DecisionForm
 from reports.models import WebhookDelivery
@@ -226,7 +226,7 @@ def scorecard(request, pk: int, invitation_pk: int):
 
 @manager_required
 def scorecard_pdf(request, pk: int, invitation_pk: int):
-    from weasyprint import HTML
+    from weasyprint import HTML  # loads pango and fonts: only the PDF view pays for it
 
     invitation = _owned_invitation(request, pk, invitation_pk)
     context = _scorecard_context(request, invitation) | {"pdf": True, "inline_css": _pdf_css()}

@@ -1,14 +1,15 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
-from assessments.roles import REVIEWERS, is_manager
 from assessments.selectors import assessments_owned_by
 from candidates.models import Submission
+from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pairwise_agreement
 from rubrics.evidence import group_by_failure_mode, suggestions_for
 from rubrics.models import CriterionScore, Disagreement, GoldStandard, Review
@@ -173,8 +174,6 @@ def criterion_rows(*, review: Review, results, only_criterion_id: int | None = N
 
 
 def starter_dir_for(submission):
-    from pathlib import Path
-
     assessment_exercise = submission.invitation.assessment.exercise
     exercise = (
         Exercise.objects.filter(slug=assessment_exercise.slug, version=submission.exercise_version).first()

@@ -3,11 +3,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from assessments.roles import REVIEWERS
-from assessments.services import audit_record
-from assessments.transitions import IllegalTransition, apply_transition
 from candidates.models import Invitation, Submission
 from candidates.services import invitation_mark_reviewed
+from core.audit import audit_record
+from core.roles import REVIEWERS
+from core.transitions import IllegalTransition, apply_transition
 from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
 
 

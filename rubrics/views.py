@@ -6,9 +6,9 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from assessments.access import manager_required, reviewer_required, staff_required
 from assessments.grading.unpack import ArchiveLimits
-from assessments.transitions import IllegalTransition
+from core.access import manager_required, reviewer_required, staff_required
+from core.transitions import IllegalTransition
 from rubrics import selectors
 from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
 from rubrics.highlight import CodeView, code_file, code_view, notes_html

@@ -9,10 +9,11 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from assessments.packages import load_package
-from assessments.roles import MANAGERS, REVIEWERS, ensure_role_groups
-from assessments.services import assessment_create, exercise_sync
+from assessments.services import assessment_create
 from candidates.services import candidate_get_or_create, invitation_create
+from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
 from rubrics.models import Rubric
+from workflows.exercises import exercise_sync
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSWORD = "correct horse battery staple"

@@ -23,17 +23,14 @@ from assessments.models import Exercise, GradingRun
 from assessments.packages import package_checksum
 from assessments.services import (
     LeaseLost,
-    audit_record,
     grading_run_claim,
     grading_run_fail_attempt,
     grading_run_finish,
     grading_run_heartbeat,
     grading_run_lease_held,
 )
-from assessments.transitions import IllegalTransition
-from candidates.models import Invitation
-from candidates.services import invitation_mark_graded
-from rubrics.services import reviews_assign_for_submission
+from core.audit import audit_record
+from core.transitions import IllegalTransition
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +152,9 @@ def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
     returns ``(results, isolation)`` where results are ProbeResult field dicts; it stops early
     (``GradingCancelled``) once ``cancel`` is set, which happens when the lease is lost.
 
-    Returns the finished run, or None when there was nothing to do (already taken or done).
+    Returns the finished run, or None when there was nothing to do (already taken or done). What
+    follows a finished grading across the apps (the invitation is graded, reviewers are assigned)
+    is workflows.grading's.
     Raises InfraError after recording a failed attempt, so the caller can retry later.
     """
     try:
@@ -205,18 +204,4 @@ def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
         except LeaseLost:
             return None
         raise InfraError(str(exc)) from exc
-    _mark_invitation_graded(run)
     return run
-
-
-def _mark_invitation_graded(run: GradingRun) -> None:
-    """The invitation is graded when its newest upload is; an older upload's run changes nothing."""
-    invitation = Invitation.objects.get(pk=run.submission.invitation_id)
-    newest = invitation.submissions.order_by("-number").values_list("pk", flat=True).first()
-    if newest == run.submission_id and invitation.state == Invitation.SUBMITTED:
-        try:
-            invitation_mark_graded(invitation=invitation)
-            reviews_assign_for_submission(submission=run.submission)
-        except IllegalTransition:
-            # A resubmission or a withdrawal got there first; its own path decides the state.
-            log.info("invitation %s moved on before run %s finished", invitation.pk, run.pk)

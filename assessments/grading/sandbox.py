@@ -160,7 +160,7 @@ def sandbox_status(bwrap: str | None = None) -> tuple[bool, str]:
 
 def _setting(name: str, default):
     try:
-        from django.conf import settings
+        from django.conf import settings  # only when Django is there: the engine also runs without it
 
         if settings.configured:
             return getattr(settings, name, default)

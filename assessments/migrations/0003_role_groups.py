@@ -2,7 +2,37 @@ from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from assessments.roles import ROLE_PERMISSIONS
+# The role permissions as they stood when this migration was written (a migration must not import
+# live code that later changes; core/migrations/0001 moves the audit trail's permission to core).
+ROLE_PERMISSIONS = {
+    "managers": {
+        "assessments": {
+            "exercise": ["view"],
+            "assessment": ["add", "change", "view"],
+            "gradingrun": ["view"],
+            "proberesult": ["view"],
+            "auditevent": ["view"],
+        },
+        "candidates": {
+            "candidate": ["add", "change", "delete", "view"],
+            "invitation": ["add", "change", "view"],
+            "submission": ["view"],
+            "decision": ["add", "change", "view"],
+        },
+        "rubrics": {
+            "rubric": ["view"],
+            "criterion": ["view"],
+            "review": ["add", "change", "view"],
+            "criterionscore": ["view"],
+        },
+    },
+    "reviewers": {
+        "rubrics": {
+            "review": ["view"],
+            "criterionscore": ["add", "change", "view"],
+        },
+    },
+}
 
 
 def create_role_groups(apps, schema_editor):

@@ -19,7 +19,6 @@ from assessments.models import GradingRun
 from assessments.packages import load_package
 from assessments.services import (
     assessment_create,
-    exercise_sync,
     grading_run_claim,
     grading_run_fail_attempt,
     grading_run_finish,
@@ -36,11 +35,12 @@ from candidates.services import (
     invitation_mark_reviewed,
     invitation_start,
     invitation_token_rotate,
-    submission_upload,
 )
 from rubrics.models import Rubric
 from tests.conftest import PASSWORD
 from tests.workers import wait_for
+from workflows.exercises import exercise_sync
+from workflows.uploads import submission_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -252,7 +252,7 @@ def test_links_that_do_not_work_get_a_clear_page_and_other_portals_are_404(page,
 @pytest.fixture
 def no_broker(monkeypatch):
     """Runs made here are moved by hand; their doorbell must not reach a worker."""
-    from assessments.tasks import grade_submission
+    from workflows.tasks import grade_submission
 
     monkeypatch.setattr(grade_submission, "delay", lambda *args, **kwargs: None)
 

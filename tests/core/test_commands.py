@@ -6,8 +6,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from assessments.models import AuditEvent, Exercise
+from assessments.models import Exercise
 from candidates.models import Invitation
+from core.models import AuditEvent
 from rubrics.models import Criterion, Rubric
 from tests.conftest import FIXTURES
 

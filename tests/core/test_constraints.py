@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from assessments.models import Assessment, GradingRun, ProbeResult
 from candidates.models import Candidate, Decision, Invitation, Submission
-from candidates.services import invitation_start, submission_accept
+from candidates.services import invitation_start
 from rubrics.models import Criterion, CriterionScore, Review
 from rubrics.services import review_assign
+from workflows.uploads import submission_accept
 
 
 def _violates(fn):

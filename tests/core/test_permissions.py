@@ -69,8 +69,9 @@ def test_the_htmx_filter_returns_only_the_fragment(client, manager, invitation):
 
 
 def test_the_reviewer_queue_never_names_the_candidate(client, reviewer, invitation):
-    from candidates.services import invitation_start, submission_accept
+    from candidates.services import invitation_start
     from rubrics.services import review_assign
+    from workflows.uploads import submission_accept
 
     invitation_start(invitation=invitation)
     submission = submission_accept(invitation=invitation, archive=b"PK\x05\x06" + b"\0" * 18)

@@ -3,9 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from assessments.models import AuditEvent, GradingRun
+from assessments.models import GradingRun
 from assessments.services import grading_run_claim, grading_run_fail_attempt, grading_run_finish
-from candidates.services import invitation_start, submission_accept
+from candidates.services import invitation_start
+from core.models import AuditEvent
+from workflows.uploads import submission_accept
 
 ZIP = b"PK\x05\x06" + b"\0" * 18
 

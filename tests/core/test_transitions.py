@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from django.utils import timezone
 
-from assessments.models import AuditEvent, GradingRun, ProbeResult
+from assessments.models import GradingRun, ProbeResult
 from assessments.services import (
     LeaseLost,
     grading_run_claim,
@@ -15,7 +15,6 @@ from assessments.services import (
     grading_run_heartbeat,
     grading_runs_reclaim_stale,
 )
-from assessments.transitions import IllegalTransition
 from candidates.models import Invitation
 from candidates.services import (
     InvitationError,
@@ -23,10 +22,12 @@ from candidates.services import (
     invitation_mark_graded,
     invitation_start,
     invitation_withdraw,
-    submission_accept,
 )
+from core.models import AuditEvent
+from core.transitions import IllegalTransition
 from rubrics.models import Review
 from rubrics.services import RubricError, review_assign, review_score_save, review_submit
+from workflows.uploads import submission_accept
 
 ZIP = b"PK\x05\x06" + b"\0" * 18
 

@@ -208,7 +208,9 @@ def test_a_stall_makes_a_short_timeout_fire(fake, sdk):
     assert [r["retry_count"] for r in records] == [0, 1]
     for record in records:  # the server saw the client give up after its timeout
         assert record["status"] is None and record["outcome"] == "client_gone"
-        assert 0.28 <= record["ended"] - record["arrived"] < 0.8
+        # The client's 0.3 s runs from before the request reaches the server, and a loaded machine
+        # delays both ends: what matters is that the client stayed a while, then left long before 30 s.
+        assert 0.15 <= record["ended"] - record["arrived"] < 2.0
 
 
 def test_a_stall_then_answers(fake, sdk):

@@ -20,14 +20,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.models import AuditEvent, GradingRun
+from assessments.models import GradingRun
 from assessments.packages import load_package
-from assessments.services import assessment_create, exercise_sync
-from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_upload
+from assessments.services import assessment_create
+from candidates.services import candidate_get_or_create, invitation_create, invitation_start
+from core.models import AuditEvent
 from rubrics.models import Review, Rubric
 from rubrics.services import review_assign
 from tests.builders import make_zip, unchecked_pyc
 from tests.workers import WorkerProcess, wait_for
+from workflows.exercises import exercise_sync
+from workflows.uploads import submission_upload
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

@@ -11,8 +11,9 @@ import zipfile
 import pytest
 
 from assessments.models import GradingRun, ProbeResult
-from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_accept
+from candidates.services import candidate_get_or_create, invitation_create, invitation_start
 from tests.workers import RedisServer, WorkerProcess, wait_for
+from workflows.uploads import submission_accept
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

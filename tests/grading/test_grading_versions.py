@@ -7,10 +7,12 @@ remain an infrastructure error (never the candidate's failure).
 
 import pytest
 
-from assessments.models import AuditEvent, Exercise, GradingRun
+from assessments.models import Exercise, GradingRun
 from candidates.models import Invitation
-from candidates.services import invitation_start, submission_accept
+from candidates.services import invitation_start
+from core.models import AuditEvent
 from tests.grading.test_grading_worker import _graded, _zip
+from workflows.uploads import submission_accept
 
 GOOD = "tests/fixtures/exercises/tiny-echo/starter/echo/__init__.py"
 

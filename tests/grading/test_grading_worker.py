@@ -17,8 +17,9 @@ import pytest
 from assessments.models import GradingRun, WorkerHeartbeat
 from assessments.tasks import record_worker_heartbeat
 from candidates.models import Invitation
-from candidates.services import invitation_start, submission_accept
+from candidates.services import invitation_start
 from tests.workers import WORKER_SECRET, wait_for
+from workflows.uploads import submission_accept
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

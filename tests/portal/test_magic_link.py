@@ -24,7 +24,7 @@ def test_it_opens_the_portal_and_drops_the_token_from_the_url(client, invitation
 
 
 def test_it_sends_a_started_candidate_to_upload_and_a_submitter_to_status(client, started, token, valid_zip):
-    from candidates.services import submission_upload
+    from workflows.uploads import submission_upload
 
     assert client.get(f"/t/{token}/")["Location"] == reverse("candidates:upload", args=[started.pk])
     submission_upload(invitation=started, archive=valid_zip)

@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from assessments.models import AuditEvent, GradingRun
+from assessments.models import GradingRun
 from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token
 from candidates.services import (
@@ -19,9 +19,10 @@ from candidates.services import (
     invitation_mark_reviewed,
     invitation_start,
     invitation_withdraw,
-    submission_upload,
 )
+from core.models import AuditEvent
 from tests.builders import make_zip
+from workflows.uploads import submission_upload
 
 pytestmark = pytest.mark.django_db
 

@@ -24,10 +24,9 @@ from candidates.services import (
     invitation_feedback_release,
     invitation_mark_graded,
     invitation_mark_reviewed,
-    submission_accept,
-    submission_upload,
 )
 from tests.portal.conftest import make_zip, zip_bomb
+from workflows.uploads import submission_accept, submission_upload
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management import call_command
 from django.utils import timezone
 
-from assessments.models import AuditEvent, GradingRun
+from assessments.models import GradingRun
 from assessments.services import assessment_create, grading_run_claim, grading_run_finish
 from candidates.models import Candidate, Invitation
 from candidates.selectors import months_before
@@ -20,9 +20,10 @@ from candidates.services import (
     invitation_mark_reviewed,
     invitation_start,
     invitation_withdraw,
-    submission_upload,
 )
+from core.models import AuditEvent
 from rubrics.models import Rubric
+from workflows.uploads import submission_upload
 
 RESULTS = [{"probe_id": "t-429", "failure_mode": "transient", "outcome": "pass", "reason": "retried"}]
 

@@ -10,14 +10,9 @@ from django.utils import timezone
 from assessments.models import GradingRun
 from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation
-from candidates.services import (
-    candidate_get_or_create,
-    invitation_create,
-    invitation_mark_graded,
-    invitation_start,
-    submission_accept,
-)
+from candidates.services import candidate_get_or_create, invitation_create, invitation_mark_graded, invitation_start
 from rubrics.services import review_assign, review_score_save, review_submit
+from workflows.uploads import submission_accept
 
 
 def zip_bytes(text: str = "print('hi')\n") -> bytes:

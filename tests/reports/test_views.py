@@ -4,8 +4,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from assessments.models import AuditEvent
 from candidates.models import Decision, Invitation
+from core.models import AuditEvent
 from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
 from tests.reports.conftest import login, result
 

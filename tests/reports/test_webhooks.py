@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.urls import reverse
 
-from assessments.models import AuditEvent
 from candidates.models import Invitation
+from core.models import AuditEvent
 from reports.models import WebhookDelivery, WebhookEndpoint
 from reports.services import (
     decision_submit,

@@ -3,8 +3,9 @@
 from django.utils import timezone
 
 from assessments.models import GradingRun, ProbeResult
-from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_accept
+from candidates.services import candidate_get_or_create, invitation_create, invitation_start
 from tests.builders import make_zip
+from workflows.uploads import submission_accept
 
 DEFAULT_FILES = {
     "echo/__init__.py": (

@@ -1,9 +1,11 @@
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
+from django.utils import timezone
 
-from assessments.models import AuditEvent
-from assessments.roles import REVIEWERS
+from assessments.models import GradingRun
+from core.models import AuditEvent
+from core.roles import REVIEWERS
 from rubrics.models import Disagreement, GoldStandard, Review
 from rubrics.selectors import agreement_for_assessment
 from rubrics.services import (
@@ -16,6 +18,7 @@ from rubrics.services import (
 )
 from tests.conftest import PASSWORD
 from tests.rubrics.factories import graded_submission
+from workflows.grading import grading_finished
 
 
 def _reviewer(name):
@@ -42,10 +45,8 @@ def test_it_assigns_the_least_loaded_reviewers_once_and_idempotently(assessment,
 
 
 def test_it_assigns_when_grading_marks_the_invitation_graded(assessment, reviewer, reviewer2):
-    from assessments.grading.pipeline import _mark_invitation_graded
-
     submission = graded_submission(assessment)
-    _mark_invitation_graded(submission.grading_runs.get())
+    grading_finished(run=submission.grading_runs.get())
     assert set(Review.objects.filter(submission=submission).values_list("reviewer__username", flat=True)) == {
         "bob",
         "carol",
@@ -144,21 +145,16 @@ def test_agreement_per_criterion_and_reviewer(assessment, reviewer, reviewer2, m
 
 
 def _grade(submission):
-    from django.utils import timezone
-
-    from assessments.grading.pipeline import _mark_invitation_graded
-    from assessments.models import GradingRun
-
     run = submission.grading_runs.get()
     GradingRun.objects.filter(pk=run.pk).update(state=GradingRun.DONE, finished_at=timezone.now())
     run.refresh_from_db()
-    _mark_invitation_graded(run)
+    grading_finished(run=run)
 
 
 def test_a_resubmission_withdraws_the_open_reviews_of_the_older_upload(client, assessment, reviewer, reviewer2):
     from candidates.models import Invitation
-    from candidates.services import submission_accept
     from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from workflows.uploads import submission_accept
 
     first = graded_submission(assessment)
     _grade(first)
@@ -198,8 +194,8 @@ def test_a_resubmission_withdraws_the_open_reviews_of_the_older_upload(client, a
 
 def test_a_review_of_an_older_upload_never_marks_the_invitation_reviewed(assessment, reviewer, reviewer2):
     from candidates.models import Invitation
-    from candidates.services import submission_accept
     from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from workflows.uploads import submission_accept
 
     first = graded_submission(assessment)
     second = submission_accept(invitation=first.invitation, archive=make_zip(DEFAULT_FILES), notes="v2")
@@ -216,9 +212,9 @@ def test_a_review_submitted_during_a_resubmission_stays_and_the_upload_still_suc
 
     from django.utils import timezone
 
-    from candidates.services import submission_accept
     from rubrics import services
     from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from workflows.uploads import submission_accept
 
     first = graded_submission(assessment)
     _grade(first)

@@ -151,7 +151,7 @@ def test_it_gives_404_for_a_review_assigned_to_someone_else(client, reviewer2, o
     ]
     from django.contrib.auth.models import Group
 
-    from assessments.roles import REVIEWERS
+    from core.roles import REVIEWERS
 
     other_manager.groups.add(Group.objects.get(name=REVIEWERS))
     for user in (reviewer2, other_manager):

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from assessments.grading.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
 from assessments.grading.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
+from assessments.grading.sandbox import SandboxExecutor
 from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
 from assessments.packages import discover_packages
 
@@ -98,8 +99,6 @@ class Command(BaseCommand):
             return ForkServerExecutor(preload=preload)
         if name == "subprocess":
             return SubprocessExecutor()
-        from assessments.grading.sandbox import SandboxExecutor
-
         return SandboxExecutor.from_settings()
 
     def _table(self, report: GradeReport) -> None:

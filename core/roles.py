@@ -13,8 +13,8 @@ ROLE_PERMISSIONS = {
             "assessment": ["add", "change", "view"],
             "gradingrun": ["view"],
             "proberesult": ["view"],
-            "auditevent": ["view"],
         },
+        "core": {"auditevent": ["view"]},
         "candidates": {
             "candidate": ["add", "change", "delete", "view"],
             "invitation": ["add", "change", "view"],

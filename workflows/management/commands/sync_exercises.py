@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from assessments.packages import discover_packages
-from assessments.services import ExerciseSyncError, exercise_sync
+from assessments.services import ExerciseSyncError
+from workflows.exercises import exercise_sync
 
 
 class Command(BaseCommand):

@@ -23,7 +23,6 @@ from assessments.grading.executors import ForkServerExecutor
 from assessments.grading.runner import grade
 from assessments.grading.unpack import unpack_archive
 from assessments.models import Assessment, Exercise, GradingRun
-from assessments.roles import MANAGERS, REVIEWERS, ensure_role_groups
 from assessments.services import assessment_create, grading_run_claim, grading_run_finish
 from candidates.models import Invitation
 from candidates.services import (
@@ -36,10 +35,13 @@ from candidates.services import (
     invitation_start,
     invitation_token_rotate,
     invitation_withdraw,
-    submission_accept,
 )
+from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
+from reports.models import ReferenceRun
+from reports.services import reference_grade
 from rubrics.models import Rubric
 from rubrics.services import review_assign, review_score_save, review_submit
+from workflows.uploads import submission_accept
 
 DEMO_TITLE = "Applied AI Engineer — demo opening"
 STAFF = [
@@ -134,9 +136,6 @@ class Command(BaseCommand):
 
     def _reference_anchor(self, exercise: Exercise) -> None:
         """The comparison report's anchor row: the reference graded once (reusing the demo's cached grading)."""
-        from reports.models import ReferenceRun
-        from reports.services import reference_grade
-
         if ReferenceRun.objects.filter(exercise=exercise).exists():
             return
         if not (Path(exercise.package_path) / "reference").is_dir():

@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-from assessments.roles import is_manager, is_reviewer
+from core.roles import is_manager, is_reviewer
 
 
 def _role_required(check):

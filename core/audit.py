@@ -1,0 +1,20 @@
+"""Writing the audit trail. Append-only: services write it, nothing edits it."""
+
+from core.models import AuditEvent
+
+SYSTEM = "system"
+
+
+def audit_record(*, actor, action: str, target, data: dict | None = None) -> AuditEvent:
+    if actor is None or isinstance(actor, str):
+        label, user = actor or SYSTEM, None
+    else:
+        label, user = actor.get_username(), actor
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_label=label,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        data=data or {},
+    )

@@ -1,0 +1,42 @@
+"""The grading's Celery tasks. Each imports its workflow inside its body (callers import the task at
+module level as ``<name>_task``), so that the two modules never import each other at load time.
+
+The task names are the ones they had when they lived in ``assessments.tasks``: messages already
+queued under those names, the route to the grading queue and beat's schedule keep working.
+"""
+
+from celery import shared_task
+from django.conf import settings
+
+from assessments.grading.pipeline import InfraError
+from assessments.models import GradingRun
+
+
+@shared_task(
+    name="assessments.tasks.grade_submission",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.GRADING_SOFT_TIME_LIMIT,
+    time_limit=settings.GRADING_HARD_TIME_LIMIT,
+    max_retries=None,
+)
+def grade_submission(self, run_id: int) -> None:
+    from workflows.grading import grading_run_grade
+
+    try:
+        grading_run_grade(run_id=run_id)
+    except InfraError:
+        run = GradingRun.objects.filter(pk=run_id).values("state", "attempt").first()
+        if run and run["state"] == GradingRun.QUEUED:
+            # The run is queued again in the database; this retry is only the doorbell.
+            raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run["attempt"])) from None
+
+
+@shared_task(name="assessments.tasks.sweep_grading_runs", ignore_result=True)
+def sweep_grading_runs() -> None:
+    """Re-queue runs whose worker went silent and re-send runs whose message may be lost (beat)."""
+    from workflows.grading import grading_runs_sweep
+
+    grading_runs_sweep()
