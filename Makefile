@@ -35,9 +35,10 @@ test: venv ## The whole suite (DATABASE_URL / CELERY_BROKER_URL choose PostgreSQ
 	@mkdir -p var/static
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv ## Style (ruff), the layers (import-linter), and types (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
