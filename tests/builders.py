@@ -1,4 +1,5 @@
-"""Builders every test uses: archives with given members, and compiled Python that hides other source."""
+"""Builders every test uses: archives (given members, a folder, a zip bomb), compiled Python that
+hides other source, and a graded submission."""
 
 import io
 import subprocess
@@ -20,6 +21,34 @@ def make_zip(entries: dict[str, str | bytes] | list[tuple], *, compression=zipfi
                 info.create_system = 3
                 info.external_attr = mode[0] << 16
             zf.writestr(info, content)
+    return buffer.getvalue()
+
+
+# What running the code here leaves beside it; a candidate's zip of the same folder would not hold it.
+_LEFT_BY_RUNNING = {"__pycache__", ".pytest_cache"}
+
+
+def zip_folder(folder: Path, *, extra: dict[str, str | bytes] | None = None) -> bytes:
+    """``folder`` zipped as a candidate zips their work: every file with its mode, without the
+    bytecode and test caches running it here left behind; ``extra`` members are added (or replace)."""
+    members = {
+        path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mode)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not _LEFT_BY_RUNNING.intersection(path.parts) and path.suffix != ".pyc"
+    }
+    members |= {name: (content,) for name, content in (extra or {}).items()}
+    return make_zip([(name, *member) for name, member in members.items()])
+
+
+def zip_bomb(megabytes: int = 60, *, package: str = "echo") -> bytes:
+    """``package`` with megabytes of zeros beside it that deflate to a few tens of KB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr(f"{package}/__init__.py", "def answer(q):\n    return q\n")
+        with zf.open(f"{package}/zeros.bin", "w", force_zip64=True) as fh:
+            chunk = b"\0" * (1024 * 1024)
+            for _ in range(megabytes):
+                fh.write(chunk)
     return buffer.getvalue()
 
 

@@ -6,8 +6,9 @@ from django.urls import reverse
 from assessments.models import AuditEvent, GradingRun
 from assessments.services import grading_run_claim, grading_run_fail_attempt, grading_run_finish
 from candidates.services import invitation_start, submission_accept
+from tests.builders import make_zip
 
-ZIP = b"PK\x05\x06" + b"\0" * 18
+ZIP = make_zip({})  # an empty archive: these tests are about states, not contents
 
 
 @pytest.fixture

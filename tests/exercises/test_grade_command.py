@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import zipfile
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -71,8 +70,7 @@ def test_it_refuses_what_it_cannot_grade(args, message):
 
 def test_it_refuses_a_missing_path_or_a_hostile_archive(tmp_path):
     evil = tmp_path / "evil.zip"
-    with zipfile.ZipFile(evil, "w") as zf:
-        zf.writestr("../helpdesk/__init__.py", "answer = None")
+    evil.write_bytes(make_zip({"../helpdesk/__init__.py": "answer = None"}))
 
     with pytest.raises(CommandError, match="neither a zip file nor a folder"):
         _grade(tmp_path / "missing.zip", "--exercise", "helpdesk-answerer")

@@ -26,7 +26,7 @@ from assessments.services import assessment_create, exercise_sync
 from candidates.services import candidate_get_or_create, invitation_create, invitation_start, submission_upload
 from rubrics.models import Review, Rubric
 from rubrics.services import review_assign
-from tests.builders import make_zip, unchecked_pyc
+from tests.builders import make_zip, unchecked_pyc, zip_folder
 from tests.workers import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -157,21 +157,13 @@ def answer(question):
 '''
 
 
-def _starter_files() -> dict[str, bytes]:
-    return {
-        path.relative_to(STARTER).as_posix(): path.read_bytes()
-        for path in sorted(STARTER.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    }
-
-
 def _attacked(attack: str) -> bytes:
-    return make_zip({**_starter_files(), "helpdesk/__init__.py": WRAPPER, "helpdesk/_attack.py": attack})
+    return zip_folder(STARTER, extra={"helpdesk/__init__.py": WRAPPER, "helpdesk/_attack.py": attack})
 
 
 def _with_pyc() -> bytes:
     name, pyc = unchecked_pyc(PYC_SOURCE, python=RUNTIME_PYTHON)
-    return make_zip({**_starter_files(), f"helpdesk/__pycache__/{name}": pyc})
+    return zip_folder(STARTER, extra={f"helpdesk/__pycache__/{name}": pyc})
 
 
 @pytest.fixture
@@ -215,7 +207,7 @@ def test_no_attack_moves_the_grade_and_each_leaves_its_trace(celery_worker, lite
     """The baseline and every attack, uploaded by five candidates at once and graded by the worker
     (one test: the worker's runs are the expensive part, and each check below reads them)."""
     archives = {
-        "baseline": make_zip(_starter_files()),
+        "baseline": zip_folder(STARTER),
         "forger": _attacked(FORGER),
         "poisoner": _attacked(POISONER),
         "flooder": _attacked(FLOODER),

@@ -27,7 +27,7 @@ from candidates.services import (
     submission_accept,
     submission_upload,
 )
-from tests.portal.conftest import make_zip, zip_bomb
+from tests.builders import make_zip, zip_bomb
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,5 @@
 """Builders for report tests: candidates brought to a state through the services, with chosen results."""
 
-import io
-import zipfile
 from datetime import timedelta
 
 import pytest
@@ -18,13 +16,7 @@ from candidates.services import (
     submission_accept,
 )
 from rubrics.services import review_assign, review_score_save, review_submit
-
-
-def zip_bytes(text: str = "print('hi')\n") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("echo/__init__.py", text)
-    return buffer.getvalue()
+from tests.builders import make_zip
 
 
 def result(probe_id: str, mode: str, outcome: str) -> dict:
@@ -52,7 +44,8 @@ class Builder:
             return invitation
         submission = None
         for number in range(uploads):
-            submission = submission_accept(invitation=invitation, archive=zip_bytes(f"# {number}\n"), notes="")
+            archive = make_zip({"echo/__init__.py": f"# {number}\n"})
+            submission = submission_accept(invitation=invitation, archive=archive, notes="")
         # Uploads are "now"; pin the last one to start + minutes so time spent is exact.
         type(submission).objects.filter(pk=submission.pk).update(created_at=start + timedelta(minutes=minutes))
         if state == Invitation.SUBMITTED:

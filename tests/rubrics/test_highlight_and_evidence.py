@@ -38,13 +38,7 @@ def test_it_caps_large_and_binary_files(tmp_path):
 
 
 def test_it_refuses_an_unsafe_archive_without_crashing(tmp_path):
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("../escape.py", "x")
-    view = code_view(archive=buf.getvalue(), starter_dir=_starter(tmp_path))
+    view = code_view(archive=make_zip({"../escape.py": "x"}), starter_dir=_starter(tmp_path))
     assert view.error.startswith("The archive cannot be shown") and not view.files
     assert not (tmp_path / "escape.py").exists()
 
