@@ -31,11 +31,11 @@ _LEFT_BY_RUNNING = {"__pycache__", ".pytest_cache"}
 def zip_folder(folder: Path, *, extra: dict[str, str | bytes] | None = None) -> bytes:
     """``folder`` zipped as a candidate zips their work: every file with its mode, without the
     bytecode and test caches running it here left behind; ``extra`` members are added (or replace)."""
-    members = {
-        path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mode)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not _LEFT_BY_RUNNING.intersection(path.parts) and path.suffix != ".pyc"
-    }
+    members = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not _LEFT_BY_RUNNING.intersection(relative.parts) and path.suffix != ".pyc":
+            members[relative.as_posix()] = (path.read_bytes(), path.stat().st_mode)
     members |= {name: (content,) for name, content in (extra or {}).items()}
     return make_zip([(name, *member) for name, member in members.items()])
 
