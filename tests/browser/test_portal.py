@@ -38,7 +38,7 @@ from candidates.services import (
     submission_upload,
 )
 from rubrics.models import Rubric
-from tests.builders import zip_bomb, zip_folder
+from tests.builders import graded_submission, zip_bomb, zip_folder
 from tests.conftest import PASSWORD
 from tests.workers import wait_for
 
@@ -356,16 +356,11 @@ def test_the_manager_invites_and_manages_candidates(page, screenshot, helpdesk, 
     _shoot(screenshot, page, "manager-assessment-invite")
 
     lee = Invitation.objects.get(candidate__email="lee@example.com")
-    invitation_start(invitation=lee)
-    lee.refresh_from_db()
-    submission = submission_upload(invitation=lee, archive=zip_folder(HELPDESK / "reference"))
-    run = submission.grading_runs.get()
     results = [
         {"probe_id": "a", "failure_mode": "transient", "outcome": "pass", "reason": "r"},
         {"probe_id": "b", "failure_mode": "grounding", "outcome": "fail", "reason": "r"},
     ]
-    grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=results, isolation={})
-    invitation_mark_graded(invitation=lee)
+    submission = graded_submission(invitation=lee, archive=zip_folder(HELPDESK / "reference"), results=results)
     invitation_mark_reviewed(invitation=lee)
     decision_record(invitation=lee, outcome="advance", reason="Good.", actor=manager)
     page.goto(f"/assessments/{helpdesk.pk}/")

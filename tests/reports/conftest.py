@@ -5,18 +5,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from assessments.models import GradingRun
-from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation
 from candidates.services import (
     candidate_get_or_create,
     invitation_create,
-    invitation_mark_graded,
     invitation_start,
     submission_accept,
 )
 from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import make_zip
+from tests.builders import graded_submission, make_zip
 
 
 def result(probe_id: str, mode: str, outcome: str) -> dict:
@@ -42,19 +39,16 @@ class Builder:
         invitation_start(invitation=invitation, now=start)
         if state == Invitation.STARTED:
             return invitation
-        submission = None
-        for number in range(uploads):
-            archive = make_zip({"echo/__init__.py": f"# {number}\n"})
-            submission = submission_accept(invitation=invitation, archive=archive, notes="")
+        *older, last = [make_zip({"echo/__init__.py": f"# {number}\n"}) for number in range(uploads)]
+        for archive in older:
+            submission_accept(invitation=invitation, archive=archive, notes="")
+        if state == Invitation.SUBMITTED:
+            submission = submission_accept(invitation=invitation, archive=last, notes="")
+        else:
+            submission = graded_submission(invitation=invitation, archive=last, results=results)
         # Uploads are "now"; pin the last one to start + minutes so time spent is exact.
         type(submission).objects.filter(pk=submission.pk).update(created_at=start + timedelta(minutes=minutes))
-        if state == Invitation.SUBMITTED:
-            return invitation
-        run = submission.grading_runs.get(state=GradingRun.QUEUED)
-        lease = grading_run_claim(run=run)
-        grading_run_finish(run=run, lease_token=lease, results=list(results), isolation={"test": True})
-        invitation_mark_graded(invitation=invitation)
-        if state == Invitation.GRADED:
+        if state in (Invitation.SUBMITTED, Invitation.GRADED):
             return invitation
         criteria = {c.slug: c for c in self.assessment.rubric.criteria.all()}
         for reviewer in self.reviewers:

@@ -3,7 +3,8 @@ from types import SimpleNamespace
 
 from rubrics.evidence import suggested_level, suggestions_for, timeline
 from rubrics.highlight import MAX_SHOWN_BYTES, code_file, code_view, notes_html
-from tests.rubrics.factories import EVERY_KIND, evidence, make_zip
+from tests.builders import evidence, make_zip
+from tests.rubrics.factories import EVERY_KIND
 
 
 def _starter(tmp_path: Path) -> Path:
