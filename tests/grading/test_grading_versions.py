@@ -11,7 +11,7 @@ from assessments.models import AuditEvent, Exercise, GradingRun
 from candidates.models import Invitation
 from candidates.services import invitation_start, submission_accept
 from tests.builders import make_zip
-from tests.grading.test_grading_worker import _graded
+from tests.workers import graded_by_the_worker
 
 GOOD = "tests/fixtures/exercises/tiny-echo/starter/echo/__init__.py"
 
@@ -37,7 +37,7 @@ def test_a_run_recorded_under_a_replaced_version_is_graded_with_the_current_one(
         submission = submission_accept(invitation=invitation, archive=make_zip({"echo/__init__.py": fh.read()}))
     assert submission.grading_runs.get().exercise_version == old_version
 
-    run = _graded(submission)
+    run = graded_by_the_worker(submission, timeout=120)
 
     assert run.state == GradingRun.DONE and run.attempt == 1
     assert run.exercise_version == "0.2.0"
