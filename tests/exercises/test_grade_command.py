@@ -78,6 +78,7 @@ def test_it_refuses_a_missing_path_or_a_hostile_archive(tmp_path):
         _grade(evil, "--exercise", "helpdesk-answerer")
 
 
+@pytest.mark.slow
 def test_its_exit_status_says_whether_grading_ran_not_how_well_the_candidate_did(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     command = [sys.executable, "manage.py", "grade", str(EXERCISE / "starter"), "--exercise", "helpdesk-answerer"]
