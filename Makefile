@@ -10,7 +10,7 @@ PDF_PKGS := libpango-1.0-0:libpango-1.0.so.0 libpangoft2-1.0-0:libpangoft2-1.0.s
 	libharfbuzz-subset0:libharfbuzz-subset.so.0 fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 PDF_TEST_PKGS := poppler-utils:pdftoppm
 
-.PHONY: run test lint format venv sandbox-runtime clean
+.PHONY: run test test-fast lint format venv sandbox-runtime clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -34,6 +34,15 @@ test: venv ## The whole suite (DATABASE_URL / CELERY_BROKER_URL choose PostgreSQ
 	@scripts/build-sandbox-runtime
 	@mkdir -p var/static
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: the suite without real gradings, the Celery worker and Chromium, in under
+# 2 minutes on two cores. A test that does real sandbox or grading work for seconds is marked slow.
+FAST := not slow and not worker and not browser
+test-fast: venv ## The suite without the slow, worker and browser tests (PYTEST_ARGS narrows it further)
+	@scripts/install-system-deps $(SANDBOX_PKGS) $(PDF_PKGS) $(PDF_TEST_PKGS)
+	@scripts/build-sandbox-runtime
+	@mkdir -p var/static
+	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: venv ## Style (ruff), the layers (import-linter), and types (mypy)
 	$(VENV)/bin/ruff check .

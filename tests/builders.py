@@ -1,10 +1,18 @@
-"""Builders every test uses: archives with given members, and compiled Python that hides other source."""
+"""Builders every test uses: archives (given members, a folder, a zip bomb), compiled Python that
+hides other source, and a graded submission."""
 
 import io
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+
+from assessments.models import ProbeResult
+from assessments.services import grading_run_claim, grading_run_finish
+from candidates.models import Invitation, Submission
+from candidates.services import candidate_get_or_create, invitation_create, invitation_mark_graded, invitation_start
+from workflows.uploads import submission_accept, submission_upload
 
 
 def make_zip(entries: dict[str, str | bytes] | list[tuple], *, compression=zipfile.ZIP_DEFLATED) -> bytes:
@@ -20,6 +28,34 @@ def make_zip(entries: dict[str, str | bytes] | list[tuple], *, compression=zipfi
                 info.create_system = 3
                 info.external_attr = mode[0] << 16
             zf.writestr(info, content)
+    return buffer.getvalue()
+
+
+# What running the code here leaves beside it; a candidate's zip of the same folder would not hold it.
+_LEFT_BY_RUNNING = {"__pycache__", ".pytest_cache"}
+
+
+def zip_folder(folder: Path, *, extra: dict[str, str | bytes] | None = None) -> bytes:
+    """``folder`` zipped as a candidate zips their work: every file with its mode, without the
+    bytecode and test caches running it here left behind; ``extra`` members are added (or replace)."""
+    members = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not _LEFT_BY_RUNNING.intersection(relative.parts) and path.suffix != ".pyc":
+            members[relative.as_posix()] = (path.read_bytes(), path.stat().st_mode)
+    members |= {name: (content,) for name, content in (extra or {}).items()}
+    return make_zip([(name, *member) for name, member in members.items()])
+
+
+def zip_bomb(megabytes: int = 60, *, package: str = "echo") -> bytes:
+    """``package`` with megabytes of zeros beside it that deflate to a few tens of KB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr(f"{package}/__init__.py", "def answer(q):\n    return q\n")
+        with zf.open(f"{package}/zeros.bin", "w", force_zip64=True) as fh:
+            chunk = b"\0" * (1024 * 1024)
+            for _ in range(megabytes):
+                fh.write(chunk)
     return buffer.getvalue()
 
 
@@ -72,3 +108,128 @@ def echo_shadowed_by_a_pyc(folder: Path, *, python: str) -> tuple[str, bytes]:
     # The trap is real: Python left to itself runs the pyc, not the source a reviewer reads.
     assert "not an echo" in imported_answer(folder, python=python, package="echo")
     return f"echo/__pycache__/{name}", pyc
+
+
+# --- A graded submission ---------------------------------------------------------------------------
+
+# graded_submission's archive unless told otherwise: a tiny-echo answer whose code and notes carry
+# markup, so every page that shows a submission is checked for escaping it too.
+DEFAULT_FILES = {
+    "echo/__init__.py": (
+        "def answer(question):\n    return {'status': 'answered', 'answer': '<script>alert(1)</script>'}\n"
+    ),
+    "NOTES.md": "# Notes\n\nI **retry** on 429.\n\n<script>alert('x')</script>\n",
+}
+
+
+def evidence(*, statuses=(429, 200), gap_s: float = 0.0, stall: bool = False) -> dict:
+    """A probe's evidence: one call, and a request per status (the last one stalled if ``stall``)."""
+    requests, t = [], 100.0
+    for seq, status in enumerate(statuses):
+        ended = None if (stall and seq == len(statuses) - 1) else t + 0.3
+        requests.append(
+            {
+                "seq": seq,
+                "arrived": t,
+                "ended": ended,
+                "status": status,
+                "fault": "429" if status == 429 else None,
+                "outcome": "complete" if ended else "stalled",
+                "retry_count": seq,
+                "in_flight_at_arrival": 0,
+                "input_tokens": 1200,
+                "max_tokens": 600,
+            }
+        )
+        t += 0.3 + gap_s
+    return {
+        "description": "A 429 with retry-after, then success.",
+        "calls": [
+            {
+                "index": 0,
+                "question": "How often are bank feeds checked?",
+                "outcome": "returned",
+                "value": {"status": "answered", "answer": "Every 4 hours.", "citations": ["bank-feeds"]},
+                "problems": [],
+                "raised": None,
+                "duration_s": 1.0,
+                "observed_s": 1.1,
+            }
+        ],
+        "requests": requests,
+        "wall_s": 5.0,
+        "peak_in_flight": 1,
+        "stderr_tail": "",
+    }
+
+
+def probe_results(results: Iterable[dict | tuple[str, str]], *, first: int = 0) -> list[dict]:
+    """ProbeResult fields for each result. A dict is taken as it is; a ``(failure_mode, outcome)``
+    pair gets a numbered probe id and reason (from ``first``), a second's duration and evidence
+    (a failure's last request stalled)."""
+    fields = []
+    for i, result in enumerate(results):
+        if isinstance(result, dict):
+            fields.append(result)
+            continue
+        mode, outcome = result
+        fields.append(
+            {
+                "probe_id": f"{mode}-{first + i}",
+                "failure_mode": mode,
+                "outcome": outcome,
+                "reason": f"{outcome}: reason {first + i}",
+                "evidence": evidence(gap_s=1.5 if i % 2 else 0, stall=(outcome == "fail")),
+                "duration_s": 1.0,
+            }
+        )
+    return fields
+
+
+def graded_submission(
+    assessment=None,
+    *,
+    invitation: Invitation | None = None,
+    name: str = "Dana Candidate",
+    email: str = "dana@example.com",
+    files: dict[str, str | bytes] | None = None,
+    archive: bytes | None = None,
+    results: Iterable[dict | tuple[str, str]] | None = None,
+    checked: bool = True,
+    mark_graded: bool = True,
+) -> Submission:
+    """A submission whose grading run is done with ``results``, built through the real services.
+
+    The upload is ``invitation``'s (started here if it was not), or that of ``name`` invited to
+    ``assessment``. It is ``archive``, or ``files`` zipped (default ``DEFAULT_FILES``), uploaded as
+    a candidate uploads it; ``checked=False`` stores it without the upload's checks, for archives
+    they would refuse. ``results`` (see ``probe_results``) default to one grounding pass and one
+    fail. The invitation is then marked graded, unless ``mark_graded=False`` leaves that step (and
+    the review assignment that comes with it) to the test.
+    """
+    if invitation is None:
+        candidate = candidate_get_or_create(name=name, email=email)
+        invitation, _ = invitation_create(assessment=assessment, candidate=candidate, invited_by=assessment.owner)
+    if invitation.state == Invitation.INVITED:
+        invitation_start(invitation=invitation)
+    if archive is None:
+        files = DEFAULT_FILES if files is None else files
+        archive = make_zip(files)
+    if checked:
+        submission = submission_upload(invitation=invitation, archive=archive)
+    else:
+        notes = (files or {}).get("NOTES.md", "")
+        submission = submission_accept(invitation=invitation, archive=archive, notes=notes)
+    run = submission.grading_runs.get()
+    if results is None:
+        results = [("grounding", "pass"), ("grounding", "fail")]
+    grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=probe_results(results), isolation={})
+    if mark_graded:
+        invitation_mark_graded(invitation=invitation)
+    return submission
+
+
+def add_results(run, results: Iterable[dict | tuple[str, str]]) -> None:
+    """More results on a run that is already done (numbered on from the ones it has)."""
+    fields = probe_results(results, first=run.results.count())
+    ProbeResult.objects.bulk_create(ProbeResult(run=run, **result) for result in fields)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from assessments.models import GradingRun
+
 ROOT = Path(__file__).resolve().parent.parent
 # Put in every test worker's environment: candidate code must never get to see it.
 WORKER_SECRET = "worker-secret-" + os.urandom(8).hex()
@@ -122,6 +124,16 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str
             return value
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+
+
+def graded_by_the_worker(submission, *, timeout: float):
+    """The submission's grading run once a worker has finished it: done, or failed on our side."""
+    return wait_for(
+        lambda: submission.grading_runs.filter(state__in=[GradingRun.DONE, GradingRun.FAILED_INFRA]).first(),
+        timeout=timeout,
+        interval=0.5,
+        message=f"grading of submission {submission.pk}",
+    )
 
 
 class RedisServer:

@@ -4,7 +4,6 @@ The acceptance run grades with the real Celery worker; the screenshot tour build
 state through the services instead, so every state is captured deterministically.
 """
 
-import io
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from candidates.services import (
     invitation_token_rotate,
 )
 from rubrics.models import Rubric
+from tests.builders import graded_submission, zip_bomb, zip_folder
 from tests.conftest import PASSWORD
 from tests.workers import wait_for
 from workflows.exercises import exercise_sync
@@ -76,27 +76,6 @@ def _invite(assessment, manager, name="Dana Candidate", email="dana@example.com"
     candidate = candidate_get_or_create(name=name, email=email)
     invitation, token = invitation_create(assessment=assessment, candidate=candidate, invited_by=manager)
     return invitation, token
-
-
-def _zip_folder(folder: Path, *, extra: dict[str, str] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts:
-                zf.write(path, path.relative_to(folder).as_posix())
-        for name, text in (extra or {}).items():
-            zf.writestr(name, text)
-    return buffer.getvalue()
-
-
-def _zip_bomb(megabytes: int = 60) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        zf.writestr("helpdesk/__init__.py", "def answer(question):\n    return {}\n")
-        with zf.open("helpdesk/padding.bin", "w", force_zip64=True) as fh:
-            for _ in range(megabytes):
-                fh.write(b"\0" * (1024 * 1024))
-    return buffer.getvalue()
 
 
 def _choose(page, name: str, data: bytes):
@@ -151,7 +130,7 @@ def test_a_candidate_opens_the_link_starts_downloads_uploads_watches_it_checked_
     assert not any("/hidden/" in n for n in names)
 
     # The kit's own code is a solution the fixture's probes pass.
-    _choose(page, "solution.zip", _zip_folder(TINY_ECHO / "starter", extra={"NOTES.md": "Echo, then ask."}))
+    _choose(page, "solution.zip", zip_folder(TINY_ECHO / "starter", extra={"NOTES.md": "Echo, then ask."}))
     page.get_by_label("Notes for the reviewers").fill("First version.")
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url(f"**/portal/{invitation.pk}/status/")
@@ -170,7 +149,7 @@ def test_a_candidate_opens_the_link_starts_downloads_uploads_watches_it_checked_
     _shoot(screenshot, page, "portal-status-checked")
 
     page.get_by_role("link", name="Upload a new version").click()
-    _choose(page, "solution-v2.zip", _zip_folder(TINY_ECHO / "starter", extra={"NOTES.md": "v2"}))
+    _choose(page, "solution-v2.zip", zip_folder(TINY_ECHO / "starter", extra={"NOTES.md": "v2"}))
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url(f"**/portal/{invitation.pk}/status/")
     page.get_by_text("Upload 2 received.").wait_for()
@@ -186,7 +165,7 @@ def test_a_zip_bomb_shows_a_clear_error_and_stores_nothing(page, screenshot, hel
     page.goto(f"/t/{token}/")
     page.get_by_role("heading", name="Your take-home").wait_for()
 
-    bomb = _zip_bomb()
+    bomb = zip_bomb(package="helpdesk")
     assert len(bomb) < 1024 * 1024
     files_before = _stored_files()
     _choose(page, "solution.zip", bomb)
@@ -277,7 +256,7 @@ def test_every_portal_page_and_status_state(page, screenshot, helpdesk, manager,
     _shoot(screenshot, page, "portal-status-empty")
 
     invitation.refresh_from_db()
-    submission = submission_upload(invitation=invitation, archive=_zip_folder(HELPDESK / "reference"))
+    submission = submission_upload(invitation=invitation, archive=zip_folder(HELPDESK / "reference"))
     run = submission.grading_runs.get()
     page.reload()
     page.get_by_text("Received.", exact=True).wait_for()
@@ -345,7 +324,7 @@ def test_after_the_deadline_the_pages_say_what_happens_next(page, screenshot, he
     other, other_token = _invite(helpdesk, manager, name="Sam Candidate", email="sam@example.com")
     invitation_start(invitation=other)
     other.refresh_from_db()
-    submission_upload(invitation=other, archive=_zip_folder(HELPDESK / "reference"))
+    submission_upload(invitation=other, archive=zip_folder(HELPDESK / "reference"))
     Invitation.objects.filter(pk=other.pk).update(
         started_at=timezone.now() - timedelta(hours=2), due_at=timezone.now() - timedelta(minutes=1)
     )
@@ -377,16 +356,11 @@ def test_the_manager_invites_and_manages_candidates(page, screenshot, helpdesk, 
     _shoot(screenshot, page, "manager-assessment-invite")
 
     lee = Invitation.objects.get(candidate__email="lee@example.com")
-    invitation_start(invitation=lee)
-    lee.refresh_from_db()
-    submission = submission_upload(invitation=lee, archive=_zip_folder(HELPDESK / "reference"))
-    run = submission.grading_runs.get()
     results = [
         {"probe_id": "a", "failure_mode": "transient", "outcome": "pass", "reason": "r"},
         {"probe_id": "b", "failure_mode": "grounding", "outcome": "fail", "reason": "r"},
     ]
-    grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=results, isolation={})
-    invitation_mark_graded(invitation=lee)
+    submission = graded_submission(invitation=lee, archive=zip_folder(HELPDESK / "reference"), results=results)
     invitation_mark_reviewed(invitation=lee)
     decision_record(invitation=lee, outcome="advance", reason="Good.", actor=manager)
     page.goto(f"/assessments/{helpdesk.pk}/")
@@ -419,7 +393,7 @@ def test_the_portal_works_without_javascript(browser, live_server, helpdesk, man
         _choose(page, "solution.zip", b"this is not a zip")
         page.get_by_role("button", name="Upload").click()
         page.get_by_text("This is not a zip archive (or it is damaged).").wait_for()
-        _choose(page, "solution.zip", _zip_folder(HELPDESK / "reference"))
+        _choose(page, "solution.zip", zip_folder(HELPDESK / "reference"))
         page.get_by_role("button", name="Upload").click()
         page.wait_for_url(f"**/portal/{invitation.pk}/status/")
         page.get_by_text("Received.", exact=True).wait_for()

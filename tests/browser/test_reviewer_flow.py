@@ -2,8 +2,8 @@ import pytest
 
 from rubrics.models import CriterionScore, Review
 from rubrics.services import review_assign, review_score_save, review_submit
+from tests.builders import add_results, graded_submission
 from tests.conftest import PASSWORD
-from tests.rubrics.factories import add_results, graded_submission
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

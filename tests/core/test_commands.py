@@ -69,6 +69,7 @@ def test_it_names_the_broken_file(db, package_dir):
     assert "exercise.toml: not valid TOML" in err.getvalue()
 
 
+@pytest.mark.slow
 def test_seed_demo_puts_a_candidate_in_every_state_and_is_idempotent(db, settings, exercise):
     settings.DEBUG = True
     out = StringIO()

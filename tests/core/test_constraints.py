@@ -11,6 +11,7 @@ from candidates.models import Candidate, Decision, Invitation, Submission
 from candidates.services import invitation_start
 from rubrics.models import Criterion, CriterionScore, Review
 from rubrics.services import review_assign
+from tests.builders import make_zip
 from workflows.uploads import submission_accept
 
 
@@ -59,7 +60,7 @@ def test_it_refuses_a_started_invitation_without_a_due_time(invitation):
 @pytest.fixture
 def submission(invitation):
     invitation_start(invitation=invitation)
-    return submission_accept(invitation=invitation, archive=b"PK\x05\x06" + b"\0" * 18, notes="hi")
+    return submission_accept(invitation=invitation, archive=make_zip({}), notes="hi")
 
 
 def test_it_numbers_submissions_uniquely(submission):

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from tests.builders import make_zip
 from tests.conftest import PASSWORD
 
 MANAGER_PAGES = ["assessments:list"]
@@ -74,7 +75,7 @@ def test_the_reviewer_queue_never_names_the_candidate(client, reviewer, invitati
     from workflows.uploads import submission_accept
 
     invitation_start(invitation=invitation)
-    submission = submission_accept(invitation=invitation, archive=b"PK\x05\x06" + b"\0" * 18)
+    submission = submission_accept(invitation=invitation, archive=make_zip({}))
     review_assign(submission=submission, reviewer=reviewer)
     client.force_login(reviewer)
     html = client.get(reverse("rubrics:queue")).content.decode()

@@ -7,9 +7,10 @@ from assessments.models import GradingRun
 from assessments.services import grading_run_claim, grading_run_fail_attempt, grading_run_finish
 from candidates.services import invitation_start
 from core.models import AuditEvent
+from tests.builders import make_zip
 from workflows.uploads import submission_accept
 
-ZIP = b"PK\x05\x06" + b"\0" * 18
+ZIP = make_zip({})  # an empty archive: these tests are about states, not contents
 
 
 @pytest.fixture

@@ -128,6 +128,7 @@ def _gone(pid: int, within: float = 3.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_hanging_call_and_its_children_are_killed_at_the_limit(tmp_path, executor):
     shared = tmp_path / "shared"
     shared.mkdir()

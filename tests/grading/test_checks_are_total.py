@@ -152,6 +152,7 @@ def _send(fake: FakeModel, path: str, head: dict, body: bytes) -> None:
             pass
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300,
     deadline=None,

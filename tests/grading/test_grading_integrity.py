@@ -27,8 +27,8 @@ from candidates.services import candidate_get_or_create, invitation_create, invi
 from core.models import AuditEvent
 from rubrics.models import Review, Rubric
 from rubrics.services import review_assign
-from tests.builders import make_zip, unchecked_pyc
-from tests.workers import WorkerProcess, wait_for
+from tests.builders import make_zip, unchecked_pyc, zip_folder
+from tests.workers import WorkerProcess, graded_by_the_worker, wait_for
 from workflows.exercises import exercise_sync
 from workflows.uploads import submission_upload
 
@@ -160,21 +160,13 @@ def answer(question):
 '''
 
 
-def _starter_files() -> dict[str, bytes]:
-    return {
-        path.relative_to(STARTER).as_posix(): path.read_bytes()
-        for path in sorted(STARTER.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    }
-
-
 def _attacked(attack: str) -> bytes:
-    return make_zip({**_starter_files(), "helpdesk/__init__.py": WRAPPER, "helpdesk/_attack.py": attack})
+    return zip_folder(STARTER, extra={"helpdesk/__init__.py": WRAPPER, "helpdesk/_attack.py": attack})
 
 
 def _with_pyc() -> bytes:
     name, pyc = unchecked_pyc(PYC_SOURCE, python=RUNTIME_PYTHON)
-    return make_zip({**_starter_files(), f"helpdesk/__pycache__/{name}": pyc})
+    return zip_folder(STARTER, extra={f"helpdesk/__pycache__/{name}": pyc})
 
 
 @pytest.fixture
@@ -196,15 +188,6 @@ def _invitation(assessment, name: str):
     return invitation
 
 
-def _graded(submission, timeout: float = 300) -> GradingRun:
-    return wait_for(
-        lambda: submission.grading_runs.filter(state__in=[GradingRun.DONE, GradingRun.FAILED_INFRA]).first(),
-        timeout=timeout,
-        interval=0.5,
-        message=f"grading of submission {submission.pk}",
-    )
-
-
 def _outcomes(run) -> dict[str, str]:
     return dict(run.results.values_list("probe_id", "outcome"))
 
@@ -218,7 +201,7 @@ def test_no_attack_moves_the_grade_and_each_leaves_its_trace(celery_worker, lite
     """The baseline and every attack, uploaded by five candidates at once and graded by the worker
     (one test: the worker's runs are the expensive part, and each check below reads them)."""
     archives = {
-        "baseline": make_zip(_starter_files()),
+        "baseline": zip_folder(STARTER),
         "forger": _attacked(FORGER),
         "poisoner": _attacked(POISONER),
         "flooder": _attacked(FLOODER),
@@ -228,7 +211,7 @@ def test_no_attack_moves_the_grade_and_each_leaves_its_trace(celery_worker, lite
         name: submission_upload(invitation=_invitation(lite, name.title()), archive=archive)
         for name, archive in archives.items()
     }
-    runs = {name: _graded(submission) for name, submission in submissions.items()}
+    runs = {name: graded_by_the_worker(submission, timeout=300) for name, submission in submissions.items()}
 
     baseline = runs["baseline"]
     assert baseline.state == GradingRun.DONE, baseline.infra_error
@@ -321,7 +304,7 @@ def test_a_newer_upload_stops_the_older_grading_within_seconds(celery_worker, li
     )
     assert time.monotonic() - uploaded_at < 10
     assert stopped.data["probes_finished"] < stopped.data["probes_total"]
-    newer = _graded(second, timeout=180)
+    newer = graded_by_the_worker(second, timeout=180)
     assert newer.state == GradingRun.DONE
     # No box of the older upload outlived it: its calls sleep 18 s, and none is left.
     assert not _sandbox_user_processes(celery_worker.proc.pid)
@@ -379,7 +362,7 @@ def test_an_honest_infrastructure_fault_is_retried_then_shown_to_staff(
             worker = WorkerProcess(extra_env=env).start()
             try:
                 submission = submission_upload(invitation=invitation, archive=make_zip({"echo/__init__.py": ECHO}))
-                run = _graded(submission, timeout=180)
+                run = graded_by_the_worker(submission, timeout=180)
             finally:
                 worker.stop()
     finally:

@@ -4,14 +4,13 @@ These start their own workers and a real `celery beat` (the sweeper), with short
 thresholds, and pause the suite's shared worker so that theirs get every message.
 """
 
-import io
 import time
-import zipfile
 
 import pytest
 
 from assessments.models import GradingRun, ProbeResult
 from candidates.services import candidate_get_or_create, invitation_create, invitation_start
+from tests.builders import make_zip
 from tests.workers import RedisServer, WorkerProcess, wait_for
 from workflows.uploads import submission_accept
 
@@ -23,14 +22,8 @@ def answer(question):
     while True:
         pass
 """
+SLOW_ARCHIVE = make_zip({"echo/__init__.py": SLOW})
 FAST_SWEEP = {"GRADING_SWEEP_INTERVAL_S": "2", "GRADING_STALE_AFTER_S": "8", "GRADING_REQUEUE_AFTER_S": "3"}
-
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("echo/__init__.py", source)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ def test_a_run_survives_its_worker_being_killed(_celery_worker_session, transact
         beat = None
         survivor = None
         try:
-            submission = submission_accept(invitation=started_invitation, archive=_zip(SLOW))
+            submission = submission_accept(invitation=started_invitation, archive=SLOW_ARCHIVE)
             run_id = submission.grading_runs.get().pk
             wait_for(lambda: _state(run_id) == GradingRun.RUNNING, timeout=60, message="the run to start")
             time.sleep(1.5)
@@ -102,7 +95,7 @@ def test_runs_end_done_when_the_broker_is_down_for_ten_seconds(
             # Enqueued on commit to the suite's broker, which nobody reads now: the sweeper
             # must notice the runs waiting and send them through the private Redis.
             run_ids = [
-                submission_accept(invitation=invitation, archive=_zip(SLOW)).grading_runs.get().pk
+                submission_accept(invitation=invitation, archive=SLOW_ARCHIVE).grading_runs.get().pk
                 for invitation in three_started_invitations
             ]
             wait_for(

@@ -11,7 +11,8 @@ from assessments.models import Exercise, GradingRun
 from candidates.models import Invitation
 from candidates.services import invitation_start
 from core.models import AuditEvent
-from tests.grading.test_grading_worker import _graded, _zip
+from tests.builders import make_zip
+from tests.workers import graded_by_the_worker
 from workflows.uploads import submission_accept
 
 GOOD = "tests/fixtures/exercises/tiny-echo/starter/echo/__init__.py"
@@ -35,10 +36,10 @@ def test_a_run_recorded_under_a_replaced_version_is_graded_with_the_current_one(
     old_version = invitation.assessment.exercise.version
     _replace_files_with(invitation.assessment.exercise, "0.2.0")
     with open(GOOD) as fh:
-        submission = submission_accept(invitation=invitation, archive=_zip(fh.read()))
+        submission = submission_accept(invitation=invitation, archive=make_zip({"echo/__init__.py": fh.read()}))
     assert submission.grading_runs.get().exercise_version == old_version
 
-    run = _graded(submission)
+    run = graded_by_the_worker(submission, timeout=120)
 
     assert run.state == GradingRun.DONE and run.attempt == 1
     assert run.exercise_version == "0.2.0"
@@ -56,7 +57,7 @@ def test_files_changed_under_the_same_version_are_an_infrastructure_error(invita
     invitation_start(invitation=invitation)
     _replace_files_with(invitation.assessment.exercise, None)
     with open(GOOD) as fh:
-        submission = submission_accept(invitation=invitation, archive=_zip(fh.read()))
+        submission = submission_accept(invitation=invitation, archive=make_zip({"echo/__init__.py": fh.read()}))
     run = submission.grading_runs.get()
 
     with pytest.raises(InfraError, match="differs from"):

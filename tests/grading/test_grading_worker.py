@@ -5,11 +5,9 @@ grades it in bubblewrap with the tiny-echo fixture's two probes, and the test re
 worker wrote. The worker must come out of every one of them healthy.
 """
 
-import io
 import json
 import os
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,17 +16,11 @@ from assessments.models import GradingRun, WorkerHeartbeat
 from assessments.tasks import record_worker_heartbeat
 from candidates.models import Invitation
 from candidates.services import invitation_start
-from tests.workers import WORKER_SECRET, wait_for
+from tests.builders import make_zip
+from tests.workers import WORKER_SECRET, graded_by_the_worker, wait_for
 from workflows.uploads import submission_accept
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
-
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("echo/__init__.py", textwrap.dedent(source))
-    return buffer.getvalue()
 
 
 HOSTILE = {
@@ -137,19 +129,10 @@ def started_invitation(invitation):
     return invitation
 
 
-def _graded(submission, timeout=120) -> GradingRun:
-    return wait_for(
-        lambda: GradingRun.objects.filter(submission=submission, state__in=["done", "failed_infra"]).first(),
-        timeout=timeout,
-        interval=0.5,
-        message=f"grading of submission {submission.pk}",
-    )
-
-
 def test_a_good_submission_is_graded_by_the_worker_in_the_sandbox(celery_worker, started_invitation):
     with open("tests/fixtures/exercises/tiny-echo/starter/echo/__init__.py") as fh:
-        submission = submission_accept(invitation=started_invitation, archive=_zip(fh.read()))
-    run = _graded(submission)
+        submission = submission_accept(invitation=started_invitation, archive=make_zip({"echo/__init__.py": fh.read()}))
+    run = graded_by_the_worker(submission, timeout=120)
     assert run.state == GradingRun.DONE
     assert dict(run.results.values_list("probe_id", "outcome")) == {"echo-plain": "pass", "echo-model": "pass"}
     assert run.isolation["sandboxed"] is True and "unsandboxed" not in run.isolation
@@ -160,8 +143,9 @@ def test_a_good_submission_is_graded_by_the_worker_in_the_sandbox(celery_worker,
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_a_hostile_submission_is_graded_and_the_worker_survives(celery_worker, started_invitation, name):
-    submission = submission_accept(invitation=started_invitation, archive=_zip(HOSTILE[name]))
-    run = _graded(submission)
+    archive = make_zip({"echo/__init__.py": textwrap.dedent(HOSTILE[name])})
+    submission = submission_accept(invitation=started_invitation, archive=archive)
+    run = graded_by_the_worker(submission, timeout=120)
 
     assert run.state == GradingRun.DONE, run.infra_error
     outcomes = dict(run.results.values_list("probe_id", "outcome"))

@@ -368,6 +368,7 @@ def test_a_fork_bomb_does_not_starve_the_boxes_next_to_it(box):
 # --- the model, the runner's interface ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_real_sdk_reaches_the_fake_model_through_the_unix_socket(box, tmp_path):
     socket_path = str(tmp_path / "model.sock")
     with FakeModel(unix_socket=socket_path) as fake:
@@ -569,6 +570,7 @@ def test_without_cgroups_rlimits_contain_a_fork_bomb(rlimits_only):
     assert_host_is_fine(tag)
 
 
+@pytest.mark.slow
 def test_without_cgroups_thirty_two_sdk_threads_still_fit(runtime):
     executor = SandboxExecutor(runtime_dir=runtime, memory_mb=1024, cgroups="none")
     code = (

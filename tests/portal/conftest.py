@@ -1,8 +1,5 @@
 """The portal's cast: Dana (the shared `invitation`) with a link, and Sam invited to the same opening."""
 
-import io
-import zipfile
-
 import pytest
 from django.core.cache import cache
 
@@ -56,15 +53,3 @@ def other_invitation(assessment, candidate2, manager):
 def valid_zip() -> bytes:
     """A tiny-echo solution: the `echo` package named by its entry point, plus notes."""
     return make_zip({"echo/__init__.py": "def answer(q):\n    return q\n", "NOTES.md": "# Notes\n\nRetries first."})
-
-
-def zip_bomb(megabytes: int = 60) -> bytes:
-    """Megabytes of zeros that deflate to a few tens of KB."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        zf.writestr("echo/__init__.py", "def answer(q):\n    return q\n")
-        with zf.open("echo/zeros.bin", "w", force_zip64=True) as fh:
-            chunk = b"\0" * (1024 * 1024)
-            for _ in range(megabytes):
-                fh.write(chunk)
-    return buffer.getvalue()

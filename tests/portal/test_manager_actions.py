@@ -10,18 +10,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from assessments.models import GradingRun
-from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token
 from candidates.services import (
     candidate_erase,
     decision_record,
-    invitation_mark_graded,
     invitation_mark_reviewed,
     invitation_start,
     invitation_withdraw,
 )
 from core.models import AuditEvent
-from tests.builders import make_zip
+from tests.builders import graded_submission, make_zip
 from workflows.uploads import submission_upload
 
 pytestmark = pytest.mark.django_db
@@ -189,13 +187,7 @@ def test_resend_is_refused_for_a_withdrawn_invitation(manager_client, invitation
 
 
 def _decided(invitation, manager, valid_zip, results):
-    from candidates.services import invitation_start
-
-    invitation_start(invitation=invitation)
-    submission = submission_upload(invitation=invitation, archive=valid_zip)
-    run = submission.grading_runs.get()
-    grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=results, isolation={})
-    invitation_mark_graded(invitation=invitation)
+    submission = graded_submission(invitation=invitation, archive=valid_zip, results=results)
     invitation_mark_reviewed(invitation=invitation)
     decision_record(invitation=invitation, outcome="advance", reason="Dana handled retries well.", actor=manager)
     return submission

@@ -25,7 +25,7 @@ from candidates.services import (
     invitation_mark_graded,
     invitation_mark_reviewed,
 )
-from tests.portal.conftest import make_zip, zip_bomb
+from tests.builders import graded_submission, make_zip, zip_bomb
 from workflows.uploads import submission_accept, submission_upload
 
 pytestmark = pytest.mark.django_db
@@ -327,18 +327,10 @@ def test_status_on_a_retry_blames_our_side_not_the_candidate(portal, started, va
     assert "nothing is lost" in portal.get(url("status", started)).content.decode()
 
 
-def _graded(started, valid_zip, results):
-    submission, run = _run(started, valid_zip)
-    lease = grading_run_claim(run=run)
-    grading_run_finish(run=run, lease_token=lease, results=results, isolation={})
-    invitation_mark_graded(invitation=started)
-    return submission
-
-
 def test_status_under_review_and_decided(portal, started, valid_zip, manager, reviewer):
     from rubrics.services import review_assign
 
-    submission = _graded(started, valid_zip, [])
+    submission = graded_submission(invitation=started, archive=valid_zip, results=[])
     review_assign(submission=submission, reviewer=reviewer, actor=manager)
     assert "<strong>Under review.</strong>" in portal.get(url("status", started)).content.decode()
     invitation_mark_reviewed(invitation=started)
@@ -363,7 +355,7 @@ RESULTS = [
 def test_released_feedback_shows_one_verdict_per_failure_mode_and_nothing_more(
     portal, started, valid_zip, manager, reviewer
 ):
-    _graded(started, valid_zip, RESULTS)
+    graded_submission(invitation=started, archive=valid_zip, results=RESULTS)
     invitation_mark_reviewed(invitation=started)
     decision_record(invitation=started, outcome="advance", reason="Good.", actor=manager)
     invitation_feedback_release(invitation=started, actor=manager)

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from assessments.models import GradingRun
-from assessments.services import assessment_create, grading_run_claim, grading_run_finish
+from assessments.services import assessment_create
 from candidates.models import Candidate, Invitation
 from candidates.selectors import months_before
 from candidates.services import (
@@ -16,14 +16,12 @@ from candidates.services import (
     candidates_erase_past_retention,
     decision_record,
     invitation_create,
-    invitation_mark_graded,
     invitation_mark_reviewed,
-    invitation_start,
     invitation_withdraw,
 )
 from core.models import AuditEvent
 from rubrics.models import Rubric
-from workflows.uploads import submission_upload
+from tests.builders import graded_submission
 
 RESULTS = [{"probe_id": "t-429", "failure_mode": "transient", "outcome": "pass", "reason": "retried"}]
 
@@ -34,17 +32,8 @@ def _invite(assessment, manager, name):
     return invitation
 
 
-def _graded(invitation, archive):
-    invitation_start(invitation=invitation)
-    submission = submission_upload(invitation=invitation, archive=archive)
-    run = submission.grading_runs.get()
-    grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=RESULTS, isolation={})
-    invitation_mark_graded(invitation=invitation)
-    return submission
-
-
 def _decided(invitation, manager, archive, reason="Solid retries."):
-    submission = _graded(invitation, archive)
+    submission = graded_submission(invitation=invitation, archive=archive, results=RESULTS)
     invitation_mark_reviewed(invitation=invitation)
     decision_record(invitation=invitation, outcome="advance", reason=reason, actor=manager)
     return submission
@@ -108,7 +97,7 @@ def test_candidates_are_erased_only_once_every_invitation_ended_long_enough_ago(
         rubric=Rubric.objects.get(slug=exercise.rubric_slug), closes_at=timezone.now() + timedelta(days=30),
     )  # fmt: skip
     still_open, _ = invitation_create(assessment=second, candidate=busy.candidate, invited_by=manager)
-    _graded(still_open, valid_zip)
+    graded_submission(invitation=still_open, archive=valid_zip, results=RESULTS)
     fresh_lapse = _invite(assessment, manager, "Ike Candidate")
     Invitation.objects.filter(pk=fresh_lapse.pk).update(expires_at=months_before(timezone.now(), 1))
 

@@ -1,25 +1,15 @@
 """Builders for report tests: candidates brought to a state through the services, with chosen results."""
 
-import io
-import zipfile
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from assessments.models import GradingRun
-from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation
-from candidates.services import candidate_get_or_create, invitation_create, invitation_mark_graded, invitation_start
+from candidates.services import candidate_get_or_create, invitation_create, invitation_start
 from rubrics.services import review_assign, review_score_save, review_submit
+from tests.builders import graded_submission, make_zip
 from workflows.uploads import submission_accept
-
-
-def zip_bytes(text: str = "print('hi')\n") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("echo/__init__.py", text)
-    return buffer.getvalue()
 
 
 def result(probe_id: str, mode: str, outcome: str) -> dict:
@@ -45,18 +35,16 @@ class Builder:
         invitation_start(invitation=invitation, now=start)
         if state == Invitation.STARTED:
             return invitation
-        submission = None
-        for number in range(uploads):
-            submission = submission_accept(invitation=invitation, archive=zip_bytes(f"# {number}\n"), notes="")
+        *older, last = [make_zip({"echo/__init__.py": f"# {number}\n"}) for number in range(uploads)]
+        for archive in older:
+            submission_accept(invitation=invitation, archive=archive, notes="")
+        if state == Invitation.SUBMITTED:
+            submission = submission_accept(invitation=invitation, archive=last, notes="")
+        else:
+            submission = graded_submission(invitation=invitation, archive=last, results=results)
         # Uploads are "now"; pin the last one to start + minutes so time spent is exact.
         type(submission).objects.filter(pk=submission.pk).update(created_at=start + timedelta(minutes=minutes))
-        if state == Invitation.SUBMITTED:
-            return invitation
-        run = submission.grading_runs.get(state=GradingRun.QUEUED)
-        lease = grading_run_claim(run=run)
-        grading_run_finish(run=run, lease_token=lease, results=list(results), isolation={"test": True})
-        invitation_mark_graded(invitation=invitation)
-        if state == Invitation.GRADED:
+        if state in (Invitation.SUBMITTED, Invitation.GRADED):
             return invitation
         criteria = {c.slug: c for c in self.assessment.rubric.criteria.all()}
         for reviewer in self.reviewers:

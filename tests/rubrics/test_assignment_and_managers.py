@@ -16,8 +16,8 @@ from rubrics.services import (
     review_submit,
     reviews_assign_for_submission,
 )
+from tests.builders import graded_submission
 from tests.conftest import PASSWORD
-from tests.rubrics.factories import graded_submission
 from workflows.grading import grading_finished
 
 
@@ -45,7 +45,7 @@ def test_it_assigns_the_least_loaded_reviewers_once_and_idempotently(assessment,
 
 
 def test_it_assigns_when_grading_marks_the_invitation_graded(assessment, reviewer, reviewer2):
-    submission = graded_submission(assessment)
+    submission = graded_submission(assessment, mark_graded=False)
     grading_finished(run=submission.grading_runs.get())
     assert set(Review.objects.filter(submission=submission).values_list("reviewer__username", flat=True)) == {
         "bob",
@@ -153,10 +153,10 @@ def _grade(submission):
 
 def test_a_resubmission_withdraws_the_open_reviews_of_the_older_upload(client, assessment, reviewer, reviewer2):
     from candidates.models import Invitation
-    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from tests.builders import DEFAULT_FILES, make_zip
     from workflows.uploads import submission_accept
 
-    first = graded_submission(assessment)
+    first = graded_submission(assessment, mark_graded=False)
     _grade(first)
     old = {r.reviewer_id: r for r in Review.objects.filter(submission=first)}
     assert set(old) == {reviewer.pk, reviewer2.pk}
@@ -194,10 +194,10 @@ def test_a_resubmission_withdraws_the_open_reviews_of_the_older_upload(client, a
 
 def test_a_review_of_an_older_upload_never_marks_the_invitation_reviewed(assessment, reviewer, reviewer2):
     from candidates.models import Invitation
-    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from tests.builders import DEFAULT_FILES, make_zip
     from workflows.uploads import submission_accept
 
-    first = graded_submission(assessment)
+    first = graded_submission(assessment, mark_graded=False)
     second = submission_accept(invitation=first.invitation, archive=make_zip(DEFAULT_FILES), notes="v2")
     _grade(second)
     # A review of the old upload that slipped in (assigned by hand after the resubmission).
@@ -213,10 +213,10 @@ def test_a_review_submitted_during_a_resubmission_stays_and_the_upload_still_suc
     from django.utils import timezone
 
     from rubrics import services
-    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from tests.builders import DEFAULT_FILES, make_zip
     from workflows.uploads import submission_accept
 
-    first = graded_submission(assessment)
+    first = graded_submission(assessment, mark_graded=False)
     _grade(first)
     racing = Review.objects.get(submission=first, reviewer=reviewer)
     real = services.apply_transition

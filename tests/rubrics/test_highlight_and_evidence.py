@@ -3,7 +3,8 @@ from types import SimpleNamespace
 
 from rubrics.evidence import suggested_level, suggestions_for, timeline
 from rubrics.highlight import MAX_SHOWN_BYTES, code_file, code_view, notes_html
-from tests.rubrics.factories import EVERY_KIND, evidence, make_zip
+from tests.builders import evidence, make_zip
+from tests.rubrics.factories import EVERY_KIND
 
 
 def _starter(tmp_path: Path) -> Path:
@@ -38,13 +39,7 @@ def test_it_caps_large_and_binary_files(tmp_path):
 
 
 def test_it_refuses_an_unsafe_archive_without_crashing(tmp_path):
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("../escape.py", "x")
-    view = code_view(archive=buf.getvalue(), starter_dir=_starter(tmp_path))
+    view = code_view(archive=make_zip({"../escape.py": "x"}), starter_dir=_starter(tmp_path))
     assert view.error.startswith("The archive cannot be shown") and not view.files
     assert not (tmp_path / "escape.py").exists()
 

@@ -3,7 +3,8 @@ from django.urls import reverse
 
 from rubrics.models import CriterionScore, Disagreement, Review
 from rubrics.services import review_assign, review_score_save, review_submit
-from tests.rubrics.factories import EVERY_KIND, add_results, graded_submission
+from tests.builders import add_results, graded_submission
+from tests.rubrics.factories import EVERY_KIND
 
 NAME, EMAIL = b"Dana Candidate", b"dana@example.com"
 
@@ -222,7 +223,7 @@ def test_the_queue_runs_a_constant_number_of_queries(client, reviewer, assessmen
 
 
 def test_the_code_pane_lists_every_graded_file_with_its_size_and_what_it_cannot_show(client, reviewer, assessment):
-    review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND), reviewer=reviewer)
+    review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND, checked=False), reviewer=reviewer)
     client.force_login(reviewer)
     url = reverse("rubrics:review", args=[review.pk])
 
@@ -250,7 +251,7 @@ def test_the_code_pane_lists_every_graded_file_with_its_size_and_what_it_cannot_
 
 
 def test_a_reviewer_downloads_a_file_the_pane_cannot_show_but_never_gits_own(client, reviewer, assessment):
-    review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND), reviewer=reviewer)
+    review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND, checked=False), reviewer=reviewer)
     client.force_login(reviewer)
     download = reverse("rubrics:review_file", args=[review.pk])
 
