@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -28,6 +28,7 @@ from candidates.services import (
     invitation_link_resend,
     invitations_invite_many,
 )
+from core.htmx import render_page
 from rubrics.selectors import review_counts
 
 
@@ -44,12 +45,12 @@ def dashboard(request):
         context["funnel_states"] = Invitation.FUNNEL
     if is_reviewer(request.user):
         context["reviews"] = review_counts(reviewer=request.user)
-    return render(request, "assessments/dashboard.html", context)
+    return render_page(request, "assessments/dashboard.html", context)
 
 
 @manager_required
 def assessment_list(request):
-    return render(
+    return render_page(
         request,
         "assessments/assessment_list.html",
         {"assessments": _visible_assessments(request.user), "funnel_states": Invitation.FUNNEL},
@@ -59,10 +60,9 @@ def assessment_list(request):
 @manager_required
 def assessment_detail(request, pk: int):
     assessment = _owned_assessment(request, pk)
-    template = "assessments/assessment_detail.html"
-    if request.htmx:
-        template += "#invitations"
-    return render(request, template, _detail_context(request, assessment))
+    return render_page(
+        request, "assessments/assessment_detail.html", _detail_context(request, assessment), fragment="invitations"
+    )
 
 
 def _owned_assessment(request, pk: int) -> Assessment:
@@ -123,7 +123,7 @@ def invite(request, pk: int):
             _report_sent(request, [invitation], [] if sent else [invitation])
             return redirect("assessments:detail", assessment.pk)
     context = _detail_context(request, assessment, invite_form=form)
-    return render(request, "assessments/assessment_detail.html", context, status=400)
+    return render_page(request, "assessments/assessment_detail.html", context, status=400)
 
 
 @manager_required
@@ -133,7 +133,7 @@ def invite_csv(request, pk: int):
     form = CsvInviteForm(request.POST, request.FILES)
     if not form.is_valid():
         context = _detail_context(request, assessment, csv_form=form)
-        return render(request, "assessments/assessment_detail.html", context, status=400)
+        return render_page(request, "assessments/assessment_detail.html", context, status=400)
     report = invitations_invite_many(assessment=assessment, rows=form.cleaned_data["rows"], invited_by=request.user)
     problems = form.cleaned_data["problems"] + report.problems
     _report_sent(request, report.invited, report.unsent)
@@ -185,7 +185,7 @@ def invitation_erase(request, pk: int, invitation_pk: int):
         candidate_erase(candidate=candidate, actor=request.user)
         messages.success(request, f"{name}’s personal data and uploaded files are erased.")
         return redirect("assessments:detail", pk)
-    return render(
+    return render_page(
         request,
         "assessments/invitation_erase.html",
         {
@@ -211,7 +211,7 @@ def invitation_feedback(request, pk: int, invitation_pk: int):
         else:
             messages.success(request, f"Feedback released: {invitation.candidate.name} sees it on their status page.")
             return redirect("assessments:feedback", pk, invitation.pk)
-    return render(
+    return render_page(
         request,
         "assessments/invitation_feedback.html",
         {

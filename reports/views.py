@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
@@ -19,6 +19,7 @@ from assessments.selectors import assessments_owned_by, owned_assessment_or_404
 from assessments.transitions import IllegalTransition
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
+from core.htmx import render_page
 from reports import charts
 from reports.forms import DecisionForm
 from reports.models import WebhookDelivery
@@ -58,14 +59,14 @@ def index(request):
     qs = assessments_owned_by(request.user, Assessment.objects.select_related("exercise")).filter(
         archived_at__isnull=True
     )
-    return render(request, "reports/index.html", {"assessments": qs})
+    return render_page(request, "reports/index.html", {"assessments": qs})
 
 
 @manager_required
 def overview(request, pk: int):
     assessment = _owned_assessment(request, pk)
     data = assessment_overview(assessment=assessment)
-    return render(
+    return render_page(
         request,
         "reports/overview.html",
         {
@@ -153,10 +154,7 @@ def _sort_urls(modes: list[str], filters: dict, sort: str, direction: str) -> di
 def comparison(request, pk: int):
     assessment = _owned_assessment(request, pk)
     context = _comparison(request, assessment) | {"tab": "comparison"}
-    template = "reports/comparison.html"
-    if request.htmx:
-        template += "#heatmap"
-    return render(request, template, context)
+    return render_page(request, "reports/comparison.html", context, fragment="heatmap")
 
 
 # A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
@@ -221,7 +219,7 @@ def _decision_initial(invitation: Invitation) -> dict:
 @manager_required
 def scorecard(request, pk: int, invitation_pk: int):
     invitation = _owned_invitation(request, pk, invitation_pk)
-    return render(request, "reports/scorecard.html", _scorecard_context(request, invitation))
+    return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation))
 
 
 @manager_required
@@ -267,13 +265,13 @@ def decide(request, pk: int, invitation_pk: int):
             messages.success(request, f"Decision recorded: {label}. The ATS is notified.")
             return redirect("reports:scorecard", pk, invitation.pk)
     invitation.refresh_from_db()
-    return render(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)
+    return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)
 
 
 @manager_required
 def deliveries(request, pk: int):
     assessment = _owned_assessment(request, pk)
-    return render(
+    return render_page(
         request,
         "reports/deliveries.html",
         {

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import RequestFactory, override_settings
+from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
 from core.htmx import render_page
@@ -67,3 +68,15 @@ def test_it_tells_caches_that_page_and_fragment_differ(one_page):
     for request in (_request(), _request(HX_Request="true")):
         assert "HX-Request" in render_page(request, "page.html", {"rows": []}, fragment="rows")["Vary"]
 
+
+def test_the_reviewer_queue_pushed_to_history_comes_back_whole(client, reviewer):
+    """The queue's filter pushes its URL; htmx asks for the whole page when that entry is not in its cache."""
+    client.force_login(reviewer)
+    fragment = client.get(reverse("rubrics:queue"), {"state": "assigned"}, headers={"HX-Request": "true"})
+    restored = client.get(
+        reverse("rubrics:queue"),
+        {"state": "assigned"},
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" not in fragment.content.decode() and 'id="queue"' in fragment.content.decode()
+    assert "<html" in restored.content.decode() and 'id="queue"' in restored.content.decode()
