@@ -59,19 +59,15 @@ def assessment_list(request):
 
 @manager_required
 def assessment_detail(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     return render_page(
         request, "assessments/assessment_detail.html", _detail_context(request, assessment), fragment="invitations"
     )
 
 
-def _owned_assessment(request, pk: int) -> Assessment:
-    return owned_assessment_or_404(request.user, pk)
-
-
 def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
     """An invitation of an assessment this manager owns, else 404."""
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     qs = Invitation.objects.select_related("candidate", "assessment__exercise", "assessment__owner", "invited_by")
     return get_object_or_404(qs, pk=invitation_pk, assessment=assessment)
 
@@ -107,7 +103,7 @@ MAX_LISTED_PROBLEMS = 20
 @manager_required
 @require_POST
 def invite(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
@@ -129,7 +125,7 @@ def invite(request, pk: int):
 @manager_required
 @require_POST
 def invite_csv(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     form = CsvInviteForm(request.POST, request.FILES)
     if not form.is_valid():
         context = _detail_context(request, assessment, csv_form=form)
@@ -228,7 +224,7 @@ def invitation_feedback(request, pk: int, invitation_pk: int):
 @manager_required
 @require_POST
 def grading_run_regrade(request, pk: int, run_pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     run = get_object_or_404(GradingRun, pk=run_pk, submission__invitation__assessment=assessment)
     try:
         grading_run_requeue(run=run, actor=request.user)

@@ -42,12 +42,8 @@ from reports.templatetags.report_format import duration, heat, level, level_clas
 COMPARISON_PAGE_SIZE = 100
 
 
-def _owned_assessment(request, pk: int) -> Assessment:
-    return owned_assessment_or_404(request.user, pk)
-
-
 def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     qs = Invitation.objects.select_related("candidate", "assessment__rubric", "assessment__exercise", "decision")
     invitation = get_object_or_404(qs, pk=invitation_pk, assessment=assessment)
     invitation.assessment = assessment
@@ -64,7 +60,7 @@ def index(request):
 
 @manager_required
 def overview(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     data = assessment_overview(assessment=assessment)
     return render_page(
         request,
@@ -152,7 +148,7 @@ def _sort_urls(modes: list[str], filters: dict, sort: str, direction: str) -> di
 
 @manager_required
 def comparison(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     context = _comparison(request, assessment) | {"tab": "comparison"}
     return render_page(request, "reports/comparison.html", context, fragment="heatmap")
 
@@ -168,7 +164,7 @@ def _cell(value) -> str:
 
 @manager_required
 def comparison_csv(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     context = _comparison(request, assessment)
     modes = context["mode_keys"]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -270,7 +266,7 @@ def decide(request, pk: int, invitation_pk: int):
 
 @manager_required
 def deliveries(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     return render_page(
         request,
         "reports/deliveries.html",
@@ -285,7 +281,7 @@ def deliveries(request, pk: int):
 @manager_required
 @require_POST
 def delivery_retry(request, pk: int, delivery_pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, invitation__assessment=assessment)
     try:
         webhook_delivery_retry(delivery=delivery, actor=request.user)

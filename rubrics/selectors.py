@@ -83,11 +83,6 @@ def _owned_or_404(qs, *, user, pk: int, owner_path: str):
     return row
 
 
-def assessment_for_manager(*, user, assessment_id: int) -> Assessment:
-    qs = Assessment.objects.select_related("rubric", "exercise")
-    return _owned_or_404(qs, user=user, pk=assessment_id, owner_path="owner")
-
-
 def assessments_for_manager(*, user):
     return assessments_owned_by(user, Assessment.objects.select_related("rubric").order_by("-created_at"))
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from assessments.access import manager_required, reviewer_required, staff_required
 from assessments.grading.unpack import ArchiveLimits
+from assessments.selectors import owned_assessment_or_404
 from assessments.transitions import IllegalTransition
 from core.htmx import render_page
 from rubrics import selectors
@@ -206,7 +207,7 @@ def review_submit_view(request, review_id: int):
 
 @manager_required
 def manage(request, assessment_id: int):
-    assessment = selectors.assessment_for_manager(user=request.user, assessment_id=assessment_id)
+    assessment = owned_assessment_or_404(user=request.user, pk=assessment_id)
     reviewers = list(selectors.reviewers())
     return render_page(
         request,
@@ -236,9 +237,8 @@ def manage_index(request):
 @require_POST
 def review_reassign_view(request, review_id: int):
     review = selectors.review_for_user(user=request.user, review_id=review_id)
-    owner_id = review.submission.invitation.assessment.owner_id
-    if not (request.user.is_superuser or owner_id == request.user.pk):
-        raise Http404
+    # Its reviewer may be a manager too: reassigning is for the assessment's owner.
+    owned_assessment_or_404(user=request.user, pk=review.submission.invitation.assessment_id)
     form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
     if form.is_valid():
         try:
@@ -313,7 +313,7 @@ def disagreement_resolve_view(request, disagreement_id: int):
 
 @manager_required
 def agreement(request, assessment_id: int):
-    assessment = selectors.assessment_for_manager(user=request.user, assessment_id=assessment_id)
+    assessment = owned_assessment_or_404(user=request.user, pk=assessment_id)
     return render_page(
         request,
         "rubrics/agreement.html",
