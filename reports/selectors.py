@@ -20,9 +20,8 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from assessments.models import FAILURE_MODES, Assessment, GradingRun, OutcomeCounts, ProbeResult
 from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun, WebhookDelivery
-from rubrics.agreement import krippendorff_alpha, pairwise_agreement
+from rubrics.agreement import reviewers_agreement
 from rubrics.models import LEVELS, CriterionScore, Review
-from rubrics.services import DISAGREEMENT_GAP
 
 MODE_LABELS = dict(FAILURE_MODES)
 STATE_LABELS = dict(Invitation.STATES)
@@ -583,25 +582,15 @@ def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> lis
 def _agreement(criteria, reviews: list[ReviewerColumn]) -> dict:
     """Agreement between this candidate's reviewers over the rubric's criteria (the units)."""
     data = [[column.scores[c.pk].level if c.pk in column.scores else None for c in criteria] for column in reviews]
-    per_criterion = [[row[i] for row in data if row[i] is not None] for i in range(len(criteria))]
-    units = [values for values in per_criterion if len(values) >= 2]
-    exact, within_one = pairwise_agreement(units)
-    alpha = krippendorff_alpha(data, level="ordinal") if len(reviews) >= 2 else None
-    disagreements = [
-        c for c, values in zip(criteria, per_criterion, strict=True) if _spread(values) >= DISAGREEMENT_GAP
-    ]
+    agreement = reviewers_agreement(data)
     return {
-        "reviewers": len(reviews),
-        "units": len(units),
-        "exact": exact,
-        "within_one": within_one,
-        "alpha": alpha,
-        "disagreements": disagreements,
+        "reviewers": agreement.reviewers,
+        "units": agreement.units,
+        "exact": agreement.exact,
+        "within_one": agreement.within_one,
+        "alpha": agreement.alpha,
+        "disagreements": [criteria[i] for i in agreement.disagreeing],
     }
-
-
-def _spread(values: list[int]) -> int:
-    return max(values) - min(values) if len(values) >= 2 else 0
 
 
 def assessment_deliveries(*, assessment: Assessment):
