@@ -1,6 +1,5 @@
 """Hiring-manager reports: manager-only, and only for assessments the manager owns (404 otherwise)."""
 
-import csv
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ from assessments.transitions import IllegalTransition
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
 from core.htmx import render_page
-from reports import charts
+from reports import charts, exports
 from reports.forms import DecisionForm
 from reports.models import WebhookDelivery
 from reports.selectors import (
@@ -37,7 +36,7 @@ from reports.selectors import (
     rubric_max,
 )
 from reports.services import decision_submit, webhook_delivery_retry
-from reports.templatetags.report_format import duration, heat, level, level_class, pct
+from reports.templatetags.report_format import heat, level, level_class, pct
 
 COMPARISON_PAGE_SIZE = 100
 
@@ -153,45 +152,20 @@ def comparison(request, pk: int):
     return render_page(request, "reports/comparison.html", context, fragment="heatmap")
 
 
-# A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 @manager_required
 def comparison_csv(request, pk: int):
     assessment = owned_assessment_or_404(user=request.user, pk=pk)
     context = _comparison(request, assessment)
-    modes = context["mode_keys"]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{slugify(assessment.title) or 'assessment'}-comparison.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    header = ["candidate", "email", "pseudonym", "state", "probe_pass_rate", "probes_passed", "probes_failed"]
-    header += ["infra_errors"]
-    for mode in modes:
-        header += [f"{mode}_pass_rate", f"{mode}_rubric"]
-    header += ["rubric_total", "rubric_max", "time_spent", "decision", "exercise_version"]
-    writer.writerow(header)
-    reference = context["reference"]
-    if reference is not None:
-        line = ["Reference solution", "", "", "", pct(reference.pass_rate), reference.passed, reference.failed]
-        line += [reference.errors]
-        for mode in modes:
-            line += [pct(reference.modes[mode].rate), ""]
-        writer.writerow([*line, "", context["rubric_max"], "", "", ""])
-    for row in context["all_rows"]:
-        line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
-        line += [row.passed, row.failed, row.errors]
-        for mode in modes:
-            line += [pct(row.modes[mode].rate), level(row.modes[mode].rubric)]
-        line += [level(row.rubric_total), context["rubric_max"], duration(row.time_spent), row.decision]
-        line += [row.exercise_version]
-        writer.writerow([_cell(v) for v in line])
+    exports.comparison_csv(
+        response,
+        rows=context["all_rows"],
+        modes=context["mode_keys"],
+        reference=context["reference"],
+        rubric_max=context["rubric_max"],
+    )
     return response
 
 
