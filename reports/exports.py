@@ -2,7 +2,7 @@
 
 import csv
 
-from reports.selectors import CandidateRow, ReferenceRow
+from reports.selectors.rows import CandidateRow, ReferenceRow
 from reports.templatetags.report_format import duration, level, pct
 
 # A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.

@@ -22,19 +22,18 @@ from core.htmx import render_page
 from reports import charts, exports
 from reports.forms import DecisionForm
 from reports.models import WebhookDelivery
-from reports.selectors import (
+from reports.selectors.comparison import SORT_DIRS, comparison_rows
+from reports.selectors.deliveries import assessment_deliveries
+from reports.selectors.overview import assessment_overview
+from reports.selectors.rows import (
     MODE_LABELS,
-    SORT_DIRS,
-    assessment_deliveries,
-    assessment_overview,
     candidate_rows,
-    comparison_rows,
     graded_versions,
-    invitation_scorecard,
     reference_row,
     report_modes,
     rubric_max,
 )
+from reports.selectors.scorecard import invitation_scorecard
 from reports.services import decision_submit, webhook_delivery_retry
 from reports.templatetags.report_format import heat, level, level_class, pct
 
