@@ -15,10 +15,13 @@ def assessments_owned_by(user, qs=None):
     return qs if user.is_superuser else qs.filter(owner=user)
 
 
-def owned_assessment_or_404(user, pk: int) -> Assessment:
-    return get_object_or_404(
-        assessments_owned_by(user, Assessment.objects.select_related("exercise", "rubric", "owner")), pk=pk
-    )
+def owned_assessment_or_404(*, user, pk: int) -> Assessment:
+    """The assessment if this manager owns it (any, for a superuser); else 404, so another's is not even named.
+
+    The one owner check of every manager view on an assessment (its page, reviews, reports).
+    """
+    qs = assessments_owned_by(user, Assessment.objects.select_related("exercise", "rubric", "owner"))
+    return get_object_or_404(qs, pk=pk)
 
 
 def workers_online(*, now=None) -> list[WorkerHeartbeat]:

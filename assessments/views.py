@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,6 +18,7 @@ from candidates.services import (
     invitations_invite_many,
 )
 from core.access import manager_required, staff_required
+from core.htmx import render_page
 from core.roles import is_manager, is_reviewer
 from core.transitions import IllegalTransition
 from rubrics.selectors import review_counts
@@ -37,12 +38,12 @@ def dashboard(request):
         context["funnel_states"] = Invitation.FUNNEL
     if is_reviewer(request.user):
         context["reviews"] = review_counts(reviewer=request.user)
-    return render(request, "assessments/dashboard.html", context)
+    return render_page(request, "assessments/dashboard.html", context)
 
 
 @manager_required
 def assessment_list(request):
-    return render(
+    return render_page(
         request,
         "assessments/assessment_list.html",
         {"assessments": _visible_assessments(request.user), "funnel_states": Invitation.FUNNEL},
@@ -51,20 +52,15 @@ def assessment_list(request):
 
 @manager_required
 def assessment_detail(request, pk: int):
-    assessment = _owned_assessment(request, pk)
-    template = "assessments/assessment_detail.html"
-    if request.htmx:
-        template += "#invitations"
-    return render(request, template, _detail_context(request, assessment))
-
-
-def _owned_assessment(request, pk: int) -> Assessment:
-    return owned_assessment_or_404(request.user, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    return render_page(
+        request, "assessments/assessment_detail.html", _detail_context(request, assessment), fragment="invitations"
+    )
 
 
 def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
     """An invitation of an assessment this manager owns, else 404."""
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     qs = Invitation.objects.select_related("candidate", "assessment__exercise", "assessment__owner", "invited_by")
     return get_object_or_404(qs, pk=invitation_pk, assessment=assessment)
 
@@ -100,7 +96,7 @@ MAX_LISTED_PROBLEMS = 20
 @manager_required
 @require_POST
 def invite(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
@@ -116,17 +112,17 @@ def invite(request, pk: int):
             _report_sent(request, [invitation], [] if sent else [invitation])
             return redirect("assessments:detail", assessment.pk)
     context = _detail_context(request, assessment, invite_form=form)
-    return render(request, "assessments/assessment_detail.html", context, status=400)
+    return render_page(request, "assessments/assessment_detail.html", context, status=400)
 
 
 @manager_required
 @require_POST
 def invite_csv(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     form = CsvInviteForm(request.POST, request.FILES)
     if not form.is_valid():
         context = _detail_context(request, assessment, csv_form=form)
-        return render(request, "assessments/assessment_detail.html", context, status=400)
+        return render_page(request, "assessments/assessment_detail.html", context, status=400)
     report = invitations_invite_many(assessment=assessment, rows=form.cleaned_data["rows"], invited_by=request.user)
     problems = form.cleaned_data["problems"] + report.problems
     _report_sent(request, report.invited, report.unsent)
@@ -178,7 +174,7 @@ def invitation_erase(request, pk: int, invitation_pk: int):
         candidate_erase(candidate=candidate, actor=request.user)
         messages.success(request, f"{name}’s personal data and uploaded files are erased.")
         return redirect("assessments:detail", pk)
-    return render(
+    return render_page(
         request,
         "assessments/invitation_erase.html",
         {
@@ -204,7 +200,7 @@ def invitation_feedback(request, pk: int, invitation_pk: int):
         else:
             messages.success(request, f"Feedback released: {invitation.candidate.name} sees it on their status page.")
             return redirect("assessments:feedback", pk, invitation.pk)
-    return render(
+    return render_page(
         request,
         "assessments/invitation_feedback.html",
         {
@@ -221,7 +217,7 @@ def invitation_feedback(request, pk: int, invitation_pk: int):
 @manager_required
 @require_POST
 def grading_run_regrade(request, pk: int, run_pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     run = get_object_or_404(GradingRun, pk=run_pk, submission__invitation__assessment=assessment)
     try:
         grading_workflow.grading_run_regrade(run=run, actor=request.user)

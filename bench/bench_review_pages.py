@@ -48,7 +48,7 @@ def _build(n_submissions: int, n_results: int):
     from candidates.models import Candidate, Invitation, Submission
     from core.roles import REVIEWERS, ensure_role_groups
     from rubrics.models import Review, Rubric
-    from tests.rubrics.factories import DEFAULT_FILES, evidence, make_zip
+    from tests.builders import DEFAULT_FILES, evidence, make_zip
     from workflows.exercises import exercise_sync
 
     ensure_role_groups()
@@ -161,7 +161,7 @@ def _flooded_review(reviewer, assessment_id: int, probes: int = 42):
     from assessments.models import Assessment, GradingRun, ProbeResult
     from candidates.models import Candidate, Invitation, Submission
     from rubrics.models import Review
-    from tests.rubrics.factories import DEFAULT_FILES, make_zip
+    from tests.builders import DEFAULT_FILES, make_zip
 
     one = _flood_evidence()
     evidences = [{**one, "probe_id": f"probe-{j}", "description": "A probe."} for j in range(probes)]

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -42,6 +42,7 @@ from candidates.selectors import (
     uploads_left,
 )
 from candidates.services import InvitationError, UploadRejected, invitation_start
+from core.htmx import render_page
 from core.transitions import IllegalTransition
 from workflows.portal import portal_status
 from workflows.uploads import submission_upload
@@ -67,21 +68,15 @@ def magic_link(request, token: str):
 @require_GET
 @portal_view
 def welcome(request, invitation: Invitation):
-    return _render(request, invitation, "candidates/welcome.html", "welcome")
+    return render_page(request, "candidates/welcome.html", _portal_context(invitation, "welcome"))
 
 
 @require_GET
 @portal_view
 def brief(request, invitation: Invitation):
     html = exercise_brief_html(invitation.assessment.exercise)
-    return _render(
-        request,
-        invitation,
-        "candidates/brief.html",
-        "brief",
-        brief_html=html,
-        brief_has_title=html.lstrip().startswith("<h1"),
-    )
+    context = _portal_context(invitation, "brief", brief_html=html, brief_has_title=html.lstrip().startswith("<h1"))
+    return render_page(request, "candidates/brief.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -104,16 +99,14 @@ def start(request, invitation: Invitation):
     now = timezone.now()
     assessment = invitation.assessment
     by_limit = now + timedelta(minutes=assessment.time_limit_minutes)
-    return _render(
-        request,
+    context = _portal_context(
         invitation,
-        "candidates/start.html",
         "start",
-        status=400 if error else 200,
         error=error,
         due_if_now=min(by_limit, assessment.closes_at),
         capped_by_close=assessment.closes_at < by_limit,
     )
+    return render_page(request, "candidates/start.html", context, status=400 if error else 200)
 
 
 @require_GET
@@ -163,13 +156,9 @@ def upload(request, invitation: Invitation):
             return HttpResponseClientRedirect(reverse("candidates:upload", args=[invitation.pk]))
         # htmx swaps only 2xx responses; without JavaScript the status says what happened.
         status = 200 if request.htmx else 400
-    return _render(
-        request,
+    context = _portal_context(
         invitation,
-        "candidates/upload.html",
         "upload",
-        fragment="upload-form",
-        status=status,
         form=form,
         limits=limits,
         limit_words={
@@ -180,6 +169,7 @@ def upload(request, invitation: Invitation):
         submissions=list(invitation.submissions.order_by("-number")),
         **_upload_allowance(invitation),
     )
+    return render_page(request, "candidates/upload.html", context, fragment="upload-form", status=status)
 
 
 @require_GET
@@ -188,16 +178,14 @@ def status(request, invitation: Invitation):
     feedback = []
     if invitation.state == Invitation.DECIDED and invitation.feedback_released_at:
         feedback = feedback_summary(invitation=invitation)
-    return _render(
-        request,
+    context = _portal_context(
         invitation,
-        "candidates/status.html",
         "status",
-        fragment="live",
         status_info=portal_status(invitation=invitation),
         feedback=feedback,
         **_upload_allowance(invitation),
     )
+    return render_page(request, "candidates/status.html", context, fragment="live")
 
 
 # --- Helpers --------------------------------------------------------------------------------------
@@ -226,9 +214,10 @@ def _home_url(invitation: Invitation) -> str:
     return reverse("candidates:upload", args=[invitation.pk])
 
 
-def _render(request, invitation, template: str, step: str, *, fragment: str = "", status: int = 200, **extra):
+def _portal_context(invitation, step: str, **extra) -> dict:
+    """What every portal page shows (the steps, the contact, the time budget), plus the page's own."""
     assessment = invitation.assessment
-    context = {
+    return {
         "invitation": invitation,
         "assessment": assessment,
         "exercise": assessment.exercise,
@@ -239,6 +228,3 @@ def _render(request, invitation, template: str, step: str, *, fragment: str = ""
         "retention_months": settings.DATA_RETENTION_MONTHS,
         **extra,
     }
-    if fragment and request.htmx:
-        template += f"#{fragment}"
-    return render(request, template, context, status=status)

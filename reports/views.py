@@ -1,6 +1,5 @@
 """Hiring-manager reports: manager-only, and only for assessments the manager owns (404 otherwise)."""
 
-import csv
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -8,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
@@ -18,35 +17,31 @@ from assessments.selectors import assessments_owned_by, owned_assessment_or_404
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
 from core.access import manager_required
+from core.htmx import render_page
 from core.transitions import IllegalTransition
-from reports import charts
+from reports import charts, exports
 from reports.forms import DecisionForm
 from reports.models import WebhookDelivery
-from reports.selectors import (
+from reports.selectors.comparison import SORT_DIRS, comparison_rows
+from reports.selectors.deliveries import assessment_deliveries
+from reports.selectors.overview import assessment_overview
+from reports.selectors.rows import (
     MODE_LABELS,
-    SORT_DIRS,
-    assessment_deliveries,
-    assessment_overview,
     candidate_rows,
-    comparison_rows,
     graded_versions,
-    invitation_scorecard,
     reference_row,
     report_modes,
     rubric_max,
 )
+from reports.selectors.scorecard import invitation_scorecard
 from reports.services import decision_submit, webhook_delivery_retry
-from reports.templatetags.report_format import duration, heat, level, level_class, pct
+from reports.templatetags.report_format import heat, level, level_class, pct
 
 COMPARISON_PAGE_SIZE = 100
 
 
-def _owned_assessment(request, pk: int) -> Assessment:
-    return owned_assessment_or_404(request.user, pk)
-
-
 def _owned_invitation(request, pk: int, invitation_pk: int) -> Invitation:
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     qs = Invitation.objects.select_related("candidate", "assessment__rubric", "assessment__exercise", "decision")
     invitation = get_object_or_404(qs, pk=invitation_pk, assessment=assessment)
     invitation.assessment = assessment
@@ -58,14 +53,14 @@ def index(request):
     qs = assessments_owned_by(request.user, Assessment.objects.select_related("exercise")).filter(
         archived_at__isnull=True
     )
-    return render(request, "reports/index.html", {"assessments": qs})
+    return render_page(request, "reports/index.html", {"assessments": qs})
 
 
 @manager_required
 def overview(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     data = assessment_overview(assessment=assessment)
-    return render(
+    return render_page(
         request,
         "reports/overview.html",
         {
@@ -151,53 +146,25 @@ def _sort_urls(modes: list[str], filters: dict, sort: str, direction: str) -> di
 
 @manager_required
 def comparison(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     context = _comparison(request, assessment) | {"tab": "comparison"}
-    template = "reports/comparison.html"
-    if request.htmx:
-        template += "#heatmap"
-    return render(request, template, context)
-
-
-# A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return render_page(request, "reports/comparison.html", context, fragment="heatmap")
 
 
 @manager_required
 def comparison_csv(request, pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     context = _comparison(request, assessment)
-    modes = context["mode_keys"]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{slugify(assessment.title) or 'assessment'}-comparison.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    header = ["candidate", "email", "pseudonym", "state", "probe_pass_rate", "probes_passed", "probes_failed"]
-    header += ["infra_errors"]
-    for mode in modes:
-        header += [f"{mode}_pass_rate", f"{mode}_rubric"]
-    header += ["rubric_total", "rubric_max", "time_spent", "decision", "exercise_version"]
-    writer.writerow(header)
-    reference = context["reference"]
-    if reference is not None:
-        line = ["Reference solution", "", "", "", pct(reference.pass_rate), reference.passed, reference.failed]
-        line += [reference.errors]
-        for mode in modes:
-            line += [pct(reference.modes[mode].rate), ""]
-        writer.writerow([*line, "", context["rubric_max"], "", "", ""])
-    for row in context["all_rows"]:
-        line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
-        line += [row.passed, row.failed, row.errors]
-        for mode in modes:
-            line += [pct(row.modes[mode].rate), level(row.modes[mode].rubric)]
-        line += [level(row.rubric_total), context["rubric_max"], duration(row.time_spent), row.decision]
-        line += [row.exercise_version]
-        writer.writerow([_cell(v) for v in line])
+    exports.comparison_csv(
+        response,
+        rows=context["all_rows"],
+        modes=context["mode_keys"],
+        reference=context["reference"],
+        rubric_max=context["rubric_max"],
+    )
     return response
 
 
@@ -221,7 +188,7 @@ def _decision_initial(invitation: Invitation) -> dict:
 @manager_required
 def scorecard(request, pk: int, invitation_pk: int):
     invitation = _owned_invitation(request, pk, invitation_pk)
-    return render(request, "reports/scorecard.html", _scorecard_context(request, invitation))
+    return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation))
 
 
 @manager_required
@@ -267,13 +234,13 @@ def decide(request, pk: int, invitation_pk: int):
             messages.success(request, f"Decision recorded: {label}. The ATS is notified.")
             return redirect("reports:scorecard", pk, invitation.pk)
     invitation.refresh_from_db()
-    return render(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)
+    return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)
 
 
 @manager_required
 def deliveries(request, pk: int):
-    assessment = _owned_assessment(request, pk)
-    return render(
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    return render_page(
         request,
         "reports/deliveries.html",
         {
@@ -287,7 +254,7 @@ def deliveries(request, pk: int):
 @manager_required
 @require_POST
 def delivery_retry(request, pk: int, delivery_pk: int):
-    assessment = _owned_assessment(request, pk)
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
     delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, invitation__assessment=assessment)
     try:
         webhook_delivery_retry(delivery=delivery, actor=request.user)

@@ -1,14 +1,29 @@
-"""Inter-reviewer agreement: exact and within-one agreement, Krippendorff's alpha, weighted kappa.
+"""Inter-reviewer agreement: exact and within-one agreement, Krippendorff's alpha, weighted kappa,
+and when reviewers disagree.
 
 Pure functions over plain numbers, so they can be checked by hand against published examples
-(see tests/rubrics/test_agreement.py). Levels are small integers (0-3 for our rubrics).
+(see tests/rubrics/test_agreement.py). Levels are small integers (0-3 for our rubrics). The one
+place for this arithmetic: the reviews pages, the flagging of disagreements and the reports use it.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from itertools import combinations, permutations
 
 Missing = None
+
+# Reviewers disagree on a criterion when their levels are this far apart (0 and 2 do, 1 and 2 do not).
+DISAGREEMENT_GAP = 2
+
+
+def level_spread(levels: Sequence[int]) -> int:
+    """Highest level minus lowest; 0 when fewer than two reviewers gave one."""
+    return max(levels) - min(levels) if len(levels) >= 2 else 0
+
+
+def is_disagreement(levels: Sequence[int]) -> bool:
+    return level_spread(levels) >= DISAGREEMENT_GAP
 
 
 def _pairable_units(data: Sequence[Sequence[int | None]]) -> list[list[int]]:
@@ -92,12 +107,49 @@ def weighted_kappa(
 
 def pairwise_agreement(units: Iterable[Sequence[int]]) -> tuple[float | None, float | None]:
     """Share of reviewer pairs (within each unit) that chose the same level, and within one level."""
-    exact = within_one = pairs = 0
-    for values in units:
-        for x, y in combinations(values, 2):
-            pairs += 1
-            exact += x == y
-            within_one += abs(x - y) <= 1
-    if not pairs:
+    return pair_agreement(pair for values in units for pair in combinations(values, 2))
+
+
+def pair_agreement(pairs: Iterable[tuple[int, int]]) -> tuple[float | None, float | None]:
+    """Share of (level, level) pairs that are equal, and that are within one level; None for no pairs."""
+    exact = within_one = n = 0
+    for x, y in pairs:
+        n += 1
+        exact += x == y
+        within_one += abs(x - y) <= 1
+    if not n:
         return None, None
-    return exact / pairs, within_one / pairs
+    return exact / n, within_one / n
+
+
+def pair_count(units: Iterable[Sequence[int]]) -> int:
+    """Reviewer pairs within the units: a unit rated by m reviewers holds m(m-1)/2."""
+    return sum(len(values) * (len(values) - 1) // 2 for values in units)
+
+
+@dataclass
+class ReviewersAgreement:
+    """How a few reviewers of one submission agree over its criteria (the units)."""
+
+    reviewers: int
+    units: int
+    exact: float | None
+    within_one: float | None
+    alpha: float | None
+    disagreeing: list[int] = field(default_factory=list)  # indexes of the criteria they disagree on
+
+
+def reviewers_agreement(data: Sequence[Sequence[int | None]]) -> ReviewersAgreement:
+    """``data`` is reviewers × criteria (None where a reviewer gave no level)."""
+    n_units = max((len(row) for row in data), default=0)
+    per_unit = [[row[i] for row in data if i < len(row) and row[i] is not None] for i in range(n_units)]
+    pairable = [levels for levels in per_unit if len(levels) >= 2]
+    exact, within_one = pairwise_agreement(pairable)
+    return ReviewersAgreement(
+        reviewers=len(data),
+        units=len(pairable),
+        exact=exact,
+        within_one=within_one,
+        alpha=krippendorff_alpha(data, level="ordinal") if len(data) >= 2 else None,
+        disagreeing=[i for i, levels in enumerate(per_unit) if is_disagreement(levels)],
+    )

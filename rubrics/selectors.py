@@ -10,7 +10,7 @@ from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
 from assessments.selectors import assessments_owned_by
 from candidates.models import Submission
 from core.roles import REVIEWERS, is_manager
-from rubrics.agreement import krippendorff_alpha, pairwise_agreement
+from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
 from rubrics.evidence import group_by_failure_mode, suggestions_for
 from rubrics.models import CriterionScore, Disagreement, GoldStandard, Review
 
@@ -82,11 +82,6 @@ def _owned_or_404(qs, *, user, pk: int, owner_path: str):
     if row is None:
         raise Http404
     return row
-
-
-def assessment_for_manager(*, user, assessment_id: int) -> Assessment:
-    qs = Assessment.objects.select_related("rubric", "exercise")
-    return _owned_or_404(qs, user=user, pk=assessment_id, owner_path="owner")
 
 
 def assessments_for_manager(*, user):
@@ -275,9 +270,7 @@ def agreement_for_assessment(*, assessment) -> dict:
             if other_coder != coder
         ]
         row = AgreementRow(names[coder], units=sum(1 for r in by_unit.values() if coder in r), pairs=len(pairs))
-        if pairs:
-            row.exact = sum(a == b for a, b in pairs) / len(pairs)
-            row.within_one = sum(abs(a - b) <= 1 for a, b in pairs) / len(pairs)
+        row.exact, row.within_one = pair_agreement(pairs)
         deviations = gold.get(coder, [])
         row.gold_checked = len(deviations)
         row.gold_mean_abs = sum(abs(d) for d in deviations) / len(deviations) if deviations else None
@@ -292,7 +285,7 @@ def _agreement_row(label: str, units: list[dict], coders: list[int], rated: list
     return AgreementRow(
         label,
         units=len(rated),
-        pairs=sum(len(u) * (len(u) - 1) // 2 for u in rated),
+        pairs=pair_count(rated),
         exact=exact,
         within_one=within,
         alpha=alpha,

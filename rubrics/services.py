@@ -8,6 +8,7 @@ from candidates.services import invitation_mark_reviewed
 from core.audit import audit_record
 from core.roles import REVIEWERS
 from core.transitions import IllegalTransition, apply_transition
+from rubrics.agreement import is_disagreement
 from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
 
 
@@ -129,7 +130,6 @@ def review_submit(*, review: Review) -> Review:
 
 
 OPEN_STATES = (Review.ASSIGNED, Review.IN_PROGRESS)
-DISAGREEMENT_GAP = 2
 
 
 def reviews_assign_for_submission(*, submission: Submission) -> list[Review]:
@@ -216,7 +216,7 @@ def review_scores_save(*, review: Review, entries: dict[int, tuple[int | None, s
 
 
 def disagreements_flag(*, submission: Submission) -> list[Disagreement]:
-    """Flag every criterion whose submitted levels are two or more apart (or widen an open flag)."""
+    """Flag every criterion whose submitted levels disagree (rubrics.agreement), or widen an open flag."""
     levels: dict[int, list[int]] = {}
     scores = CriterionScore.objects.filter(
         review__submission=submission, review__state=Review.SUBMITTED, level__isnull=False
@@ -225,9 +225,9 @@ def disagreements_flag(*, submission: Submission) -> list[Disagreement]:
         levels.setdefault(criterion_id, []).append(level)
     flagged = []
     for criterion_id, values in levels.items():
-        low, high = min(values), max(values)
-        if high - low < DISAGREEMENT_GAP:
+        if not is_disagreement(values):
             continue
+        low, high = min(values), max(values)
         disagreement, created = Disagreement.objects.get_or_create(
             submission=submission, criterion_id=criterion_id, defaults={"low": low, "high": high}
         )

@@ -1,13 +1,15 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from assessments.grading.unpack import ArchiveLimits
+from assessments.selectors import owned_assessment_or_404
 from core.access import manager_required, reviewer_required, staff_required
+from core.htmx import render_page
 from core.transitions import IllegalTransition
 from rubrics import selectors
 from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
@@ -35,10 +37,6 @@ def _int_or_none(value) -> int | None:
         return None
 
 
-def _template(request, name: str, fragment: str) -> str:
-    return f"rubrics/{name}#{fragment}" if request.htmx else f"rubrics/{name}"
-
-
 # --- Reviewers -----------------------------------------------------------------------------------
 
 
@@ -59,7 +57,7 @@ def queue(request):
         "assessments": selectors.assessments_reviewed_by(reviewer=request.user),
         "assessment_filter": assessment_id,
     }
-    return render(request, _template(request, "queue.html", "queue"), context)
+    return render_page(request, "rubrics/queue.html", context, fragment="queue")
 
 
 def _can_score(request, review: Review) -> bool:
@@ -71,7 +69,8 @@ def review_detail(request, review_id: int):
     review = selectors.review_for_user(user=request.user, review_id=review_id)
     submission = review.submission
     if request.htmx and request.htmx.target == "code-file":
-        return render(request, "rubrics/review.html#code-file", _code_context(request, review))
+        # The file list swaps only the viewer: skip the evidence and the rubric the page would compute.
+        return render_page(request, "rubrics/review.html", _code_context(request, review), fragment="code-file")
     run = selectors.latest_done_run(submission=submission)
     results = list(run.results.all()) if run else []
     context = {
@@ -86,7 +85,7 @@ def review_detail(request, review_id: int):
         "can_score": _can_score(request, review),
         **_code_context(request, review),
     }
-    return render(request, "rubrics/review.html", context)
+    return render_page(request, "rubrics/review.html", context)
 
 
 @staff_required
@@ -159,11 +158,12 @@ def review_score(request, review_id: int, criterion_id: int):
         review=review, results=list(run.results.all()) if run else [], only_criterion_id=criterion.pk
     )[0]
     row.error, row.saved = error, not error
-    return render(
+    return render_page(
         request,
-        "rubrics/review.html#criterion",
+        "rubrics/review.html",
         # htmx swaps only 2xx answers, and the fragment carries its own error message.
         {"review": review, "row": row, "can_score": _can_score(request, review)},
+        fragment="criterion",
     )
 
 
@@ -207,9 +207,9 @@ def review_submit_view(request, review_id: int):
 
 @manager_required
 def manage(request, assessment_id: int):
-    assessment = selectors.assessment_for_manager(user=request.user, assessment_id=assessment_id)
+    assessment = owned_assessment_or_404(user=request.user, pk=assessment_id)
     reviewers = list(selectors.reviewers())
-    return render(
+    return render_page(
         request,
         "rubrics/manage.html",
         {
@@ -223,7 +223,7 @@ def manage(request, assessment_id: int):
 
 @manager_required
 def manage_index(request):
-    return render(
+    return render_page(
         request,
         "rubrics/manage_index.html",
         {
@@ -237,9 +237,8 @@ def manage_index(request):
 @require_POST
 def review_reassign_view(request, review_id: int):
     review = selectors.review_for_user(user=request.user, review_id=review_id)
-    owner_id = review.submission.invitation.assessment.owner_id
-    if not (request.user.is_superuser or owner_id == request.user.pk):
-        raise Http404
+    # Its reviewer may be a manager too: reassigning is for the assessment's owner.
+    owned_assessment_or_404(user=request.user, pk=review.submission.invitation.assessment_id)
     form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
     if form.is_valid():
         try:
@@ -286,7 +285,7 @@ def disagreements(request):
         "reviewers": list(selectors.reviewers()),
         "levels": [0, 1, 2, 3],
     }
-    return render(request, _template(request, "disagreements.html", "list"), context)
+    return render_page(request, "rubrics/disagreements.html", context, fragment="list")
 
 
 @manager_required
@@ -314,8 +313,8 @@ def disagreement_resolve_view(request, disagreement_id: int):
 
 @manager_required
 def agreement(request, assessment_id: int):
-    assessment = selectors.assessment_for_manager(user=request.user, assessment_id=assessment_id)
-    return render(
+    assessment = owned_assessment_or_404(user=request.user, pk=assessment_id)
+    return render_page(
         request,
         "rubrics/agreement.html",
         {"assessment": assessment, **selectors.agreement_for_assessment(assessment=assessment)},
@@ -343,4 +342,4 @@ def gold(request, submission_id: int):
             return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
         except RubricError as exc:
             messages.error(request, str(exc))
-    return render(request, "rubrics/gold.html", {"submission": submission, "form": form})
+    return render_page(request, "rubrics/gold.html", {"submission": submission, "form": form})

@@ -1,8 +1,5 @@
 """Submissions the reviewer dashboard's code pane must cope with; graded submissions come from tests.builders."""
 
-# bench/bench_review_pages.py imports these from here.
-from tests.builders import DEFAULT_FILES, evidence, make_zip  # noqa: F401
-
 PYC = b"\xcb\r\r\n\x01\x00\x00\x00" + b"\x00" * 40
 # One file of every kind the code pane must list: a tool folder holding code, a binary, one over the
 # viewer's limit, one not UTF-8, git's own log (it names the author) and a pyc the unpacking drops.

@@ -2,7 +2,16 @@
 
 import pytest
 
-from rubrics.agreement import krippendorff_alpha, pairwise_agreement, weighted_kappa
+from rubrics.agreement import (
+    is_disagreement,
+    krippendorff_alpha,
+    level_spread,
+    pair_agreement,
+    pair_count,
+    pairwise_agreement,
+    reviewers_agreement,
+    weighted_kappa,
+)
 
 _ = None
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 coders, 12 units,
@@ -51,3 +60,25 @@ def test_pairwise_agreement_counts_exact_and_within_one():
     # pairs: (2,2) exact; (1,3) neither; (0,1) within; (0,1) within; (1,1) exact -> 2/5 exact, 4/5 within
     assert (exact, within) == (pytest.approx(0.4), pytest.approx(0.8))
     assert pairwise_agreement([]) == (None, None)
+
+
+def test_pair_agreement_over_given_pairs_and_the_pairs_units_hold():
+    assert pair_agreement([(2, 2), (1, 3), (0, 1)]) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
+    assert pair_agreement([]) == (None, None)
+    assert pair_count([[2, 2], [1, 3], [0, 1, 1]]) == 5
+
+
+def test_reviewers_disagree_two_levels_apart_not_one():
+    assert [level_spread(levels) for levels in ([0, 2], [1, 2], [3, 0, 2], [3], [])] == [2, 1, 3, 0, 0]
+    assert is_disagreement([0, 2]) and is_disagreement([3, 1, 2])
+    assert not is_disagreement([1, 2]) and not is_disagreement([3])
+
+
+def test_reviewers_agreement_over_one_submissions_criteria():
+    # Two reviewers, four criteria; the third scored by one of them only, the fourth two levels apart.
+    agreement = reviewers_agreement([[2, 1, 3, 0], [2, 2, _, 2]])
+    assert (agreement.reviewers, agreement.units) == (2, 3)
+    assert (agreement.exact, agreement.within_one) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
+    assert agreement.disagreeing == [3]
+    assert agreement.alpha == pytest.approx(krippendorff_alpha([[2, 1, 3, 0], [2, 2, _, 2]]))
+    assert reviewers_agreement([[2, 1]]).alpha is None and reviewers_agreement([]).units == 0

@@ -1,0 +1,34 @@
+"""The comparison page (and its CSV): every candidate's row, filtered and sorted."""
+
+from reports.selectors.rows import CandidateRow
+
+SORT_DIRS = ("asc", "desc")
+
+
+def comparison_sort_keys(modes: list[str]) -> dict[str, callable]:
+    keys = {
+        "name": lambda row: row.name.lower(),
+        "state": lambda row: row.state,
+        "pass": lambda row: row.pass_rate,
+        "total": lambda row: row.rubric_total,
+        "errors": lambda row: row.errors,
+    }
+    for mode in modes:
+        keys[mode] = lambda row, m=mode: row.modes[m].rate
+        keys[f"{mode}-rubric"] = lambda row, m=mode: row.modes[m].rubric
+    return keys
+
+
+def comparison_rows(
+    rows: list[CandidateRow], modes: list[str], *, sort: str, direction: str, state: str, min_pass: int | None
+) -> list[CandidateRow]:
+    """Filter by state and minimum overall pass rate (percent); sort with empty values always last."""
+    if state:
+        rows = [row for row in rows if row.state == state]
+    if min_pass is not None:
+        rows = [row for row in rows if row.pass_rate is not None and row.pass_rate * 100 >= min_pass]
+    key = comparison_sort_keys(modes).get(sort) or comparison_sort_keys(modes)["name"]
+    present = [row for row in rows if key(row) is not None]
+    missing = [row for row in rows if key(row) is None]
+    present.sort(key=lambda row: (key(row), row.name.lower()), reverse=direction == "desc")
+    return present + missing

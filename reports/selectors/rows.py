@@ -1,0 +1,302 @@
+"""One row per candidate, and the reference solution's row: the figures every report page is built from.
+
+Per candidate the figures come from the latest submission's latest finished grading run; probe
+pass rates leave out ``error`` outcomes (the infrastructure's fault, never the candidate's), which
+are counted apart. A rubric level per failure mode is the mean of the submitted reviewers' levels
+on the criteria that list that mode; the rubric total is the weighted sum of each criterion's mean
+level. Every report costs a fixed number of queries, whatever the number of candidates: a few
+aggregates grouped by candidate, then arithmetic in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connections
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+
+from assessments.models import FAILURE_MODES, Assessment, GradingRun, OutcomeCounts, ProbeResult
+from candidates.models import Decision, Invitation, Submission
+from reports.models import ReferenceRun
+from rubrics.models import LEVELS, CriterionScore, Review
+
+MODE_LABELS = dict(FAILURE_MODES)
+STATE_LABELS = dict(Invitation.STATES)
+DECISION_LABELS = dict(Decision.OUTCOMES)
+MAX_LEVEL = max(LEVELS)
+
+
+@dataclass
+class ModeCell(OutcomeCounts):
+    rubric: float | None = None
+
+
+class _ModeTotals:
+    """Totals over the per-failure-mode cells, shared by candidate and reference rows."""
+
+    modes: dict
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.modes.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.modes.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.modes.values())
+
+    @property
+    def pass_rate(self) -> float | None:
+        judged = self.passed + self.failed
+        return self.passed / judged if judged else None
+
+
+@dataclass
+class CandidateRow(_ModeTotals):
+    """One candidate in the reports: plain values, so 2,000 of them cost little to build and sort."""
+
+    pk: int
+    name: str
+    email: str
+    erased: bool
+    pseudonym: str
+    state: str
+    started_at: object
+    decision: str
+    modes: dict[str, ModeCell]
+    rubric_total: float | None
+    graded: bool
+    last_upload_at: object = None
+    n_submissions: int = 0
+    exercise_version: str = ""
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def decision_label(self) -> str:
+        return DECISION_LABELS.get(self.decision, "")
+
+    @property
+    def time_spent(self) -> timedelta | None:
+        if self.started_at is None or self.last_upload_at is None:
+            return None
+        return self.last_upload_at - self.started_at
+
+    def cells(self, modes: list[str]) -> list[ModeCell]:
+        return [self.modes[m] for m in modes]
+
+
+def _invitations_with_current(assessment: Assessment):
+    """Invitations annotated with the latest submission and that submission's latest finished run."""
+    latest = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
+    latest_done = GradingRun.objects.filter(submission=OuterRef("latest_submission"), state=GradingRun.DONE).order_by(
+        "-finished_at", "-pk"
+    )
+    n_subs = (
+        Submission.objects.filter(invitation=OuterRef("pk"))
+        .order_by()
+        .values("invitation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Invitation.objects.filter(assessment=assessment)
+        .annotate(latest_submission=Subquery(latest.values("pk")[:1]))
+        .annotate(
+            current_run=Subquery(latest_done.values("pk")[:1]),
+            last_upload_at=Subquery(latest.values("created_at")[:1]),
+            n_submissions=Subquery(n_subs),
+        )
+    )
+
+
+_INVITATION_FIELDS = (
+    "pk", "candidate__name", "candidate__email", "candidate__erased_at", "pseudonym", "state", "started_at",
+    "decision__outcome", "latest_submission", "current_run", "last_upload_at", "n_submissions",
+)  # fmt: skip
+
+
+def _probe_counts(assessment: Assessment) -> tuple[dict[int, dict[str, ModeCell]], dict[int, str]]:
+    """(run id → failure mode → counts, run id → exercise version), for every finished run of the
+    assessment, from one grouped scan (the run is joined for its state anyway)."""
+    rows = (
+        ProbeResult.objects.filter(run__submission__invitation__assessment=assessment, run__state=GradingRun.DONE)
+        .values_list("run_id", "failure_mode", "run__exercise_version")
+        .annotate(
+            passed=Count("pk", filter=Q(outcome=ProbeResult.PASS)),
+            failed=Count("pk", filter=Q(outcome=ProbeResult.FAIL)),
+            errors=Count("pk", filter=Q(outcome=ProbeResult.ERROR)),
+        )
+        .order_by()
+    )
+    counts: dict[int, dict[str, ModeCell]] = {}
+    versions: dict[int, str] = {}
+    for run_id, mode, version, passed, failed, errors in _plain_rows(rows):
+        counts.setdefault(run_id, {})[mode] = ModeCell(passed=passed, failed=failed, errors=errors)
+        versions[run_id] = version
+    return counts, versions
+
+
+def _score_sums(assessment: Assessment) -> dict[int, dict[int, tuple[int, int]]]:
+    """submission id → criterion id → (sum of levels, number of levels), over submitted reviews."""
+    rows = (
+        CriterionScore.objects.filter(
+            review__state=Review.SUBMITTED,
+            review__submission__invitation__assessment=assessment,
+            level__isnull=False,
+        )
+        .values_list("review__submission_id", "criterion_id")
+        .annotate(total=Sum("level"), n=Count("pk"))
+        .order_by()
+    )
+    sums: dict[int, dict[int, tuple[int, int]]] = {}
+    for submission_id, criterion_id, total, n in _plain_rows(rows):
+        sums.setdefault(submission_id, {})[criterion_id] = (total, n)
+    return sums
+
+
+@dataclass
+class _RubricShape:
+    """The rubric's criteria boiled down once: weights, and which criteria speak for each failure mode."""
+
+    weights: dict[int, int]
+    by_mode: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, criteria) -> _RubricShape:
+        return cls(
+            weights={c.pk: c.weight for c in criteria},
+            by_mode={m: [c.pk for c in criteria if m in (c.failure_modes or [])] for m, _label in FAILURE_MODES},
+        )
+
+
+def rubric_figures(criteria, sums: dict[int, tuple[int, int]], shape: _RubricShape | None = None):
+    """Per-failure-mode mean level and the weighted total, from one candidate's (sum, n) per criterion.
+
+    Returns ({mode: mean level or None}, total or None).
+    """
+    shape = shape or _RubricShape.of(criteria)
+    modes: dict[str, float | None] = {}
+    for mode, pks in shape.by_mode.items():
+        total = n = 0
+        for pk in pks:
+            if pk in sums:
+                total += sums[pk][0]
+                n += sums[pk][1]
+        modes[mode] = total / n if n else None
+    scored = [(shape.weights[pk], s, n) for pk, (s, n) in sums.items() if pk in shape.weights]
+    rubric_total = sum(weight * s / n for weight, s, n in scored) if scored else None
+    return modes, rubric_total
+
+
+def _plain_rows(qs) -> list[tuple]:
+    """Run a values_list() query and return the database's own tuples.
+
+    Only for queries whose columns are integers and short strings: it skips Django's per-value
+    converters, which at 50,000 probe results cost more than the query itself.
+    """
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRow]:
+    """One row per invitation of the assessment, with its probe and rubric figures (3 queries + criteria).
+
+    Probe and score aggregates are grouped per run and per submission across the whole assessment,
+    then matched to each invitation's current run and latest submission here: one scan of each
+    table, no per-candidate subquery inside the big aggregates.
+    """
+    criteria = list(assessment.rubric.criteria.all()) if criteria is None else criteria
+    invitations = list(
+        _invitations_with_current(assessment).order_by("candidate__name", "pk").values_list(*_INVITATION_FIELDS)
+    )
+    probes, versions = _probe_counts(assessment)
+    sums = _score_sums(assessment)
+    shape = _RubricShape.of(criteria)
+    rows = []
+    for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
+         latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
+        probe_cells = probes.get(current_run, {}) if current_run else {}
+        rubric_modes, rubric_total = rubric_figures(criteria, sums.get(latest_submission, {}), shape)
+        modes = {}
+        for mode, _label in FAILURE_MODES:
+            cell = probe_cells.get(mode) or ModeCell()
+            cell.rubric = rubric_modes[mode]
+            modes[mode] = cell
+        rows.append(
+            CandidateRow(
+                pk=pk,
+                name=name,
+                email=email,
+                erased=erased_at is not None,
+                pseudonym=pseudonym,
+                state=state,
+                started_at=started_at,
+                decision=decision or "",
+                modes=modes,
+                rubric_total=rubric_total,
+                graded=current_run is not None,
+                last_upload_at=last_upload_at,
+                n_submissions=n_submissions or 0,
+                exercise_version=versions.get(current_run, "") if current_run else "",
+            )
+        )
+    return rows
+
+
+def graded_versions(rows: list[CandidateRow]) -> list[tuple[str, int]]:
+    """(exercise version, candidates graded against it), oldest version first; more than one means
+    pass rates compare candidates who met different probes."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.exercise_version:
+            counts[row.exercise_version] = counts.get(row.exercise_version, 0) + 1
+    return sorted(counts.items(), key=lambda item: _version_key(item[0]))
+
+
+def _version_key(version: str) -> list[tuple[int, int | str]]:
+    """1.2.10 after 1.2.9; a part that is not a number ("0rc1") sorts after the numbers, never raises."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in version.split(".")]
+
+
+def report_modes(criteria, rows: list[CandidateRow], reference: ReferenceRow | None = None) -> list[str]:
+    """The failure modes worth a column: probed for someone (or the reference), or named by a criterion."""
+    used = {m for c in criteria for m in (c.failure_modes or [])}
+    used |= {m for row in rows for m, cell in row.modes.items() if cell.judged or cell.errors}
+    if reference:
+        used |= {m for m, cell in reference.modes.items() if cell.judged or cell.errors}
+    return [mode for mode, _label in FAILURE_MODES if mode in used]
+
+
+def rubric_max(criteria) -> int:
+    return MAX_LEVEL * sum(c.weight for c in criteria)
+
+
+# --- The reference solution ---------------------------------------------------------------------------
+
+
+@dataclass
+class ReferenceRow(_ModeTotals):
+    run: ReferenceRun
+    modes: dict[str, ModeCell]
+
+    def cells(self, modes: list[str]) -> list[ModeCell]:
+        return [self.modes[m] for m in modes]
+
+
+def reference_row(*, assessment: Assessment) -> ReferenceRow | None:
+    run = ReferenceRun.objects.filter(exercise_id=assessment.exercise_id).first()
+    if run is None:
+        return None
+    modes = {mode: ModeCell() for mode, _label in FAILURE_MODES}
+    for result in run.results:
+        modes.setdefault(result["failure_mode"], ModeCell()).add(result["outcome"])
+    return ReferenceRow(run=run, modes=modes)
