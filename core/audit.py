@@ -1,11 +1,18 @@
 """Writing the audit trail. Append-only: services write it, nothing edits it."""
 
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import models
+
 from core.models import AuditEvent
 
 SYSTEM = "system"
 
 
-def audit_record(*, actor, action: str, target, data: dict | None = None) -> AuditEvent:
+def audit_record(
+    *, actor: User | str | None, action: str, target: models.Model, data: dict[str, Any] | None = None
+) -> AuditEvent:
     if actor is None or isinstance(actor, str):
         label, user = actor or SYSTEM, None
     else:

@@ -5,11 +5,28 @@ the view names the part, and ``render_page`` renders ``template#name`` when htmx
 and django-htmx only: this module imports no app.
 """
 
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django_htmx.middleware import HtmxDetails
 
 
-def render_page(request, template: str, context: dict | None = None, *, fragment: str | None = None, status: int = 200):
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (django-htmx's recipe for type checking)."""
+
+    htmx: HtmxDetails
+
+
+def render_page(
+    request: HtmxHttpRequest,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     """``template`` for a normal request; ``template#fragment`` when htmx asks for part of the page.
 
     htmx restoring its history (the page was not in its cache) asks for the whole page, so it gets it.

@@ -23,5 +23,5 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
         db_table = "assessments_auditevent"  # moved here from the assessments app; the table stayed
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_type}:{self.target_id}"

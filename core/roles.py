@@ -1,6 +1,6 @@
 """The two staff roles. Candidates have no account: they hold a magic link."""
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 
 MANAGERS = "managers"
 REVIEWERS = "reviewers"
@@ -52,18 +52,19 @@ def ensure_role_groups() -> None:
         group.permissions.set(wanted)
 
 
-def is_manager(user) -> bool:
+def is_manager(user: User | AnonymousUser) -> bool:
     return user.is_authenticated and (user.is_superuser or _in_group(user, MANAGERS))
 
 
-def is_reviewer(user) -> bool:
+def is_reviewer(user: User | AnonymousUser) -> bool:
     return user.is_authenticated and _in_group(user, REVIEWERS)
 
 
-def _in_group(user, name: str) -> bool:
+def _in_group(user: User | AnonymousUser, name: str) -> bool:
     # Cached on the user object: the nav asks on every page.
-    cache = getattr(user, "_role_cache", None)
+    cache: set[str] | None = getattr(user, "_role_cache", None)
     if cache is None:
         cache = set(user.groups.values_list("name", flat=True))
-        user._role_cache = cache
+        # Not a field of User, so the type checker knows no such attribute: set it by name.
+        setattr(user, "_role_cache", cache)  # noqa: B010
     return name in cache

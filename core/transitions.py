@@ -5,6 +5,9 @@ processes racing to move the same row cannot both win: the loser gets
 ``IllegalTransition`` instead of silently overwriting the winner.
 """
 
+from collections.abc import Collection, Mapping
+from typing import Any
+
 from django.db import models
 
 
@@ -19,13 +22,15 @@ class IllegalTransition(Exception):
 
 def check_transition(obj: models.Model, target: str, *, field: str = "state") -> str:
     """Raise IllegalTransition unless ``obj`` may move to ``target``; return the current state."""
-    current = getattr(obj, field)
-    if target not in obj.TRANSITIONS.get(current, ()):
+    current: str = getattr(obj, field)
+    # Each state-machine model declares its own TRANSITIONS; models.Model has none to type it by.
+    transitions: Mapping[str, Collection[str]] = getattr(obj, "TRANSITIONS")  # noqa: B009
+    if target not in transitions.get(current, ()):
         raise IllegalTransition(obj, current, target)
     return current
 
 
-def apply_transition(obj: models.Model, target: str, *, field: str = "state", **changes) -> None:
+def apply_transition(obj: models.Model, target: str, *, field: str = "state", **changes: Any) -> None:
     """Move ``obj`` to ``target`` (plus ``changes``) if nobody else moved it first."""
     current = check_transition(obj, target, field=field)
     updated = type(obj)._default_manager.filter(pk=obj.pk, **{field: current}).update(**{field: target}, **changes)
