@@ -7,7 +7,9 @@ Kept apart from the pipeline (leases, retries, database) so that the same call g
 import json
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -20,7 +22,7 @@ MAX_REASON = 500
 MAX_RUN_EVIDENCE_BYTES = 4 * 1024 * 1024
 
 
-def db_safe(value):
+def db_safe(value: Any) -> Any:
     """A copy of JSON-like data that every database stores as is.
 
     Candidate output and hostile probe questions carry NUL characters and lone surrogates;
@@ -39,14 +41,14 @@ def db_safe(value):
     return value
 
 
-def report_results(report: GradeReport, max_bytes: int = MAX_RUN_EVIDENCE_BYTES) -> list[dict]:
+def report_results(report: GradeReport, max_bytes: int = MAX_RUN_EVIDENCE_BYTES) -> list[dict[str, Any]]:
     """ProbeResult field dicts from a report; the description travels in the evidence for reviewers.
 
     The run's evidence together stays under ``max_bytes``: each probe's is already bounded, and
     past the total the request body excerpts of the largest are dropped first (counts, timings and
     what every call returned are always kept).
     """
-    results = db_safe(
+    results: list[dict[str, Any]] = db_safe(
         [
             {
                 "probe_id": o.id,
@@ -63,11 +65,11 @@ def report_results(report: GradeReport, max_bytes: int = MAX_RUN_EVIDENCE_BYTES)
     return results
 
 
-def _size(value) -> int:
+def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False))
 
 
-def _bound_run_evidence(evidences: list[dict], max_bytes: int) -> None:
+def _bound_run_evidence(evidences: list[dict[str, Any]], max_bytes: int) -> None:
     sizes = [_size(e) for e in evidences]
     for index in sorted(range(len(evidences)), key=lambda i: -sizes[i]):
         if sum(sizes) <= max_bytes:
@@ -96,8 +98,13 @@ def _unfinished(report: GradeReport) -> str | None:
 
 
 def grade_in_sandbox(
-    submission_dir: Path, exercise_dir: Path, on_progress=None, *, executor=None, cancel: threading.Event | None = None
-):
+    submission_dir: Path,
+    exercise_dir: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    executor: SandboxExecutor | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every probe of the exercise against the unpacked submission. Returns (results, isolation).
 
     Raises GradingError (an infrastructure fault) when grading cannot run at all, for example

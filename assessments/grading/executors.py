@@ -26,7 +26,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 HARNESS = Path(__file__).resolve().parent / "harness.py"
 FORKSERVER = Path(__file__).resolve().parent / "forkserver.py"
@@ -48,13 +48,35 @@ class HarnessJob:
 
 
 class RunningHarness(Protocol):
-    pid: int
-    stdout: IO[bytes]
-    stderr: IO[bytes]
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> IO[bytes]: ...
+
+    @property
+    def stderr(self) -> IO[bytes]: ...
 
     def poll(self) -> int | None: ...
 
     def kill(self) -> None: ...
+
+
+class Executor(Protocol):
+    """What the runner needs of an executor (``name`` and ``sandboxed`` are optional: it asks with getattr)."""
+
+    def start(self) -> None: ...
+
+    def launch(self, job: HarnessJob) -> RunningHarness: ...
+
+    def close(self) -> None: ...
+
+
+def piped(stream: IO[bytes] | None) -> IO[bytes]:
+    """A pipe of a process started with ``subprocess.PIPE`` for it: there, never None."""
+    if stream is None:
+        raise ExecutorError("the process was started without this pipe")
+    return stream
 
 
 def clean_env(job: HarnessJob) -> dict[str, str]:
@@ -91,9 +113,11 @@ def _feed(pipe: IO[bytes], data: bytes) -> None:
 
 
 class _Popened:
-    def __init__(self, proc: subprocess.Popen) -> None:
+    isolation: dict[str, Any]  # set only by the sandbox's unsafe mode, which says it isolated nothing
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc, self.pid = proc, proc.pid
-        self.stdout, self.stderr = proc.stdout, proc.stderr
+        self.stdout, self.stderr = piped(proc.stdout), piped(proc.stderr)
 
     def poll(self) -> int | None:
         return self.proc.poll()
@@ -113,7 +137,7 @@ class SubprocessExecutor:
     def __init__(self, python: str | None = None) -> None:
         self.python = python or sys.executable
 
-    def launch(self, job: HarnessJob) -> RunningHarness:
+    def launch(self, job: HarnessJob) -> _Popened:
         try:
             proc = subprocess.Popen(
                 [self.python, "-I", "-B", str(HARNESS)],
@@ -127,7 +151,7 @@ class SubprocessExecutor:
             )
         except OSError as exc:
             raise ExecutorError(f"could not start the harness: {exc}") from exc
-        _feed(proc.stdin, job.stdin)
+        _feed(piped(proc.stdin), job.stdin)
         return _Popened(proc)
 
     def start(self) -> None:
@@ -171,9 +195,9 @@ class ForkServerExecutor:
         self._send_lock = threading.Lock()
         self._state = threading.Condition()
         self._ids = itertools.count(1)
-        self._replies: dict[int, dict] = {}
+        self._replies: dict[int, dict[str, Any]] = {}
         self._exits: dict[int, int] = {}
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._dead: str | None = None
 
@@ -216,10 +240,9 @@ class ForkServerExecutor:
             raise ExecutorError(f"the fork server could not preload: {hello.get('failed')}")
         ours.settimeout(None)
         self._sock = ours
-        threading.Thread(target=self._listen, name="forkserver-listener", daemon=True).start()
+        threading.Thread(target=self._listen, args=(ours,), name="forkserver-listener", daemon=True).start()
 
-    def _listen(self) -> None:
-        sock = self._sock
+    def _listen(self, sock: socket.socket) -> None:
         while True:
             try:
                 data = sock.recv(1 << 20)
@@ -263,6 +286,9 @@ class ForkServerExecutor:
 
     def launch(self, job: HarnessJob) -> RunningHarness:
         self.start()
+        sock = self._sock
+        if sock is None:  # another thread closed the server since start()
+            raise ExecutorError("the fork server was closed")
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
@@ -275,7 +301,7 @@ class ForkServerExecutor:
         }
         try:
             with self._send_lock:
-                socket.send_fds(self._sock, [json.dumps(message).encode()], [stdin_r, stdout_w, stderr_w])
+                socket.send_fds(sock, [json.dumps(message).encode()], [stdin_r, stdout_w, stderr_w])
         except OSError as exc:
             for fd in (stdin_w, stdout_r, stderr_r):
                 os.close(fd)

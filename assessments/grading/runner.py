@@ -43,9 +43,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import IO, Any, TypeGuard
 
-from assessments.grading.executors import ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
-from assessments.grading.fakemodel import FakeModel
+from assessments.grading.executors import Executor, ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
+from assessments.grading.fakemodel import FakeModel, Responder
 from assessments.grading.probe import FAILURE_MODES, CallResult, Evidence, Probe
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,14 @@ class Exercise:
     module: ModuleType
     preload: tuple[str, ...] = ("anthropic", "pydantic")
 
-    def make_responder(self, probe: Probe):
-        return self.module.make_responder(probe)
+    # The hidden package is an exercise's own code, loaded at run time: its contract is the docstring above.
+    def make_responder(self, probe: Probe) -> Responder:
+        responder: Responder = self.module.make_responder(probe)
+        return responder
 
     def prepare(self, probe: Probe, work_dir: Path) -> dict[str, str]:
-        return self.module.prepare(probe, work_dir)
+        env: dict[str, str] = self.module.prepare(probe, work_dir)
+        return env
 
 
 _LOADING = threading.RLock()  # reentrant: a hidden package may load another exercise
@@ -158,9 +162,9 @@ class ProbeOutcome:
     outcome: str  # "pass" | "fail" | "error"
     reason: str
     duration_s: float
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "failure_mode": self.failure_mode,
@@ -203,7 +207,7 @@ class GradeReport:
     def outcome(self, probe_id: str) -> ProbeOutcome:
         return next(o for o in self.outcomes if o.id == probe_id)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "exercise": self.exercise,
             "version": self.version,
@@ -231,7 +235,7 @@ class _Watch:
     cancelled: bool = False
 
 
-def _read_lines(stream, nonce: str, events: queue.Queue) -> None:
+def _read_lines(stream: IO[bytes], nonce: str, events: queue.Queue[tuple[float, dict[str, Any]]]) -> None:
     total = 0
     try:
         while True:
@@ -258,7 +262,7 @@ def _read_lines(stream, nonce: str, events: queue.Queue) -> None:
         events.put((time.monotonic(), {"ev": "_eof"}))
 
 
-def _read_tail(stream, sink: list[bytes]) -> None:
+def _read_tail(stream: IO[bytes], sink: list[bytes]) -> None:
     size = 0
     try:
         fd = stream.fileno()
@@ -287,7 +291,7 @@ def _watch(
     candidate's: a lifecycle event out of turn is ignored (and counted), a death or a silence is the
     candidate's failure, and only the values a call returned are taken from it.
     """
-    events: queue.Queue = queue.Queue()
+    events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
     tail: list[bytes] = []
     readers = [
         threading.Thread(target=_read_lines, args=(handle.stdout, nonce, events), daemon=True),
@@ -408,7 +412,7 @@ def _watch(
     return watch
 
 
-def _is_index(value: object, questions: tuple[str, ...]) -> bool:
+def _is_index(value: object, questions: tuple[str, ...]) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(questions)
 
 
@@ -423,7 +427,7 @@ def _text(value: object, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
 
-def _plain_view(value: object) -> tuple[dict | None, str | None]:
+def _plain_view(value: object) -> tuple[dict[str, Any] | None, str | None]:
     """The harness's view of a returned dict, checked for exactly the shape ``harness.coerce`` makes.
 
     The event may have been written by the candidate's code instead of the harness: anything else
@@ -432,25 +436,27 @@ def _plain_view(value: object) -> tuple[dict | None, str | None]:
     if not isinstance(value, dict):
         return None, None
     keys, citations = value.get("keys"), value.get("citations")
-    view = {
+    kept_citations = (
+        [c[:300] for c in citations[:MAX_ITEMS] if isinstance(c, str)] if isinstance(citations, list) else None
+    )
+    view: dict[str, Any] = {
         "keys": [k[:40] for k in keys[:20] if isinstance(k, str)] if isinstance(keys, list) else [],
         "status": _text(value.get("status"), 100),
         "answer": _text(value.get("answer"), MAX_TEXT + 20),
-        "citations": [c[:300] for c in citations[:MAX_ITEMS] if isinstance(c, str)]
-        if isinstance(citations, list)
-        else None,
+        "citations": kept_citations,
     }
     shaped = (
         isinstance(keys, list)
         and (value.get("status") is None or view["status"] is not None)
         and (value.get("answer") is None or view["answer"] is not None)
-        and (citations is None or (isinstance(citations, list) and len(view["citations"]) == len(citations)))
+        # kept_citations is a list exactly when citations is one
+        and (citations is None or (kept_citations is not None and len(kept_citations) == len(citations)))
     )
     return view, None if shaped else "the reported value is not in the harness's shape"
 
 
-def _call_result(index: int, question: str, event: dict, observed: float) -> CallResult:
-    outcome = event.get("outcome") if event.get("outcome") in ("returned", "raised") else "returned"
+def _call_result(index: int, question: str, event: dict[str, Any], observed: float) -> CallResult:
+    outcome = "raised" if event.get("outcome") == "raised" else "returned"
     value, malformed = _plain_view(event.get("value"))
     reported = event.get("problems")
     problems = [p[:300] for p in reported if isinstance(p, str)][:10] if isinstance(reported, list) else []
@@ -480,11 +486,11 @@ def _call_result(index: int, question: str, event: dict, observed: float) -> Cal
 class _Context:
     exercise: Exercise
     submission_dir: Path
-    executor: object
+    executor: Executor
     tmp_root: Path
 
 
-def _error(probe: Probe, started: float, reason: str, evidence: dict | None = None) -> ProbeOutcome:
+def _error(probe: Probe, started: float, reason: str, evidence: dict[str, Any] | None = None) -> ProbeOutcome:
     return ProbeOutcome(
         probe.id, probe.failure_mode, probe.description, "error", reason, time.monotonic() - started, evidence or {}
     )
@@ -631,7 +637,7 @@ def grade(
     submission_dir: Path | str,
     exercise_dir: Path | str,
     probe_ids: Iterable[str] | None = None,
-    executor=None,
+    executor: Executor | None = None,
     workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[int, int], None] | None = None,
     exclusive_alone: bool = True,

@@ -62,10 +62,18 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
-from assessments.grading.executors import DUMMY_API_KEY, HARNESS, ExecutorError, HarnessJob, SubprocessExecutor
+from assessments.grading.executors import (
+    DUMMY_API_KEY,
+    HARNESS,
+    ExecutorError,
+    HarnessJob,
+    RunningHarness,
+    SubprocessExecutor,
+    piped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +129,8 @@ class SandboxResult:
     oom_killed: bool = False
     stdout_truncated: bool = False
     stderr_truncated: bool = False
-    isolation: dict = field(default_factory=dict)
-    usage: dict = field(default_factory=dict)  # from the cgroup: {"cpu_s": ..., "memory_peak_mb": ...}
+    isolation: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, float] = field(default_factory=dict)  # from the cgroup: {"cpu_s": ..., "memory_peak_mb": ...}
 
 
 # --- availability -----------------------------------------------------------------------------
@@ -158,7 +166,7 @@ def sandbox_status(bwrap: str | None = None) -> tuple[bool, str]:
     return True, f"{_bwrap_version(path)} at {path}; limits by cgroup {support.version or 'none (rlimits only)'}"
 
 
-def _setting(name: str, default):
+def _setting(name: str, default: object) -> Any:
     try:
         from django.conf import settings  # only when Django is there: the engine also runs without it
 
@@ -210,12 +218,15 @@ def _own_cgroups() -> dict[str, str]:
     return own
 
 
-def _detect_v2(mounts, own) -> Path | None:
+def _detect_v2(mounts: list[tuple[str, str, set[str]]], own: dict[str, str]) -> Path | None:
     mount = next((m for m, fstype, _ in mounts if fstype == "cgroup2"), None)
     configured = _setting("SANDBOX_CGROUP_PARENT", None) or os.environ.get("SANDBOX_CGROUP_PARENT")
-    if not configured and (mount is None or "" not in own):
+    if configured:
+        base = Path(configured)
+    elif mount is not None and "" in own:
+        base = Path(mount) / own[""].lstrip("/")
+    else:
         return None
-    base = Path(configured) if configured else Path(mount) / own[""].lstrip("/")
     try:
         if not {"memory", "pids"} <= set(_read(base / "cgroup.controllers").split()):
             return None
@@ -241,7 +252,7 @@ def _enable_controllers(cgroup: Path) -> None:
         _write(cgroup / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted))
 
 
-def _detect_v1(mounts, own) -> tuple[tuple[str, Path], ...]:
+def _detect_v1(mounts: list[tuple[str, str, set[str]]], own: dict[str, str]) -> tuple[tuple[str, Path], ...]:
     parents = []
     for controller in ("memory", "pids", "cpuacct"):
         mount = next((m for m, fstype, opts in mounts if fstype == "cgroup" and controller in opts), None)
@@ -303,7 +314,7 @@ class _RunCgroup:
         self.name = f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.dirs: dict[str, Path] = {}
         try:
-            if self.version == "v2":
+            if support.v2_parent is not None:  # version "v2"
                 path = support.v2_parent / self.name
                 path.mkdir()
                 self.dirs = {"": path}
@@ -547,7 +558,7 @@ _spawner: tuple[int, ThreadPoolExecutor] | None = None
 _spawner_lock = threading.Lock()
 
 
-def _popen_from_spawner(*args, **kwargs) -> tuple[subprocess.Popen, int | None]:
+def _popen_from_spawner(*args: Any, **kwargs: Any) -> tuple[subprocess.Popen[bytes], int | None]:
     """Popen (and its pidfd) from one thread that lives as long as the process.
 
     bwrap's --die-with-parent (and the bridge's pdeathsig) fire when the *thread* that forked them
@@ -559,7 +570,7 @@ def _popen_from_spawner(*args, **kwargs) -> tuple[subprocess.Popen, int | None]:
             _spawner = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner"))
         spawner = _spawner[1]
 
-    def spawn() -> tuple[subprocess.Popen, int | None]:
+    def spawn() -> tuple[subprocess.Popen[bytes], int | None]:
         proc = subprocess.Popen(*args, **kwargs)
         try:  # before anyone can reap it, so the pidfd is surely this process's
             return proc, os.pidfd_open(proc.pid)
@@ -619,6 +630,12 @@ class _HostBridge:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class IsolatedHarness(RunningHarness, Protocol):
+    """A ``RunningHarness`` that says what isolated it (``launch`` of the sandbox returns one)."""
+
+    isolation: dict[str, Any]
+
+
 class SandboxBox:
     """One running box (a ``RunningHarness``): ``pid``, ``stdout``, ``stderr``, ``poll()``, ``kill()``.
 
@@ -626,14 +643,14 @@ class SandboxBox:
     and model bridge; ``kill()`` kills the whole tree and waits for that clean-up.
     """
 
-    def __init__(self, *, wall_s: float, cpu_s: float, isolation: dict) -> None:
+    def __init__(self, *, wall_s: float, cpu_s: float, isolation: dict[str, Any]) -> None:
         self.wall_s, self.cpu_s, self.isolation = wall_s, cpu_s, isolation
         self.cgroup: _RunCgroup | None = None
         self.bridge: _HostBridge | None = None
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None  # set by SandboxExecutor._spawn
         self.killed: str | None = None
         self.oom_killed = False
-        self.usage: dict = {}
+        self.usage: dict[str, float] = {}
         self.cgroup_removed: bool | None = None
         self.started = time.monotonic()
         self._done = threading.Event()
@@ -641,24 +658,31 @@ class SandboxBox:
         self._pidfd: int | None = None
         self._lock = threading.Lock()
 
+    @property
+    def _process(self) -> subprocess.Popen[bytes]:
+        """The box's process: a box is handed out only once ``_spawn`` has started it."""
+        if self.proc is None:
+            raise SandboxError("the box has not started")
+        return self.proc
+
     # RunningHarness
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self._process.pid
 
     @property
     def stdout(self) -> IO[bytes]:
-        return self.proc.stdout
+        return piped(self._process.stdout)
 
     @property
     def stderr(self) -> IO[bytes]:
-        return self.proc.stderr
+        return piped(self._process.stderr)
 
     def poll(self) -> int | None:
-        return self.proc.poll()
+        return self._process.poll()
 
     def kill(self) -> None:
-        if self.killed is None and self.proc.poll() is None:
+        if self.killed is None and self._process.poll() is None:
             self.killed = "kill"
         self._kill_tree()
         self.wait_cleaned(10)
@@ -687,7 +711,7 @@ class SandboxBox:
 
     def _await_ready(self, marker: bytes, timeout: float) -> None:
         """Read stderr up to the marker, byte by byte, so not one byte of the candidate's is taken."""
-        fd = self.proc.stderr.fileno()
+        fd = self.stderr.fileno()
         seen = bytearray()
         deadline = time.monotonic() + timeout
         while not seen.endswith(marker):
@@ -699,13 +723,13 @@ class SandboxBox:
             byte = os.read(fd, 1)
             if not byte:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(5)
-                raise SandboxError(f"the box failed to start (exit {self.proc.returncode}): {_tail(seen)}")
+                    self._process.wait(5)
+                raise SandboxError(f"the box failed to start (exit {self._process.returncode}): {_tail(seen)}")
             seen += byte
             del seen[:-_SETUP_STDERR_LIMIT]
 
     def _start_watchdog(self) -> None:
-        self._watchdog = threading.Thread(target=self._watch, name=f"sandbox-{self.proc.pid}", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name=f"sandbox-{self.pid}", daemon=True)
         self._watchdog.start()
 
     def _watch(self) -> None:
@@ -716,7 +740,7 @@ class SandboxBox:
 
     def _wait_or_kill(self) -> None:
         deadline = self.started + self.wall_s
-        while self.proc.poll() is None:
+        while self._process.poll() is None:
             if time.monotonic() >= deadline:
                 self.killed = self.killed or "wall"
                 return
@@ -765,6 +789,7 @@ class _Pipes:
 
     def __init__(self, streams: Mapping[str, IO[bytes]], limit: int) -> None:
         self.limit = limit
+        self.streams = dict(streams)  # the selector's keys know them only as file-like objects
         self.out = {name: bytearray() for name in streams}
         self.truncated = dict.fromkeys(streams, False)
         self.selector = selectors.DefaultSelector()
@@ -783,8 +808,7 @@ class _Pipes:
             except BlockingIOError:
                 continue
             if not chunk:
-                self.selector.unregister(key.fileobj)
-                key.fileobj.close()
+                self._close(key.data)
                 continue
             buf = self.out[key.data]
             room = self.limit - len(buf)
@@ -795,9 +819,12 @@ class _Pipes:
 
     def close(self) -> None:
         for key in list(self.selector.get_map().values()):
-            self.selector.unregister(key.fileobj)
-            key.fileobj.close()
+            self._close(key.data)
         self.selector.close()
+
+    def _close(self, name: str) -> None:
+        self.selector.unregister(self.streams[name])
+        self.streams[name].close()
 
 
 class SandboxExecutor:
@@ -810,7 +837,7 @@ class SandboxExecutor:
         self,
         *,
         bwrap: str = "bwrap",
-        runtime_dir: str | os.PathLike | None = None,
+        runtime_dir: str | os.PathLike[str] | None = None,
         memory_mb: int = 1024,
         max_processes: int = 256,
         cpu_seconds: int = 120,
@@ -841,7 +868,7 @@ class SandboxExecutor:
         self.seccomp = seccomp
 
     @classmethod
-    def from_settings(cls, **overrides) -> SandboxExecutor:
+    def from_settings(cls, **overrides: Any) -> SandboxExecutor:
         """The executor the SANDBOX_* settings describe, with explicit overrides."""
         options = {
             "bwrap": _setting("SANDBOX_BWRAP", "bwrap"),
@@ -868,7 +895,7 @@ class SandboxExecutor:
         return "bubblewrap" if self._sandboxed() else "unsandboxed"
 
     @property
-    def isolation(self) -> dict:
+    def isolation(self) -> dict[str, Any]:
         """What a box from this executor applies (the run's record); unsandboxed says so."""
         if not self._sandboxed():
             return self._unsafe_isolation()
@@ -884,7 +911,7 @@ class SandboxExecutor:
     def close(self) -> None:
         pass
 
-    def launch(self, job: HarnessJob) -> SandboxBox:
+    def launch(self, job: HarnessJob) -> IsolatedHarness:
         """Start the harness for one probe in a fresh box and return as soon as it runs."""
         if not self._sandboxed():
             return self._unsafe(job)
@@ -919,15 +946,15 @@ class SandboxExecutor:
         timeout: float,
         env: Mapping[str, str] | None = None,
         stdin: bytes | None = None,
-        mounts: Mapping[str, str | os.PathLike] | None = None,
-        model_socket: str | os.PathLike | None = None,
+        mounts: Mapping[str, str | os.PathLike[str]] | None = None,
+        model_socket: str | os.PathLike[str] | None = None,
         cwd: str = TMP_INSIDE,
     ) -> SandboxResult:
         """Run ``argv`` (inside paths) in a new box until it ends or the limits kill it."""
-        mounts = {str(k): Path(v) for k, v in (mounts or {}).items()}
+        paths = {str(k): Path(v) for k, v in (mounts or {}).items()}
         if not self._sandboxed():
-            return self._run_unsafe(argv, env=env, timeout=timeout, stdin=stdin, mounts=mounts, cwd=cwd)
-        box = self._spawn(argv, env=env or {}, stdin=stdin, mounts=mounts, model_socket=model_socket, wall_s=timeout)
+            return self._run_unsafe(argv, env=env, timeout=timeout, stdin=stdin, mounts=paths, cwd=cwd)
+        box = self._spawn(argv, env=env or {}, stdin=stdin, mounts=paths, model_socket=model_socket, wall_s=timeout)
         pipes = _Pipes({"stdout": box.stdout, "stderr": box.stderr}, self.output_limit)
         try:
             stop_at = None
@@ -941,7 +968,7 @@ class SandboxExecutor:
             pipes.close()
         box.wait_cleaned()
         return SandboxResult(
-            returncode=box.proc.returncode,
+            returncode=box._process.returncode,
             stdout=bytes(pipes.out["stdout"]),
             stderr=bytes(pipes.out["stderr"]),
             timed_out=box.timed_out,
@@ -1001,7 +1028,7 @@ class SandboxExecutor:
             limits.append(f"--as={self.memory_mb * MiB}")
         return limits
 
-    def _isolation(self, cgroup_version: str | None, rlimits: list[str], wall_s: float, model: bool) -> dict:
+    def _isolation(self, cgroup_version: str | None, rlimits: list[str], wall_s: float, model: bool) -> dict[str, Any]:
         return {
             "sandboxed": True,
             "tool": _bwrap_version(_tool(self.bwrap)),
@@ -1024,7 +1051,14 @@ class SandboxExecutor:
             "filesystem": "read-only system, runtime and inputs; private tmpfs /tmp",
         }
 
-    def _bwrap_args(self, mounts: Mapping[str, Path], model_socket, env: Mapping[str, str], cwd: str, fds) -> list[str]:
+    def _bwrap_args(
+        self,
+        mounts: Mapping[str, Path],
+        model_socket: str | os.PathLike[str] | None,
+        env: Mapping[str, str],
+        cwd: str,
+        fds: Mapping[str, int],
+    ) -> list[str]:
         args = [
             *("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup"),
             *("--hostname", "sandbox", "--die-with-parent", "--new-session"),
@@ -1083,7 +1117,7 @@ class SandboxExecutor:
         env: Mapping[str, str],
         stdin: bytes | None,
         mounts: Mapping[str, Path],
-        model_socket=None,
+        model_socket: str | os.PathLike[str] | None = None,
         model_tcp: tuple[str, int] | None = None,
         wall_s: float,
         cwd: str = TMP_INSIDE,
@@ -1154,17 +1188,26 @@ class SandboxExecutor:
 
     # --- unsafe (development only) ------------------------------------------------------------
 
-    def _unsafe_isolation(self) -> dict:
+    def _unsafe_isolation(self) -> dict[str, Any]:
         return {"sandboxed": False, "unsandboxed": True, "reason": sandbox_status(self.bwrap)[1]}
 
-    def _unsafe(self, job: HarnessJob):
+    def _unsafe(self, job: HarnessJob) -> IsolatedHarness:
         python = self.runtime_dir / "bin" / "python"
         executor = SubprocessExecutor(python=str(python) if python.exists() else None)
         handle = executor.launch(job)
         handle.isolation = self._unsafe_isolation()
         return handle
 
-    def _run_unsafe(self, argv, *, env, timeout, stdin, mounts, cwd) -> SandboxResult:
+    def _run_unsafe(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None,
+        timeout: float,
+        stdin: bytes | None,
+        mounts: Mapping[str, Path],
+        cwd: str,
+    ) -> SandboxResult:
         """No isolation at all: a plain subprocess, inside paths mapped to the host's."""
         tmp = tempfile.mkdtemp(prefix="sandbox-unsafe-")
         mapping = {**{k: str(v) for k, v in mounts.items()}, TMP_INSIDE: tmp, RUNTIME_INSIDE: str(self.runtime_dir)}
@@ -1193,7 +1236,7 @@ class SandboxExecutor:
             )
         finally:
             os.close(stdin_fd)
-        pipes = _Pipes({"stdout": proc.stdout, "stderr": proc.stderr}, self.output_limit)
+        pipes = _Pipes({"stdout": piped(proc.stdout), "stderr": piped(proc.stderr)}, self.output_limit)
         killed = None
         try:
             while pipes.open or proc.poll() is None:
