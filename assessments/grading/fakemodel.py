@@ -196,9 +196,9 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "FakeModel",
@@ -211,7 +211,7 @@ __all__ = [
     "system_text",
 ]
 
-Responder = Callable[[dict, random.Random], "str | dict"]
+Responder = Callable[[dict[str, Any], random.Random], "str | dict[str, Any]"]
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -322,7 +322,7 @@ def _invalid_kind(value: str) -> str:
     return value
 
 
-_STATUS_PARAMS = {
+_STATUS_PARAMS: dict[str, Callable[[str], Any]] = {
     "retry_after": _optional_num,
     "retry_after_ms": _num,
     "should_retry": _flag,
@@ -359,7 +359,7 @@ class _ScriptParser:
         self.text = text
         self.pos = 0
 
-    def fail(self, what: str) -> None:
+    def fail(self, what: str) -> NoReturn:
         raise ValueError(f"bad fake-model script {self.text!r}: {what} (at position {self.pos})")
 
     def peek(self) -> str:
@@ -367,7 +367,7 @@ class _ScriptParser:
             self.pos += 1
         return self.text[self.pos : self.pos + 1]
 
-    def take(self, pattern: re.Pattern, what: str) -> str:
+    def take(self, pattern: re.Pattern[str], what: str) -> str:
         self.peek()
         match = pattern.match(self.text, self.pos)
         if not match:
@@ -480,7 +480,7 @@ def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def system_text(body: dict) -> str:
+def system_text(body: dict[str, Any]) -> str:
     """The request's system prompt as one string (a list of text blocks is joined)."""
     system = body.get("system")
     if isinstance(system, str):
@@ -499,7 +499,7 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def last_user_text(body: dict) -> str:
+def last_user_text(body: dict[str, Any]) -> str:
     """The text of the last user message (empty if none)."""
     for message in reversed(body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
@@ -527,7 +527,7 @@ def _content_chars(content: Any) -> int:
     return total
 
 
-def estimate_tokens(body: dict) -> int:
+def estimate_tokens(body: dict[str, Any]) -> int:
     """Input tokens: ceil(chars / 4) over system, message texts and tool definitions (min 1)."""
     chars = len(system_text(body))
     for message in body.get("messages") or []:
@@ -538,7 +538,7 @@ def estimate_tokens(body: dict) -> int:
     return max(1, math.ceil(chars / 4))
 
 
-def _block_chars(block: dict) -> int:
+def _block_chars(block: dict[str, Any]) -> int:
     if block.get("type") == "text":
         return len(block.get("text", ""))
     if block.get("type") == "tool_use":
@@ -546,14 +546,14 @@ def _block_chars(block: dict) -> int:
     return len(_compact(block))
 
 
-def _output_tokens(blocks: list[dict]) -> int:
+def _output_tokens(blocks: list[dict[str, Any]]) -> int:
     return max(1, math.ceil(sum(_block_chars(b) for b in blocks) / 4))
 
 
 _OPENERS = ("Here is a plain answer", "A short answer", "My answer")
 
 
-def default_responder(body: dict, rng: random.Random) -> str:
+def default_responder(body: dict[str, Any], rng: random.Random) -> str:
     """A healthy model that answers plainly, echoing (a bounded part of) the question."""
     question = " ".join(last_user_text(body).split())
     if not question:
@@ -570,10 +570,10 @@ def default_responder(body: dict, rng: random.Random) -> str:
 
 @dataclass
 class _Reply:
-    blocks: list[dict]
+    blocks: list[dict[str, Any]]
     stop_reason: str | None
     stop_sequence: str | None = None
-    stop_details: dict | None = None
+    stop_details: dict[str, Any] | None = None
 
     @property
     def output_tokens(self) -> int:
@@ -592,11 +592,11 @@ _PROSE_AFTER = (
 )
 
 
-def _prose(text: str, rng: random.Random, params: dict) -> str:
+def _prose(text: str, rng: random.Random, params: dict[str, Any]) -> str:
     return f"{rng.choice(_PROSE_BEFORE)}\n\n{text}\n\n{rng.choice(_PROSE_AFTER)}"
 
 
-def _fenced(text: str, rng: random.Random, params: dict) -> str:
+def _fenced(text: str, rng: random.Random, params: dict[str, Any]) -> str:
     return f"```json\n{text}\n```"
 
 
@@ -620,12 +620,12 @@ _JSON_CORRUPTIONS = {
 }
 
 
-def _invalid_json(text: str, rng: random.Random, params: dict) -> str:
+def _invalid_json(text: str, rng: random.Random, params: dict[str, Any]) -> str:
     kind = params.get("kind") or rng.choice(sorted(_JSON_CORRUPTIONS))
     return _JSON_CORRUPTIONS[kind](text)
 
 
-def _wrong_schema(text: str, rng: random.Random, params: dict) -> str:
+def _wrong_schema(text: str, rng: random.Random, params: dict[str, Any]) -> str:
     try:
         value = json.loads(text)
     except ValueError:
@@ -658,12 +658,14 @@ def _rand_id(rng: random.Random, prefix: str) -> str:
     return prefix + "".join(rng.choices(_ALNUM, k=22))
 
 
-def _normalise(raw: Any, rng: random.Random) -> tuple[list[dict], str | None, str | None]:
+def _normalise(raw: Any, rng: random.Random) -> tuple[list[dict[str, Any]], str | None, str | None]:
     if isinstance(raw, str):
         return [{"type": "text", "text": raw}], None, None
     if not isinstance(raw, dict) or not ("content" in raw or "text" in raw):
         raise TypeError(f"a responder must return a str or a dict with content, not {raw!r:.80}")
-    blocks = [dict(b) for b in raw["content"]] if "content" in raw else [{"type": "text", "text": str(raw["text"])}]
+    blocks: list[dict[str, Any]] = (
+        [dict(b) for b in raw["content"]] if "content" in raw else [{"type": "text", "text": str(raw["text"])}]
+    )
     for block in blocks:
         if block.get("type") == "tool_use":
             block.setdefault("id", _rand_id(rng, "toolu_01"))
@@ -671,7 +673,7 @@ def _normalise(raw: Any, rng: random.Random) -> tuple[list[dict], str | None, st
     return blocks, raw.get("stop_reason"), raw.get("stop_sequence")
 
 
-def _truncate(blocks: list[dict], tokens: int) -> tuple[list[dict], bool]:
+def _truncate(blocks: list[dict[str, Any]], tokens: int) -> tuple[list[dict[str, Any]], bool]:
     """Keep ``4 * tokens`` characters of output; a tool_use block that does not fit is dropped."""
     room, kept = tokens * 4, []
     for block in blocks:
@@ -686,7 +688,9 @@ def _truncate(blocks: list[dict], tokens: int) -> tuple[list[dict], bool]:
     return kept, False
 
 
-def _cut_at_stop_sequence(blocks: list[dict], sequences: list) -> tuple[list[dict], str] | None:
+def _cut_at_stop_sequence(
+    blocks: list[dict[str, Any]], sequences: list[Any]
+) -> tuple[list[dict[str, Any]], str] | None:
     sequences = [s for s in sequences if isinstance(s, str) and s]
     for index, block in enumerate(blocks):
         if block.get("type") != "text":
@@ -698,7 +702,7 @@ def _cut_at_stop_sequence(blocks: list[dict], sequences: list) -> tuple[list[dic
     return None
 
 
-def _compose(body: dict, step: Step, responder: Responder, rng: random.Random) -> _Reply:
+def _compose(body: dict[str, Any], step: Step, responder: Responder, rng: random.Random) -> _Reply:
     name, params = step.name, step.params
     if name == "echo_system":
         raw: Any = system_text(body)
@@ -749,7 +753,7 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict:
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,
         "cache_creation_input_tokens": 0,
@@ -760,7 +764,7 @@ def _usage(input_tokens: int, output_tokens: int) -> dict:
     }
 
 
-def _message(msg_id: str, model: str, reply: _Reply, input_tokens: int) -> dict:
+def _message(msg_id: str, model: str, reply: _Reply, input_tokens: int) -> dict[str, Any]:
     return {
         "model": model,
         "id": msg_id,
@@ -780,12 +784,14 @@ def _pieces(text: str, size: int = 3) -> list[str]:
     return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
 
 
-def _sse_events(message: dict) -> list[tuple[str, dict]]:
+def _sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     start = dict(message, content=[], stop_reason=None, stop_sequence=None, stop_details=None)
     start["usage"] = _usage(message["usage"]["input_tokens"], 1)
-    events: list[tuple[str, dict]] = [("message_start", {"type": "message_start", "message": start})]
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
     ping = ("ping", {"type": "ping"})
     for index, block in enumerate(message["content"]):
+        first: dict[str, Any]
+        deltas: list[dict[str, Any]]
         kind = block.get("type")
         if kind == "text":
             first, deltas = (
@@ -818,11 +824,11 @@ def _sse_events(message: dict) -> list[tuple[str, dict]]:
     return events
 
 
-def _sse(name: str, data: dict) -> bytes:
+def _sse(name: str, data: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _dumps(data) + b"\n\n"
 
 
-def _error_body(err_type: str, message: str, request_id: str) -> dict:
+def _error_body(err_type: str, message: str, request_id: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": err_type, "message": message}, "request_id": request_id}
 
 
@@ -855,13 +861,14 @@ def _redact(value: str) -> str:
     return (scheme + " " if scheme else "") + head + "…" + tail
 
 
-_date_cache = [0, ""]
+_date_cache: tuple[int, str] = (0, "")
 
 
 def _http_date() -> str:
+    global _date_cache
     now = int(time.time())
     if _date_cache[0] != now:  # formatting a date per request would cost more than the rest
-        _date_cache[:] = [now, email.utils.formatdate(now, usegmt=True)]
+        _date_cache = (now, email.utils.formatdate(now, usegmt=True))
     return _date_cache[1]
 
 
@@ -891,7 +898,7 @@ class _Exchange:
 
     conn: _Handler
     req: _Request
-    record: dict
+    record: dict[str, Any]
     rng: random.Random
     status: int | None = None
     outcome: str = "complete"
@@ -971,7 +978,8 @@ class _Handler(socketserver.BaseRequestHandler):
         return request
 
     def _read_chunked(self) -> bytes | None:
-        parts, total = [], 0
+        parts: list[bytes] = []
+        total = 0
         while True:
             size = int(self.rfile.readline(_MAX_LINE).split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -1139,7 +1147,7 @@ class FakeModel:
 
     def _clear(self, steps: list[Step]) -> None:
         self._cursor = _Cursor(steps)
-        self._records: list[dict] = []
+        self._records: list[dict[str, Any]] = []
         self._unrecorded = 0  # requests past max_records: answered with a 429, counted, not kept
         self._kept_body_bytes = 0
         self._bodies_dropped = 0  # requests past max_kept_body_bytes: recorded without their body
@@ -1225,7 +1233,7 @@ class FakeModel:
         return f"http://{host}:{self.port}"
 
     @property
-    def requests(self) -> list[dict]:
+    def requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(r) for r in self._records]
 
@@ -1234,7 +1242,7 @@ class FakeModel:
         return self._peak
 
     @property
-    def flood(self) -> dict:
+    def flood(self) -> dict[str, Any]:
         """How much traffic went past the record caps: ``requests_seen`` (every request, recorded
         or not), ``requests_unrecorded`` (past ``max_records``: a 429 and a count only) and
         ``bodies_dropped`` (past ``max_kept_body_bytes``: recorded without the body). A flood is
@@ -1338,7 +1346,7 @@ class FakeModel:
                 self._records.append(record)
         return _Exchange(h, req, record, rng, overflow=overflow)
 
-    def _keep_body(self, ex: _Exchange, body: dict, **fields: Any) -> None:
+    def _keep_body(self, ex: _Exchange, body: dict[str, Any], **fields: Any) -> None:
         """Record a validated body, unless this fake already keeps ``max_kept_body_bytes`` of them."""
         size = len(ex.req.body or b"")
         with self._lock:
@@ -1353,17 +1361,26 @@ class FakeModel:
         with self._lock:
             ex.record.update(fields)
 
-    def _send_json(self, ex: _Exchange, status: int, payload: Any, extra: list | tuple = ()) -> None:
+    def _send_json(self, ex: _Exchange, status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> None:
         headers = [("content-type", "application/json"), ("request-id", ex.record["request_id"]), *extra]
         ex.status = status
         ex.conn.send(status, headers, _dumps(payload), ex.req.keep_alive)
 
-    def _send_error(self, ex: _Exchange, status: int, err_type=None, message=None, extra: list | tuple = ()) -> None:
+    def _send_error(
+        self,
+        ex: _Exchange,
+        status: int,
+        err_type: str | None = None,
+        message: str | None = None,
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> None:
         err_type = err_type or ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
         message = message or ERROR_MESSAGES.get(err_type, "Error")
         self._send_json(ex, status, _error_body(err_type, message, ex.record["request_id"]), extra)
 
-    def _reject(self, ex: _Exchange, fault: str, status: int, message: str, extra: list | tuple = ()) -> None:
+    def _reject(
+        self, ex: _Exchange, fault: str, status: int, message: str, extra: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self._note(ex, fault=fault)
         self._send_error(ex, status, message=message, extra=extra)
 
@@ -1453,7 +1470,7 @@ class FakeModel:
             self._window.append((now, tokens))
         return None
 
-    def _play(self, ex: _Exchange, body: dict, step: Step, stream: bool) -> None:
+    def _play(self, ex: _Exchange, body: dict[str, Any], step: Step, stream: bool) -> None:
         name, params, h = step.name, step.params, ex.conn
         if step.status is not None or (name == "sse_error" and not stream):
             return self._play_status(ex, step)
@@ -1503,7 +1520,7 @@ class FakeModel:
             extra.append(("x-should-retry", "true" if params["should_retry"] else "false"))
         self._send_error(ex, status, params.get("type"), params.get("message"), extra)
 
-    def _play_stream(self, ex: _Exchange, step: Step, message: dict) -> None:
+    def _play_stream(self, ex: _Exchange, step: Step, message: dict[str, Any]) -> None:
         name, params, h = step.name, step.params, ex.conn
         events = [_sse(n, d) for n, d in _sse_events(message)]
         headers = [
@@ -1532,7 +1549,7 @@ class FakeModel:
         if not keep_alive:
             h.close()
 
-    def _drip(self, ex: _Exchange, step: Step, headers: list, payload: list[bytes]) -> None:
+    def _drip(self, ex: _Exchange, step: Step, headers: list[tuple[str, str]], payload: list[bytes]) -> None:
         seconds, count, h = step.params.get("s", 0.5), step.params.get("n"), ex.conn
         deadline = time.monotonic() + _DRIP_FOREVER_S
         ex.status = 200
@@ -1580,7 +1597,7 @@ def _to_number(value: str | None, kind: type) -> Any:
     return number if number is None or math.isfinite(number) else None
 
 
-def _validate(body: dict, counting: bool) -> str | None:
+def _validate(body: dict[str, Any], counting: bool) -> str | None:
     """The first problem the real API would report for a malformed request, or None.
 
     Every field the fake, a responder or a hidden check reads is checked for its shape here, so
@@ -1641,7 +1658,7 @@ def _system_problem(system: Any) -> str | None:
     return None
 
 
-def _blocks_problem(blocks: list, where: str, nested: bool = False) -> str | None:
+def _blocks_problem(blocks: list[Any], where: str, nested: bool = False) -> str | None:
     for index, block in enumerate(blocks):
         here = f"{where}.{index}"
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
@@ -1682,7 +1699,8 @@ def _load_responder(spec: str) -> Responder:
         module_spec.loader.exec_module(module)
     else:
         module = importlib.import_module(target)
-    return getattr(module, attr)
+    responder: Responder = getattr(module, attr)
+    return responder
 
 
 def main(argv: list[str] | None = None) -> int:

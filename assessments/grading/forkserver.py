@@ -20,13 +20,14 @@ import runpy
 import select
 import socket
 import sys
+from typing import Any
 
 
-def _send(sock: socket.socket, payload: dict) -> None:
+def _send(sock: socket.socket, payload: dict[str, Any]) -> None:
     sock.send(json.dumps(payload).encode())
 
 
-def _child(job: dict, fds: list[int]) -> None:
+def _child(job: dict[str, Any], fds: list[int]) -> None:
     try:
         os.setsid()
         for target, fd in enumerate(fds[:3]):

@@ -34,6 +34,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 _dumps = json.dumps  # captured before any candidate code can replace them
 _write = os.write
@@ -69,13 +71,13 @@ def _text(value: object, limit: int) -> str | None:
     return plain if len(plain) <= limit else plain[:limit] + "…[truncated]"
 
 
-def coerce(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[dict | None, list[str]]:
+def coerce(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[dict[str, Any] | None, list[str]]:
     """(plain view of the returned dict, contract problems). Never raises."""
     try:
         if not isinstance(value, dict):
             return None, [f"returned {type(value).__name__}, not a dict"]
         problems: list[str] = []
-        view: dict = {"keys": sorted(str(k)[:40] for k in list(dict.keys(value))[:20])}
+        view: dict[str, Any] = {"keys": sorted(str(k)[:40] for k in list(dict.keys(value))[:20])}
         status = dict.get(value, "status")
         view["status"] = _text(status, 100)
         if view["status"] is None:
@@ -106,13 +108,15 @@ def _flush() -> None:
             stream.flush()
 
 
-def _load(entry_point: str):
+def _load(entry_point: str) -> object:
     module_name, _, attr = entry_point.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr or "answer")
 
 
-def _call(channel: _Channel, fn, index: int, question: str, max_text: int, max_items: int) -> None:
+def _call(
+    channel: _Channel, fn: Callable[[str], object], index: int, question: str, max_text: int, max_items: int
+) -> None:
     channel.emit("start", i=index)
     started = _perf()
     try:
@@ -126,8 +130,10 @@ def _call(channel: _Channel, fn, index: int, question: str, max_text: int, max_i
     channel.emit("result", i=index, outcome="returned", value=view, problems=problems, duration_s=round(duration, 4))
 
 
-def _run_calls(channel: _Channel, fn, questions: list[str], threads: int, max_text: int, max_items: int) -> None:
-    work: queue.Queue = queue.Queue()
+def _run_calls(
+    channel: _Channel, fn: Callable[[str], object], questions: list[str], threads: int, max_text: int, max_items: int
+) -> None:
+    work: queue.Queue[tuple[int, str]] = queue.Queue()
     for item in enumerate(questions):
         work.put(item)
     threads = max(1, min(threads, len(questions)))

@@ -13,7 +13,10 @@ import logging
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol, Self
 
 from django.db import connection
 
@@ -42,6 +45,20 @@ class InfraError(Exception):
     """Our fault, not the candidate's: the attempt is retried."""
 
 
+class GradeFn(Protocol):
+    """``grade_fn(submission_dir, exercise_dir, on_progress, cancel=event) -> (results, isolation)``."""
+
+    def __call__(
+        self,
+        submission_dir: Path,
+        exercise_dir: Path,
+        on_progress: Callable[[int, int], None],
+        /,
+        *,
+        cancel: threading.Event,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]: ...
+
+
 class Heartbeat:
     """Beats the lease and publishes progress from a thread until stopped.
 
@@ -51,8 +68,12 @@ class Heartbeat:
     """
 
     def __init__(
-        self, run: GradingRun, lease, interval: float = HEARTBEAT_SECONDS, check_every: float = LEASE_CHECK_SECONDS
-    ):
+        self,
+        run: GradingRun,
+        lease: uuid.UUID,
+        interval: float = HEARTBEAT_SECONDS,
+        check_every: float = LEASE_CHECK_SECONDS,
+    ) -> None:
         self.run, self.lease, self.interval, self.check_every = run, lease, interval, check_every
         self.lost = threading.Event()
         self._done, self._total = 0, 0
@@ -60,11 +81,11 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name=f"heartbeat-run-{run.pk}")
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=self.interval * 2)
 
@@ -98,7 +119,7 @@ def _load_archive(run: GradingRun) -> bytes:
     submission = run.submission
     try:
         with submission.archive.open("rb") as fh:
-            data = fh.read()
+            data: bytes = fh.read()
     except OSError as exc:
         raise InfraError(f"The stored archive cannot be read: {exc}") from exc
     if hashlib.sha256(data).hexdigest() != submission.sha256:
@@ -118,7 +139,7 @@ def _package_problem(exercise: Exercise | None, slug: str, version: str) -> str 
     return None
 
 
-def _exercise_dir(run: GradingRun, lease) -> tuple[Exercise, Path]:
+def _exercise_dir(run: GradingRun, lease: uuid.UUID) -> tuple[Exercise, Path]:
     """The package to grade with: the version the run recorded, else the slug's current version.
 
     Only one version's files are on disk. When a newer version replaced them (a probe fix ships
@@ -129,7 +150,7 @@ def _exercise_dir(run: GradingRun, lease) -> tuple[Exercise, Path]:
     slug = run.submission.invitation.assessment.exercise.slug
     recorded = Exercise.objects.filter(slug=slug, version=run.exercise_version).first()
     problem = _package_problem(recorded, slug, run.exercise_version)
-    if problem is None:
+    if recorded is not None and problem is None:
         return recorded, Path(recorded.package_path)
     current = Exercise.objects.filter(slug=slug, is_current=True).exclude(version=run.exercise_version).first()
     if current is None or _package_problem(current, slug, current.version) is not None:
@@ -147,7 +168,7 @@ def _exercise_dir(run: GradingRun, lease) -> tuple[Exercise, Path]:
     return current, Path(current.package_path)
 
 
-def grading_run_execute(*, run_id: int, grade_fn) -> GradingRun | None:
+def grading_run_execute(*, run_id: int, grade_fn: GradeFn) -> GradingRun | None:
     """Claim and grade one run. ``grade_fn(submission_dir, exercise_dir, on_progress, cancel=event)``
     returns ``(results, isolation)`` where results are ProbeResult field dicts; it stops early
     (``GradingCancelled``) once ``cancel`` is set, which happens when the lease is lost.

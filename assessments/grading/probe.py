@@ -63,13 +63,13 @@ class CallResult:
     index: int
     question: str
     outcome: str  # "returned", "raised", "timed_out" (killed at the limit), "not_run"
-    value: dict | None = None  # the harness's coerced view of what was returned
+    value: dict[str, Any] | None = None  # the harness's coerced view of what was returned
     problems: list[str] = field(default_factory=list)  # contract problems the harness saw
     raised: str | None = None  # "TypeError: ..." when the call raised
     duration_s: float | None = None  # measured in the candidate's process around the call
     observed_s: float | None = None  # measured by the runner, start event to result event
 
-    def to_json(self, max_question: int = 300, max_answer: int = STORED_ANSWER_CHARS) -> dict:
+    def to_json(self, max_question: int = 300, max_answer: int = STORED_ANSWER_CHARS) -> dict[str, Any]:
         question = self.question if len(self.question) <= max_question else self.question[:max_question] + "…"
         value = self.value
         if value is not None and isinstance(value.get("answer"), str) and len(value["answer"]) > max_answer:
@@ -98,14 +98,14 @@ class Evidence:
     probe_id: str
     questions: tuple[str, ...]
     calls: list[CallResult]
-    requests: list[dict]
+    requests: list[dict[str, Any]]
     peak_in_flight: int
     wall_s: float
     call_limit_s: float
     import_s: float | None = None
     process: str = ""  # how the candidate process ended, in words
     stderr_tail: str = ""
-    flood: dict = field(default_factory=dict)
+    flood: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_seen(self) -> int:
@@ -116,7 +116,7 @@ class Evidence:
         """Every request was recorded with its body (nothing went past the fake's caps)."""
         return not (self.flood.get("requests_unrecorded") or self.flood.get("bodies_dropped"))
 
-    def to_json(self, max_body: int = STORED_BODY_CHARS) -> dict:
+    def to_json(self, max_body: int = STORED_BODY_CHARS) -> dict[str, Any]:
         """A bounded, JSON-serialisable copy for storage and reviewers, whatever the candidate sent.
 
         At most ``STORED_REQUESTS`` request summaries, their body excerpts sharing
@@ -163,7 +163,7 @@ _RECORD_FIELDS = (
 )
 
 
-def _summarise(record: dict, max_body: int) -> dict:
+def _summarise(record: dict[str, Any], max_body: int) -> dict[str, Any]:
     out = {k: record.get(k) for k in _RECORD_FIELDS}
     body = record.get("body")
     if body is not None:

@@ -29,6 +29,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 CHUNK = 64 * 1024
 
@@ -45,7 +46,7 @@ class ArchiveLimits:
     max_depth: int = 20
 
     @classmethod
-    def from_exercise(cls, limits: dict | None) -> "ArchiveLimits":
+    def from_exercise(cls, limits: dict[str, Any] | None) -> "ArchiveLimits":
         limits = limits or {}
         default = cls()
         return cls(
@@ -184,7 +185,9 @@ def _common_root(paths: list[PurePosixPath]) -> str:
     return top
 
 
-def unpack_archive(data: bytes, dest: Path, limits: ArchiveLimits | None = None, *, strip_single_root: bool = True):
+def unpack_archive(
+    data: bytes, dest: Path, limits: ArchiveLimits | None = None, *, strip_single_root: bool = True
+) -> Manifest:
     """Validate ``data`` and write its files under ``dest`` (which must be empty or absent).
 
     With ``strip_single_root``, an archive whose every file sits in one top folder (the
@@ -249,7 +252,9 @@ def unpack_archive(data: bytes, dest: Path, limits: ArchiveLimits | None = None,
     return manifest
 
 
-def _write_member(zf, info, dest: Path, rel: PurePosixPath, total: int, limits: ArchiveLimits) -> int:
+def _write_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, rel: PurePosixPath, total: int, limits: ArchiveLimits
+) -> int:
     target_dir = dest
     for part in rel.parts[:-1]:
         target_dir = target_dir / part
