@@ -1,6 +1,8 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.contrib.auth.models import User
+
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -9,13 +11,13 @@ from assessments.models import Assessment, GradingRun, WorkerHeartbeat
 WORKER_FRESH_FOR = timedelta(minutes=3)
 
 
-def assessments_owned_by(user, qs=None):
+def assessments_owned_by(user: User, qs: QuerySet[Assessment] | None = None) -> QuerySet[Assessment]:
     """The assessments a manager may see: their own, or every one for a superuser."""
     qs = Assessment.objects.all() if qs is None else qs
     return qs if user.is_superuser else qs.filter(owner=user)
 
 
-def owned_assessment_or_404(*, user, pk: int) -> Assessment:
+def owned_assessment_or_404(*, user: User, pk: int) -> Assessment:
     """The assessment if this manager owns it (any, for a superuser); else 404, so another's is not even named.
 
     The one owner check of every manager view on an assessment (its page, reviews, reports).
@@ -24,7 +26,7 @@ def owned_assessment_or_404(*, user, pk: int) -> Assessment:
     return get_object_or_404(qs, pk=pk)
 
 
-def workers_online(*, now=None) -> list[WorkerHeartbeat]:
+def workers_online(*, now: datetime | None = None) -> list[WorkerHeartbeat]:
     now = now or timezone.now()
     return list(WorkerHeartbeat.objects.filter(seen_at__gte=now - WORKER_FRESH_FOR).order_by("hostname"))
 

@@ -1,10 +1,14 @@
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from assessments.packages import ExercisePackage
 from core.audit import audit_record
 from core.transitions import apply_transition
 
@@ -15,10 +19,10 @@ class LeaseLost(Exception):
 
 def assessment_create(
     *,
-    owner,
+    owner: User,
     title: str,
     exercise: Exercise,
-    rubric,
+    rubric: Any,  # a rubrics.Rubric: that app sits above this one, which may not import it
     closes_at: datetime,
     time_limit_minutes: int | None = None,
     reviewers_per_submission: int = 2,
@@ -40,8 +44,11 @@ def assessment_create(
 # --- Grading runs: the database is the source of truth, the broker only a doorbell ---------------
 
 
-def grading_run_create(*, submission, exercise_version: str) -> GradingRun:
-    """Create a queued run. Sending its task is the caller's (workflows.uploads), on commit."""
+def grading_run_create(*, submission: Any, exercise_version: str) -> GradingRun:
+    """Create a queued run. Sending its task is the caller's (workflows.uploads), on commit.
+
+    ``submission`` is a candidates.Submission: that app sits above this one, which may not import it.
+    """
     return GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
 
 
@@ -61,7 +68,7 @@ def grading_run_claim(*, run: GradingRun, now: datetime | None = None) -> uuid.U
     return token
 
 
-def _under_lease(run: GradingRun, lease_token: uuid.UUID):
+def _under_lease(run: GradingRun, lease_token: uuid.UUID) -> QuerySet[GradingRun]:
     return GradingRun.objects.filter(pk=run.pk, state=GradingRun.RUNNING, lease_token=lease_token)
 
 
@@ -74,7 +81,9 @@ def grading_run_heartbeat(*, run: GradingRun, lease_token: uuid.UUID, done: int,
     run.progress_done, run.progress_total = done, total
 
 
-def grading_run_finish(*, run: GradingRun, lease_token: uuid.UUID, results: list[dict], isolation: dict) -> GradingRun:
+def grading_run_finish(
+    *, run: GradingRun, lease_token: uuid.UUID, results: list[dict[str, Any]], isolation: dict[str, Any]
+) -> GradingRun:
     """Replace the run's results and mark it done, but only while this worker still holds the lease.
 
     Re-running the same run is idempotent: the old result set is deleted in the same
@@ -104,12 +113,13 @@ def grading_run_lease_held(*, run: GradingRun, lease_token: uuid.UUID) -> bool:
     return _under_lease(run, lease_token).exists()
 
 
-def grading_runs_supersede(*, submission) -> list[int]:
+def grading_runs_supersede(*, submission: Any) -> list[int]:
     """Stop grading every older upload of the same invitation: a newer one is the one assessed.
 
     Queued, running and failed runs of older uploads end as ``superseded``; a worker that holds
     one loses its lease, notices within a second or so, kills its boxes and writes nothing. Call
-    inside the transaction that stores ``submission``.
+    inside the transaction that stores ``submission`` (a candidates.Submission: that app sits above
+    this one, which may not import it).
     """
     older = GradingRun.objects.filter(
         submission__invitation_id=submission.invitation_id,
@@ -143,7 +153,7 @@ def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: 
     return run
 
 
-def grading_run_requeue(*, run: GradingRun, actor) -> GradingRun:
+def grading_run_requeue(*, run: GradingRun, actor: User) -> GradingRun:
     """Staff send a run that failed on our side back to the queue, with a fresh attempt budget.
 
     Sending its task is the caller's (workflows.grading.grading_run_regrade), on commit.
@@ -184,7 +194,7 @@ class ExerciseSyncError(Exception):
     pass
 
 
-def exercise_version_sync(*, package, force: bool = False) -> tuple[Exercise, str]:
+def exercise_version_sync(*, package: ExercisePackage, force: bool = False) -> tuple[Exercise, str]:
     """Load one package version's row. Returns (exercise, 'created'|'updated'|'unchanged').
 
     A version is immutable once synced: submissions record the version they were graded

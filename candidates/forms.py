@@ -1,5 +1,6 @@
 import csv
 import io
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -21,8 +22,9 @@ class CsvInviteForm(forms.Form):
     csv_file = forms.FileField(required=False, label="CSV file")
     csv_text = forms.CharField(required=False, label="Or paste lines", widget=forms.Textarea(attrs={"rows": 4}))
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns; the stubs allow an override's None
         upload, text = cleaned.get("csv_file"), (cleaned.get("csv_text") or "").strip()
         if upload:
             if upload.size > MAX_CSV_BYTES:

@@ -9,14 +9,15 @@ import calendar
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import markdown
 import nh3
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import dateformat, timezone
 
-from assessments.models import FAILURE_MODES, Assessment, GradingRun, ProbeResult
+from assessments.models import FAILURE_MODES, Assessment, Exercise, GradingRun, ProbeResult
 from candidates.models import Candidate, Invitation, Submission, hash_token
 
 # A raw token is secrets.token_urlsafe(32): 43 characters. Anything far longer is not ours, and
@@ -75,7 +76,7 @@ def portal_invitation_get(*, pk: int) -> Invitation | None:
     )
 
 
-def invitation_contact(invitation: Invitation) -> dict:
+def invitation_contact(invitation: Invitation) -> dict[str, str]:
     """Who the candidate should talk to: the person who invited them, else the assessment's owner."""
     person = invitation.invited_by or invitation.assessment.owner
     if person is None:
@@ -105,7 +106,7 @@ def upload_limit_message(invitation: Invitation) -> str:
     )
 
 
-def ignored_files_sentence(ignored: list[dict], *, named: int = 3) -> str:
+def ignored_files_sentence(ignored: list[dict[str, Any]], *, named: int = 3) -> str:
     """ "We ignored 3 files: a, b and c (compiled Python: we run your source files)." or "" for none."""
     if not ignored:
         return ""
@@ -138,7 +139,7 @@ def duration_words(minutes: int) -> str:
     return " ".join(parts)
 
 
-def exercise_brief_html(exercise) -> str:
+def exercise_brief_html(exercise: Exercise) -> str:
     """The exercise's brief.md as sanitised HTML ('' when the package has no brief on this machine)."""
     path = Path(exercise.package_path) / "brief.md"
     try:
@@ -173,7 +174,7 @@ def _blank_line_before_lists(text: str) -> str:
 # --- Feedback per failure mode ----------------------------------------------------------------------
 
 
-def feedback_summary(*, invitation: Invitation) -> list[dict]:
+def feedback_summary(*, invitation: Invitation) -> list[dict[str, str]]:
     """One verdict per failure mode from the latest finished run of the latest upload.
 
     All probes of a mode passed: handled; some: partly; none: not handled. Infrastructure
@@ -220,7 +221,7 @@ def months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month + 1, day=day)
 
 
-def candidates_past_retention(*, now: datetime, months: int):
+def candidates_past_retention(*, now: datetime, months: int) -> QuerySet[Candidate]:
     """Candidates whose data the portal promised to delete: every invitation ended ``months`` ago or more.
 
     An invitation has ended when it was decided, expired or withdrawn (``closed_at``), or when its
@@ -243,7 +244,7 @@ def candidates_past_retention(*, now: datetime, months: int):
 # --- The manager's lists ------------------------------------------------------------------------------
 
 
-def assessments_with_funnel(*, include_archived: bool = False):
+def assessments_with_funnel(*, include_archived: bool = False) -> QuerySet[Assessment]:
     """Assessments with one count per invitation state, in one query."""
     qs = Assessment.objects.select_related("exercise", "owner")
     if not include_archived:
@@ -252,7 +253,7 @@ def assessments_with_funnel(*, include_archived: bool = False):
     return qs.annotate(**{f"n_{state}": c for state, c in counts.items()}, n_total=Count("invitations"))
 
 
-def assessment_invitations(*, assessment: Assessment):
+def assessment_invitations(*, assessment: Assessment) -> QuerySet[Invitation]:
     """The invitations of one assessment with their latest submission and its latest run."""
     latest_submission = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
     latest_run = GradingRun.objects.filter(submission__invitation=OuterRef("pk")).order_by("-queued_at", "-pk")

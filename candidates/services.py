@@ -6,8 +6,10 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
@@ -52,7 +54,7 @@ def candidate_get_or_create(*, name: str, email: str) -> Candidate:
 
 
 def invitation_create(
-    *, assessment: Assessment, candidate: Candidate, invited_by, ttl_days: int | None = None
+    *, assessment: Assessment, candidate: Candidate, invited_by: User, ttl_days: int | None = None
 ) -> tuple[Invitation, str]:
     """Create an invitation and return it with its raw token, which is never stored or shown again."""
     if not assessment.is_open:
@@ -101,14 +103,14 @@ def invitation_expire(*, invitation: Invitation) -> Invitation:
     return invitation
 
 
-def invitation_withdraw(*, invitation: Invitation, actor, reason: str = "") -> Invitation:
+def invitation_withdraw(*, invitation: Invitation, actor: User, reason: str = "") -> Invitation:
     apply_transition(invitation, Invitation.WITHDRAWN, closed_at=timezone.now())
     audit_record(actor=actor, action="invitation.withdrawn", target=invitation, data={"reason": reason})
     return invitation
 
 
 def submission_store(
-    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict] | None = None
+    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict[str, Any]] | None = None
 ) -> Submission:
     """Store one upload: the row, the archive file, the invitation's state, the audit trail.
 
@@ -171,7 +173,7 @@ def invitation_mark_reviewed(*, invitation: Invitation) -> Invitation:
     return invitation
 
 
-def decision_record(*, invitation: Invitation, outcome: str, reason: str, actor) -> Decision:
+def decision_record(*, invitation: Invitation, outcome: str, reason: str, actor: User) -> Decision:
     reason = reason.strip()
     if not reason:
         raise InvitationError("A decision needs a reason.")
@@ -249,7 +251,7 @@ def invitation_email_send(*, invitation: Invitation, token: str) -> bool:
     return True
 
 
-def invitation_invite(*, assessment: Assessment, name: str, email: str, invited_by) -> tuple[Invitation, bool]:
+def invitation_invite(*, assessment: Assessment, name: str, email: str, invited_by: User) -> tuple[Invitation, bool]:
     """Invite one person (creating the candidate if new) and email their link.
 
     Returns (invitation, email_sent). Raises InvitationError when they cannot be invited.
@@ -262,7 +264,9 @@ def invitation_invite(*, assessment: Assessment, name: str, email: str, invited_
     return invitation, invitation_email_send(invitation=invitation, token=token)
 
 
-def invitations_invite_many(*, assessment: Assessment, rows: list[tuple[int, str, str]], invited_by) -> InviteReport:
+def invitations_invite_many(
+    *, assessment: Assessment, rows: list[tuple[int, str, str]], invited_by: User
+) -> InviteReport:
     """Invite every (line, name, email) row; a refused row is reported and the others go ahead."""
     report = InviteReport()
     for line, name, email in rows:
@@ -277,7 +281,7 @@ def invitations_invite_many(*, assessment: Assessment, rows: list[tuple[int, str
     return report
 
 
-def invitation_token_rotate(*, invitation: Invitation, actor, audit: bool = True) -> str:
+def invitation_token_rotate(*, invitation: Invitation, actor: User, audit: bool = True) -> str:
     """Give the invitation a new raw token (the old link stops working) and return it.
 
     Only hashes are stored, so this is the only way to hand out a link again. ``audit=False``
@@ -291,7 +295,7 @@ def invitation_token_rotate(*, invitation: Invitation, actor, audit: bool = True
     return token
 
 
-def invitation_link_resend(*, invitation: Invitation, actor) -> bool:
+def invitation_link_resend(*, invitation: Invitation, actor: User) -> bool:
     """A manager's "Resend link": a new link by email, and a fresh expiry if they have not started."""
     if invitation.candidate.erased_at is not None:
         raise InvitationError("This candidate's data was erased; there is nobody to send a link to.")
@@ -339,7 +343,7 @@ def submission_notes_combine(*, form_notes: str, archive_notes: str) -> str:
 @dataclass(frozen=True)
 class CheckedUpload:
     notes: str  # the form's notes and NOTES.md from the archive, combined
-    ignored_files: list[dict]  # what unpacking left out, for the candidate and reviewers
+    ignored_files: list[dict[str, Any]]  # what unpacking left out, for the candidate and reviewers
 
 
 def upload_check(*, invitation: Invitation, archive: bytes, notes: str = "") -> CheckedUpload:
@@ -380,7 +384,7 @@ def upload_check(*, invitation: Invitation, archive: bytes, notes: str = "") -> 
 # --- After the decision: feedback, and erasure on request -----------------------------------------
 
 
-def invitation_feedback_release(*, invitation: Invitation, actor) -> Invitation:
+def invitation_feedback_release(*, invitation: Invitation, actor: User) -> Invitation:
     """Let the candidate see one verdict per failure mode (never anything more specific)."""
     if invitation.state != Invitation.DECIDED:
         raise InvitationError("Feedback can be released only after a decision.")
@@ -430,7 +434,7 @@ def candidates_erase_past_retention(*, now: datetime | None = None, months: int 
 
 
 def candidate_erase(
-    *, candidate: Candidate, actor, reason: str = "requested", erased_text: str = ERASED_TEXT
+    *, candidate: Candidate, actor: User | None, reason: str = "requested", erased_text: str = ERASED_TEXT
 ) -> Candidate:
     """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
 
