@@ -7,7 +7,7 @@ place for this arithmetic: the reviews pages, the flagging of disagreements and 
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, permutations
 
@@ -31,7 +31,7 @@ def _pairable_units(data: Sequence[Sequence[int | None]]) -> list[list[int]]:
     n_units = max((len(row) for row in data), default=0)
     units = []
     for u in range(n_units):
-        values = [row[u] for row in data if u < len(row) and row[u] is not None]
+        values = [value for row in data if u < len(row) and (value := row[u]) is not None]
         if len(values) >= 2:
             units.append(values)
     return units
@@ -49,7 +49,7 @@ def krippendorff_alpha(data: Sequence[Sequence[int | None]], level: str = "ordin
         m = len(values)
         for a, b in permutations(range(m), 2):
             coincidence[(values[a], values[b])] += 1 / (m - 1)
-    n_c: Counter = Counter()
+    n_c: dict[int, float] = defaultdict(float)  # weighted counts: a Counter holds ints
     for (c, _k), weight in coincidence.items():
         n_c[c] += weight
     n = sum(n_c.values())
@@ -62,7 +62,7 @@ def krippendorff_alpha(data: Sequence[Sequence[int | None]], level: str = "ordin
     return 1 - (n - 1) * observed / expected
 
 
-def _metric(level: str, categories: list[int], n_c: Counter):
+def _metric(level: str, categories: list[int], n_c: Mapping[int, float]) -> Callable[[int, int], float]:
     if level == "nominal":
         return lambda c, k: 0.0 if c == k else 1.0
     if level == "interval":
@@ -70,7 +70,7 @@ def _metric(level: str, categories: list[int], n_c: Counter):
     if level == "ordinal":
         index = {c: i for i, c in enumerate(categories)}
 
-        def ordinal(c, k):
+        def ordinal(c: int, k: int) -> float:
             lo, hi = sorted((index[c], index[k]))
             between = sum(n_c[categories[g]] for g in range(lo, hi + 1))
             return (between - (n_c[c] + n_c[k]) / 2) ** 2
@@ -142,7 +142,7 @@ class ReviewersAgreement:
 def reviewers_agreement(data: Sequence[Sequence[int | None]]) -> ReviewersAgreement:
     """``data`` is reviewers × criteria (None where a reviewer gave no level)."""
     n_units = max((len(row) for row in data), default=0)
-    per_unit = [[row[i] for row in data if i < len(row) and row[i] is not None] for i in range(n_units)]
+    per_unit = [[value for row in data if i < len(row) and (value := row[i]) is not None] for i in range(n_units)]
     pairable = [levels for levels in per_unit if len(levels) >= 2]
     exact, within_one = pairwise_agreement(pairable)
     return ReviewersAgreement(

@@ -5,9 +5,12 @@ running candidate code, so every string in it is hostile: nothing here builds HT
 templates escape it.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from assessments.models import FAILURE_MODES, OutcomeCounts
+from assessments.models import FAILURE_MODES, OutcomeCounts, ProbeResult
+from rubrics.models import Criterion
 
 # Pass rate (errors excluded) -> suggested level, highest threshold first.
 SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
@@ -33,10 +36,10 @@ class Suggestion:
 class ModeGroup(OutcomeCounts):
     slug: str
     title: str
-    results: list = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
 
 
-def suggested_level(results) -> Suggestion:
+def suggested_level(results: Iterable[ProbeResult]) -> Suggestion:
     """The level the probe outcomes point at; infrastructure errors are not the candidate's doing."""
     counts = OutcomeCounts()
     for result in results:
@@ -47,12 +50,12 @@ def suggested_level(results) -> Suggestion:
     return Suggestion(level, counts.passed, counts.judged, counts.errors)
 
 
-def suggestions_for(criteria, results) -> dict[int, Suggestion | None]:
+def suggestions_for(criteria: Iterable[Criterion], results: Iterable[ProbeResult]) -> dict[int, Suggestion | None]:
     """Per criterion id: the suggestion from the results of its failure modes (None: no failure modes)."""
-    by_mode: dict[str, list] = {}
+    by_mode: dict[str, list[ProbeResult]] = {}
     for result in results:
         by_mode.setdefault(result.failure_mode, []).append(result)
-    out = {}
+    out: dict[int, Suggestion | None] = {}
     for criterion in criteria:
         if not criterion.failure_modes:
             out[criterion.pk] = None
@@ -62,7 +65,7 @@ def suggestions_for(criteria, results) -> dict[int, Suggestion | None]:
     return out
 
 
-def group_by_failure_mode(results) -> list[ModeGroup]:
+def group_by_failure_mode(results: Iterable[ProbeResult]) -> list[ModeGroup]:
     titles = dict(FAILURE_MODES)
     groups: dict[str, ModeGroup] = {}
     for result in results:
@@ -76,7 +79,7 @@ def group_by_failure_mode(results) -> list[ModeGroup]:
     return sorted(groups.values(), key=lambda g: order.index(g.slug) if g.slug in order else len(order))
 
 
-def _present(result) -> dict:
+def _present(result: ProbeResult) -> dict[str, Any]:
     evidence = result.evidence if isinstance(result.evidence, dict) else {}
     calls = [c for c in evidence.get("calls") or [] if isinstance(c, dict)]
     return {
@@ -95,19 +98,20 @@ def _present(result) -> dict:
     }
 
 
-def _requests_total(evidence: dict) -> int:
+def _requests_total(evidence: dict[str, Any]) -> int:
     """Every request the probe saw: past the stored (and the drawn) ones, a flood is only counted."""
     stored = len(evidence.get("requests") or [])
     total = _int(evidence.get("requests_total"))
     return max(total or 0, stored)
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _call(call: dict) -> dict:
-    value = call.get("value") if isinstance(call.get("value"), dict) else {}
+def _call(call: dict[str, Any]) -> dict[str, Any]:
+    returned = call.get("value")
+    value = returned if isinstance(returned, dict) else {}
     citations = value.get("citations")
     return {
         "question": _text(call.get("question")),
@@ -121,11 +125,11 @@ def _call(call: dict) -> dict:
     }
 
 
-def _num(value) -> float | None:
+def _num(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _bar_kind(request: dict, ended: float | None) -> str:
+def _bar_kind(request: dict[str, Any], ended: float | None) -> str:
     status = request.get("status")
     if ended is None or request.get("outcome") in ("dropped", "stalled", "cut"):
         return "stall"
@@ -138,27 +142,32 @@ def _bar_kind(request: dict, ended: float | None) -> str:
     return "ok"
 
 
-def timeline(evidence: dict) -> dict | None:
+def timeline(evidence: dict[str, Any]) -> dict[str, Any] | None:
     """Geometry for an inline SVG: one bar per model request, x = seconds since the first arrival.
 
     A request that never ended is drawn to the end of the probe's window and marked as a stall;
     a pause of a second or more between one request's end and the next arrival is marked as a gap.
     """
-    requests = [r for r in evidence.get("requests") or [] if isinstance(r, dict) and _num(r.get("arrived")) is not None]
-    if not requests:
+    arrivals = [
+        (arrived, r)
+        for r in evidence.get("requests") or []
+        if isinstance(r, dict) and (arrived := _num(r.get("arrived"))) is not None
+    ]
+    if not arrivals:
         return None
-    requests = sorted(requests, key=lambda r: _num(r["arrived"]))[:60]
-    t0 = _num(requests[0]["arrived"])
+    arrivals = sorted(arrivals, key=lambda pair: pair[0])[:60]
+    requests = [r for _, r in arrivals]
+    t0 = arrivals[0][0]
     ends = [_num(r.get("ended")) for r in requests]
-    last = max([e for e in ends if e is not None] + [_num(r["arrived"]) for r in requests])
+    last = max([e for e in ends if e is not None] + [arrived for arrived, _ in arrivals])
     span = max(last - t0, 0.001)
     wall = _num(evidence.get("wall_s"))
     if any(e is None for e in ends) and wall:
         span = max(span, min(wall, span * 4 + 1))
     scale = TIMELINE_WIDTH / span
     bars, gaps, previous_end = [], [], None
-    for row, (request, ended) in enumerate(zip(requests, ends, strict=True)):
-        start = _num(request["arrived"]) - t0
+    for row, ((arrived, request), ended) in enumerate(zip(arrivals, ends, strict=True)):
+        start = arrived - t0
         stop = (ended - t0) if ended is not None else span
         kind = _bar_kind(request, ended)
         y = row * ROW_HEIGHT + 4
@@ -204,7 +213,7 @@ def timeline(evidence: dict) -> dict | None:
     }
 
 
-def _ticks(span: float, scale: float, height: int) -> list[dict]:
+def _ticks(span: float, scale: float, height: int) -> list[dict[str, str]]:
     step = next((s for s in (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300) if span / s <= 8), 600)
     ticks, i = [], 0
     while i * step <= span + 1e-9:
@@ -217,5 +226,5 @@ def _f(value: float, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None

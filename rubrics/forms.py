@@ -1,4 +1,8 @@
+from typing import Any
+
 from django import forms
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 
 from rubrics.models import LEVELS
 
@@ -18,11 +22,10 @@ class ResolveForm(forms.Form):
 
 
 class ReviewerChoiceForm(forms.Form):
-    reviewer = forms.ModelChoiceField(queryset=None, label="Reviewer")
-
-    def __init__(self, *args, reviewers, **kwargs):
+    def __init__(self, *args: Any, reviewers: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reviewer"].queryset = reviewers
+        # Built here, where its choices are known, so the field is typed by them.
+        self.fields["reviewer"] = forms.ModelChoiceField(queryset=reviewers, label="Reviewer")
 
 
 class GoldForm(forms.Form):

@@ -151,6 +151,11 @@ class Disagreement(models.Model):
             ),
         ]
 
+    # Not columns: rubrics.selectors.disagreements_for_manager sets them for the manager's page.
+    submitted_scores: list["CriterionScore"]
+    open_reviews: list[Review]
+    reviewer_ids: set[int]
+
     def __str__(self):
         return f"{self.criterion} on {self.submission_id}: {self.low}–{self.high}"
 

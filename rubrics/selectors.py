@@ -1,9 +1,13 @@
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Prefetch, Q
+from django.contrib.auth.models import User
+from django.db import models
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
@@ -11,8 +15,8 @@ from assessments.selectors import assessments_owned_by
 from candidates.models import Submission
 from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
-from rubrics.evidence import group_by_failure_mode, suggestions_for
-from rubrics.models import CriterionScore, Disagreement, GoldStandard, Review
+from rubrics.evidence import ModeGroup, Suggestion, group_by_failure_mode, suggestions_for
+from rubrics.models import Criterion, CriterionScore, Disagreement, GoldStandard, Review
 
 QUEUE_STATES = [
     (Review.ASSIGNED, "To do"),
@@ -25,7 +29,9 @@ QUEUE_STATES = [
 # --- The reviewer's queue ------------------------------------------------------------------------
 
 
-def reviews_for_reviewer(*, reviewer, state: str | None = None, assessment_id: int | None = None):
+def reviews_for_reviewer(
+    *, reviewer: User, state: str | None = None, assessment_id: int | None = None
+) -> QuerySet[Review]:
     qs = (
         Review.objects.filter(reviewer=reviewer)
         .select_related("submission__invitation__assessment")
@@ -37,21 +43,21 @@ def reviews_for_reviewer(*, reviewer, state: str | None = None, assessment_id: i
     return qs
 
 
-def review_counts(*, reviewer, assessment_id: int | None = None) -> dict[str, int]:
+def review_counts(*, reviewer: User, assessment_id: int | None = None) -> dict[str, int]:
     qs = Review.objects.filter(reviewer=reviewer)
     if assessment_id:
         qs = qs.filter(submission__invitation__assessment_id=assessment_id)
     return qs.aggregate(**{state: Count("id", filter=Q(state=state)) for state, _ in Review.STATES})
 
 
-def assessments_reviewed_by(*, reviewer):
+def assessments_reviewed_by(*, reviewer: User) -> QuerySet[Assessment]:
     return Assessment.objects.filter(invitations__submissions__reviews__reviewer=reviewer).distinct().order_by("title")
 
 
 # --- Access ----------------------------------------------------------------------------------------
 
 
-def review_for_user(*, user, review_id: int) -> Review:
+def review_for_user(*, user: User, review_id: int) -> Review:
     """The review if it is assigned to ``user``, or belongs to an assessment this manager owns; else 404."""
     qs = Review.objects.select_related(
         "reviewer", "submission__invitation__assessment__rubric", "submission__invitation__assessment__exercise"
@@ -66,7 +72,7 @@ def review_for_user(*, user, review_id: int) -> Review:
     raise Http404
 
 
-def own_review(*, user, review_id: int) -> Review:
+def own_review(*, user: User, review_id: int) -> Review:
     """The review if it is assigned to ``user`` (only its reviewer scores it, not a manager); else 404."""
     review = review_for_user(user=user, review_id=review_id)
     if review.reviewer_id != user.pk:
@@ -74,7 +80,7 @@ def own_review(*, user, review_id: int) -> Review:
     return review
 
 
-def _owned_or_404(qs, *, user, pk: int, owner_path: str):
+def _owned_or_404[M: models.Model](qs: QuerySet[M], *, user: User, pk: int, owner_path: str) -> M:
     """One row of ``qs`` whose assessment this manager owns (any, for a superuser), else 404."""
     if not user.is_superuser:
         qs = qs.filter(**{owner_path: user})
@@ -84,16 +90,16 @@ def _owned_or_404(qs, *, user, pk: int, owner_path: str):
     return row
 
 
-def assessments_for_manager(*, user):
+def assessments_for_manager(*, user: User) -> QuerySet[Assessment]:
     return assessments_owned_by(user, Assessment.objects.select_related("rubric").order_by("-created_at"))
 
 
-def submission_for_manager(*, user, submission_id: int) -> Submission:
+def submission_for_manager(*, user: User, submission_id: int) -> Submission:
     qs = Submission.objects.select_related("invitation__assessment__rubric", "invitation__candidate")
     return _owned_or_404(qs, user=user, pk=submission_id, owner_path="invitation__assessment__owner")
 
 
-def disagreement_for_manager(*, user, disagreement_id: int) -> Disagreement:
+def disagreement_for_manager(*, user: User, disagreement_id: int) -> Disagreement:
     qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion")
     return _owned_or_404(qs, user=user, pk=disagreement_id, owner_path="submission__invitation__assessment__owner")
 
@@ -103,11 +109,11 @@ def disagreement_for_manager(*, user, disagreement_id: int) -> Disagreement:
 
 @dataclass
 class CriterionRow:
-    criterion: object
+    criterion: Criterion
     score: CriterionScore | None
-    suggestion: object
-    levels: list = field(default_factory=list)
-    others: list = field(default_factory=list)
+    suggestion: Suggestion | None
+    levels: list[dict[str, Any]] = field(default_factory=list)
+    others: list[CriterionScore] = field(default_factory=list)
     gold: GoldStandard | None = None
     disagreement: Disagreement | None = None
     error: str = ""
@@ -120,7 +126,7 @@ class CriterionRow:
         return self.score.level - self.gold.expected_level
 
 
-def latest_done_run(*, submission) -> GradingRun | None:
+def latest_done_run(*, submission: Submission) -> GradingRun | None:
     return (
         GradingRun.objects.filter(submission=submission, state=GradingRun.DONE)
         .order_by("-finished_at", "-pk")
@@ -129,14 +135,16 @@ def latest_done_run(*, submission) -> GradingRun | None:
     )
 
 
-def criterion_rows(*, review: Review, results, only_criterion_id: int | None = None) -> list[CriterionRow]:
+def criterion_rows(
+    *, review: Review, results: Iterable[ProbeResult], only_criterion_id: int | None = None
+) -> list[CriterionRow]:
     """Everything the rubric form shows, one row per criterion, in a fixed number of queries."""
     criteria = list(review.submission.invitation.assessment.rubric.criteria.all())
     if only_criterion_id is not None:
         criteria = [c for c in criteria if c.pk == only_criterion_id]
     scores = {s.criterion_id: s for s in review.scores.all()}
     suggestions = suggestions_for(criteria, results)
-    others: dict[int, list] = defaultdict(list)
+    others: dict[int, list[CriterionScore]] = defaultdict(list)
     gold: dict[int, GoldStandard] = {}
     disagreements: dict[int, Disagreement] = {}
     # Other reviewers' scores and the calibration answers stay hidden until this review is locked.
@@ -168,7 +176,7 @@ def criterion_rows(*, review: Review, results, only_criterion_id: int | None = N
     return rows
 
 
-def starter_dir_for(submission):
+def starter_dir_for(submission: Submission) -> tuple[Path, Exercise]:
     assessment_exercise = submission.invitation.assessment.exercise
     exercise = (
         Exercise.objects.filter(slug=assessment_exercise.slug, version=submission.exercise_version).first()
@@ -177,14 +185,16 @@ def starter_dir_for(submission):
     return Path(exercise.package_path) / "starter", exercise
 
 
-def evidence_groups(results):
+def evidence_groups(results: Iterable[ProbeResult]) -> list[ModeGroup]:
     return group_by_failure_mode(results)
 
 
 # --- Managers: disagreements, agreement, calibration ---------------------------------------------
 
 
-def disagreements_for_manager(*, user, assessment_id: int | None = None, show: str = "open"):
+def disagreements_for_manager(
+    *, user: User, assessment_id: int | None = None, show: str = "open"
+) -> list[Disagreement]:
     qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion", "resolved_by").order_by(
         "flagged_at", "pk"
     )
@@ -198,14 +208,14 @@ def disagreements_for_manager(*, user, assessment_id: int | None = None, show: s
         qs = qs.filter(resolved_at__isnull=False)
     disagreements = list(qs[:500])
     submission_ids = {d.submission_id for d in disagreements}
-    scores: dict[tuple[int, int], list] = defaultdict(list)
+    scores: dict[tuple[int, int], list[CriterionScore]] = defaultdict(list)
     for score in (
         CriterionScore.objects.filter(review__submission_id__in=submission_ids, review__state=Review.SUBMITTED)
         .select_related("review__reviewer")
         .order_by("review__submitted_at")
     ):
         scores[(score.review.submission_id, score.criterion_id)].append(score)
-    reviews_of: dict[int, list] = defaultdict(list)
+    reviews_of: dict[int, list[Review]] = defaultdict(list)
     for review in Review.objects.filter(submission_id__in=submission_ids).select_related("reviewer"):
         reviews_of[review.submission_id].append(review)
     for d in disagreements:
@@ -216,11 +226,11 @@ def disagreements_for_manager(*, user, assessment_id: int | None = None, show: s
     return disagreements
 
 
-def reviewers():
+def reviewers() -> QuerySet[User]:
     return get_user_model().objects.filter(groups__name=REVIEWERS, is_active=True).order_by("username")
 
 
-def open_disagreement_count(*, user) -> int:
+def open_disagreement_count(*, user: User) -> int:
     qs = Disagreement.objects.filter(resolved_at__isnull=True)
     if not user.is_superuser:
         qs = qs.filter(submission__invitation__assessment__owner=user)
@@ -239,7 +249,13 @@ class AgreementRow:
     gold_mean_abs: float | None = None
 
 
-def agreement_for_assessment(*, assessment) -> dict:
+class Agreement(TypedDict):
+    per_criterion: list[AgreementRow]
+    overall: AgreementRow
+    per_reviewer: list[AgreementRow]
+
+
+def agreement_for_assessment(*, assessment: Assessment) -> Agreement:
     """Exact, within-one and ordinal Krippendorff's alpha per criterion, and per reviewer against the others."""
     rows = CriterionScore.objects.filter(
         review__submission__invitation__assessment=assessment, review__state=Review.SUBMITTED, level__isnull=False
@@ -248,11 +264,13 @@ def agreement_for_assessment(*, assessment) -> dict:
     by_unit: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
     names: dict[int, str] = {}
     for submission_id, reviewer_id, username, criterion_id, level in rows:
+        if level is None:  # the query leaves drafts out; the column's type still allows NULL
+            continue
         by_unit[(submission_id, criterion_id)][reviewer_id] = level
         names[reviewer_id] = username
     coders = sorted(names)
     per_criterion = []
-    all_units = []
+    all_units: list[dict[int, int]] = []
     for criterion in criteria:
         units = {k: v for k, v in by_unit.items() if k[1] == criterion.pk}
         rated = [list(v.values()) for v in units.values() if len(v) >= 2]
@@ -278,7 +296,7 @@ def agreement_for_assessment(*, assessment) -> dict:
     return {"per_criterion": per_criterion, "overall": overall, "per_reviewer": per_reviewer}
 
 
-def _agreement_row(label: str, units: list[dict], coders: list[int], rated: list[list[int]]) -> AgreementRow:
+def _agreement_row(label: str, units: list[dict[int, int]], coders: list[int], rated: list[list[int]]) -> AgreementRow:
     exact, within = pairwise_agreement(rated)
     data = [[unit.get(coder) for unit in units] for coder in coders]
     alpha = krippendorff_alpha(data, level="ordinal") if rated else None
@@ -292,7 +310,7 @@ def _agreement_row(label: str, units: list[dict], coders: list[int], rated: list
     )
 
 
-def _gold_deviations(assessment, by_unit) -> dict[int, list[int]]:
+def _gold_deviations(assessment: Assessment, by_unit: dict[tuple[int, int], dict[int, int]]) -> dict[int, list[int]]:
     deviations: dict[int, list[int]] = defaultdict(list)
     for gold in GoldStandard.objects.filter(submission__invitation__assessment=assessment):
         for reviewer_id, level in by_unit.get((gold.submission_id, gold.criterion_id), {}).items():
@@ -300,7 +318,7 @@ def _gold_deviations(assessment, by_unit) -> dict[int, list[int]]:
     return deviations
 
 
-def submissions_for_review_admin(*, assessment):
+def submissions_for_review_admin(*, assessment: Assessment) -> QuerySet[Submission]:
     """Submissions of an assessment that have reviews or gold levels, with both, for the manager's page."""
     return (
         Submission.objects.filter(invitation__assessment=assessment)

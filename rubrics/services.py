@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -16,7 +19,7 @@ class RubricError(Exception):
     """A rubric definition or a score that cannot be accepted; the message says why."""
 
 
-def rubric_sync(*, definition: dict) -> tuple[Rubric, bool]:
+def rubric_sync(*, definition: dict[str, Any]) -> tuple[Rubric, bool]:
     """Create or update a rubric from its parsed rubric.toml. Returns (rubric, changed).
 
     A criterion that reviewers have already scored cannot disappear: their scores would
@@ -72,7 +75,7 @@ def rubric_sync(*, definition: dict) -> tuple[Rubric, bool]:
     return rubric, changed
 
 
-def review_assign(*, submission: Submission, reviewer, actor=None) -> Review:
+def review_assign(*, submission: Submission, reviewer: User, actor: User | None = None) -> Review:
     if not reviewer.groups.filter(name="reviewers").exists():
         raise RubricError(f"{reviewer.get_username()} is not a reviewer.")
     review, created = Review.objects.get_or_create(submission=submission, reviewer=reviewer)
@@ -189,7 +192,7 @@ def reviews_withdraw_superseded(*, submission: Submission) -> list[Review]:
     return withdrawn
 
 
-def review_reassign(*, review: Review, reviewer, actor) -> Review:
+def review_reassign(*, review: Review, reviewer: User, actor: User) -> Review:
     """Withdraw an open review and give the submission to another reviewer."""
     if review.state not in OPEN_STATES:
         raise RubricError("Only a review that is not submitted can be reassigned.")
@@ -222,7 +225,8 @@ def disagreements_flag(*, submission: Submission) -> list[Disagreement]:
         review__submission=submission, review__state=Review.SUBMITTED, level__isnull=False
     ).values_list("criterion_id", "level")
     for criterion_id, level in scores:
-        levels.setdefault(criterion_id, []).append(level)
+        if level is not None:  # the query leaves drafts out; the column's type still allows NULL
+            levels.setdefault(criterion_id, []).append(level)
     flagged = []
     for criterion_id, values in levels.items():
         if not is_disagreement(values):
@@ -242,7 +246,7 @@ def disagreements_flag(*, submission: Submission) -> list[Disagreement]:
     return flagged
 
 
-def disagreement_resolve(*, disagreement: Disagreement, level: int, note: str, actor) -> Disagreement:
+def disagreement_resolve(*, disagreement: Disagreement, level: int, note: str, actor: User) -> Disagreement:
     note = note.strip()
     if disagreement.is_resolved:
         raise RubricError("This disagreement is already resolved.")
@@ -261,7 +265,7 @@ def disagreement_resolve(*, disagreement: Disagreement, level: int, note: str, a
 
 
 def gold_standard_set(
-    *, submission: Submission, levels: dict[int, int | None], label: str, actor
+    *, submission: Submission, levels: dict[int, int | None], label: str, actor: User
 ) -> list[GoldStandard]:
     """Mark a submission as a calibration one with the expected level per criterion (None clears it)."""
     criteria = {c.pk: c for c in submission.invitation.assessment.rubric.criteria.all()}
