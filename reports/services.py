@@ -29,11 +29,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -58,7 +61,12 @@ SENDING_STALE_AFTER = timedelta(minutes=5)
 # --- The reference solution's row ------------------------------------------------------------------
 
 
-def reference_grade(*, exercise: Exercise, solution_dir: Path | None = None, grade_fn=None) -> ReferenceRun:
+def reference_grade(
+    *,
+    exercise: Exercise,
+    solution_dir: Path | None = None,
+    grade_fn: Callable[[Path, Path], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None,
+) -> ReferenceRun:
     """Grade the exercise's ``reference/`` (or ``solution_dir``) in the sandbox and store it as the anchor.
 
     Run from the ``reference_grade`` command, never at import or page load: it runs every probe.
@@ -87,7 +95,7 @@ def reference_grade(*, exercise: Exercise, solution_dir: Path | None = None, gra
 # --- Decisions, announced to the ATS ---------------------------------------------------------------
 
 
-def decision_submit(*, invitation: Invitation, outcome: str, reason: str, actor) -> Decision:
+def decision_submit(*, invitation: Invitation, outcome: str, reason: str, actor: User) -> Decision:
     """Record the decision (audited by decision_record) and queue one signed webhook per active endpoint.
 
     The deliveries are rows in the same transaction; their tasks are sent only on commit, so an
@@ -107,7 +115,7 @@ def _enqueue_on_commit(delivery_id: int) -> None:
     transaction.on_commit(lambda: deliver_webhook_task.delay(delivery_id, retry_base_s=base))
 
 
-def decision_payload(*, decision: Decision, event_id: str) -> dict:
+def decision_payload(*, decision: Decision, event_id: str) -> dict[str, Any]:
     invitation = decision.invitation
     candidate = invitation.candidate
     assessment = invitation.assessment
@@ -153,7 +161,7 @@ class Attempt:
     attempts: int = 0
 
 
-def webhook_delivery_attempt(*, delivery_id: int, now=None) -> Attempt:
+def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attempt:
     """Claim the delivery, POST it once, record what happened.
 
     The claim is a conditional update, so two copies of the task (a redelivered message, a
@@ -214,7 +222,7 @@ def webhook_delivery_schedule(*, delivery_id: int, countdown: float) -> None:
     )
 
 
-def webhook_delivery_retry(*, delivery: WebhookDelivery, actor) -> WebhookDelivery:
+def webhook_delivery_retry(*, delivery: WebhookDelivery, actor: User) -> WebhookDelivery:
     """A manager's "Retry now" on a failed (or stuck pending) delivery: pending again, sent on commit."""
     with transaction.atomic():
         locked = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
@@ -232,7 +240,7 @@ def webhook_delivery_retry(*, delivery: WebhookDelivery, actor) -> WebhookDelive
     return delivery
 
 
-def webhook_deliveries_take_back_lost(*, now=None, limit: int = 500) -> list[int]:
+def webhook_deliveries_take_back_lost(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Deliveries whose message was lost, made due again; returns their ids for the sweeper to re-send.
 
     Two kinds: pending well past its due time (the message or its retry vanished with a broker

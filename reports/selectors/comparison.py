@@ -1,12 +1,16 @@
 """The comparison page (and its CSV): every candidate's row, filtered and sorted."""
 
+from collections.abc import Callable
+
 from reports.selectors.rows import CandidateRow
 
 SORT_DIRS = ("asc", "desc")
 
+type SortKey = Callable[[CandidateRow], str | float | None]
 
-def comparison_sort_keys(modes: list[str]) -> dict[str, callable]:
-    keys = {
+
+def comparison_sort_keys(modes: list[str]) -> dict[str, SortKey]:
+    keys: dict[str, SortKey] = {
         "name": lambda row: row.name.lower(),
         "state": lambda row: row.state,
         "pass": lambda row: row.pass_rate,
@@ -14,9 +18,17 @@ def comparison_sort_keys(modes: list[str]) -> dict[str, callable]:
         "errors": lambda row: row.errors,
     }
     for mode in modes:
-        keys[mode] = lambda row, m=mode: row.modes[m].rate
-        keys[f"{mode}-rubric"] = lambda row, m=mode: row.modes[m].rubric
+        keys[mode] = _mode_rate(mode)
+        keys[f"{mode}-rubric"] = _mode_rubric(mode)
     return keys
+
+
+def _mode_rate(mode: str) -> SortKey:
+    return lambda row: row.modes[mode].rate
+
+
+def _mode_rubric(mode: str) -> SortKey:
+    return lambda row: row.modes[mode].rubric
 
 
 def comparison_rows(

@@ -3,6 +3,7 @@
 import statistics
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from assessments.models import Assessment, GradingRun
 from candidates.models import Invitation
@@ -62,7 +63,7 @@ class ModeSummary:
 
 @dataclass
 class Overview:
-    funnel: list[dict]
+    funnel: list[dict[str, Any]]
     completion_rate: float | None
     median_time_spent: timedelta | None
     n_timed: int
@@ -80,7 +81,8 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
     criteria = list(assessment.rubric.criteria.all())
     rows = candidate_rows(assessment=assessment, criteria=criteria)
     reached = [_reached(row) for row in rows]
-    funnel, previous = [], None
+    funnel: list[dict[str, Any]] = []
+    previous: int | None = None
     invited = len(rows)
     for state, label, meaning in FUNNEL_STAGES:
         count = sum(r[state] for r in reached)
@@ -120,7 +122,7 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
     return Overview(
         funnel=funnel,
         completion_rate=submitted / started if started else None,
-        median_time_spent=statistics.median(spent) if spent else None,
+        median_time_spent=_median(spent) if spent else None,
         n_timed=len(spent),
         totals=[row.rubric_total for row in rows if row.rubric_total is not None],
         rubric_max=rubric_max(criteria),
@@ -131,3 +133,11 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
         n_graded=sum(1 for row in rows if row.graded),
         versions=graded_versions(rows),
     )
+
+
+def _median(spans: list[timedelta]) -> timedelta:
+    """What statistics.median computes (the middle one, or the mean of the middle two), whose
+    annotations admit only numbers, not timedeltas."""
+    ordered = sorted(spans)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

@@ -10,16 +10,18 @@ aggregates grouped by candidate, then arithmetic in Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from assessments.models import FAILURE_MODES, Assessment, GradingRun, OutcomeCounts, ProbeResult
 from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun
-from rubrics.models import LEVELS, CriterionScore, Review
+from rubrics.models import LEVELS, Criterion, CriterionScore, Review
 
 MODE_LABELS = dict(FAILURE_MODES)
 STATE_LABELS = dict(Invitation.STATES)
@@ -35,7 +37,7 @@ class ModeCell(OutcomeCounts):
 class _ModeTotals:
     """Totals over the per-failure-mode cells, shared by candidate and reference rows."""
 
-    modes: dict
+    modes: dict[str, ModeCell]
 
     @property
     def passed(self) -> int:
@@ -65,12 +67,12 @@ class CandidateRow(_ModeTotals):
     erased: bool
     pseudonym: str
     state: str
-    started_at: object
+    started_at: datetime | None
     decision: str
     modes: dict[str, ModeCell]
     rubric_total: float | None
     graded: bool
-    last_upload_at: object = None
+    last_upload_at: datetime | None = None
     n_submissions: int = 0
     exercise_version: str = ""
 
@@ -92,7 +94,7 @@ class CandidateRow(_ModeTotals):
         return [self.modes[m] for m in modes]
 
 
-def _invitations_with_current(assessment: Assessment):
+def _invitations_with_current(assessment: Assessment) -> QuerySet[Invitation]:
     """Invitations annotated with the latest submission and that submission's latest finished run."""
     latest = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
     latest_done = GradingRun.objects.filter(submission=OuterRef("latest_submission"), state=GradingRun.DONE).order_by(
@@ -169,14 +171,16 @@ class _RubricShape:
     by_mode: dict[str, list[int]]
 
     @classmethod
-    def of(cls, criteria) -> _RubricShape:
+    def of(cls, criteria: Iterable[Criterion]) -> _RubricShape:
         return cls(
             weights={c.pk: c.weight for c in criteria},
             by_mode={m: [c.pk for c in criteria if m in (c.failure_modes or [])] for m, _label in FAILURE_MODES},
         )
 
 
-def rubric_figures(criteria, sums: dict[int, tuple[int, int]], shape: _RubricShape | None = None):
+def rubric_figures(
+    criteria: Iterable[Criterion], sums: dict[int, tuple[int, int]], shape: _RubricShape | None = None
+) -> tuple[dict[str, float | None], float | None]:
     """Per-failure-mode mean level and the weighted total, from one candidate's (sum, n) per criterion.
 
     Returns ({mode: mean level or None}, total or None).
@@ -195,7 +199,7 @@ def rubric_figures(criteria, sums: dict[int, tuple[int, int]], shape: _RubricSha
     return modes, rubric_total
 
 
-def _plain_rows(qs) -> list[tuple]:
+def _plain_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
     """Run a values_list() query and return the database's own tuples.
 
     Only for queries whose columns are integers and short strings: it skips Django's per-value
@@ -204,10 +208,11 @@ def _plain_rows(qs) -> list[tuple]:
     sql, params = qs.query.sql_with_params()
     with connections[qs.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
-def candidate_rows(*, assessment: Assessment, criteria=None) -> list[CandidateRow]:
+def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None = None) -> list[CandidateRow]:
     """One row per invitation of the assessment, with its probe and rubric figures (3 queries + criteria).
 
     Probe and score aggregates are grouped per run and per submission across the whole assessment,
@@ -267,7 +272,9 @@ def _version_key(version: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in version.split(".")]
 
 
-def report_modes(criteria, rows: list[CandidateRow], reference: ReferenceRow | None = None) -> list[str]:
+def report_modes(
+    criteria: Iterable[Criterion], rows: list[CandidateRow], reference: ReferenceRow | None = None
+) -> list[str]:
     """The failure modes worth a column: probed for someone (or the reference), or named by a criterion."""
     used = {m for c in criteria for m in (c.failure_modes or [])}
     used |= {m for row in rows for m, cell in row.modes.items() if cell.judged or cell.errors}
@@ -276,7 +283,7 @@ def report_modes(criteria, rows: list[CandidateRow], reference: ReferenceRow | N
     return [mode for mode, _label in FAILURE_MODES if mode in used]
 
 
-def rubric_max(criteria) -> int:
+def rubric_max(criteria: Iterable[Criterion]) -> int:
     return MAX_LEVEL * sum(c.weight for c in criteria)
 
 

@@ -1,20 +1,22 @@
 """One candidate's scorecard: probes beside the reference, every reviewer's levels, their agreement, the history."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from assessments.models import FAILURE_MODES, GradingRun
 from candidates.models import Invitation, Submission
 from reports.models import WebhookDelivery
 from reports.selectors.rows import MODE_LABELS, ModeCell, ReferenceRow, reference_row, rubric_figures, rubric_max
 from rubrics.agreement import reviewers_agreement
-from rubrics.models import Review
+from rubrics.models import Criterion, CriterionScore, Review
 
 
 @dataclass
 class ReviewerColumn:
     review: Review
-    scores: dict[int, object]  # criterion id → CriterionScore
+    scores: dict[int, CriterionScore]  # by criterion id
 
 
 @dataclass
@@ -22,14 +24,14 @@ class Scorecard:
     invitation: Invitation
     submissions: list[Submission]
     current_run: GradingRun | None
-    probe_groups: list[dict]
-    criteria: list
+    probe_groups: list[dict[str, Any]]
+    criteria: list[Criterion]
     reviewers: list[ReviewerColumn]
     pending_reviews: int
     criterion_means: dict[int, float | None]
     rubric_total: float | None
     rubric_max: int
-    agreement: dict
+    agreement: dict[str, Any]
     deliveries: list[WebhookDelivery]
     reference: ReferenceRow | None
 
@@ -86,7 +88,7 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
             if score.level is not None:
                 total, n = sums.get(criterion_id, (0, 0))
                 sums[criterion_id] = (total + score.level, n + 1)
-    _modes, total = rubric_figures(criteria, sums)
+    _modes, rubric_total = rubric_figures(criteria, sums)
     return Scorecard(
         invitation=invitation,
         submissions=submissions,
@@ -96,7 +98,7 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
         reviewers=reviews,
         pending_reviews=pending,
         criterion_means={c.pk: (sums[c.pk][0] / sums[c.pk][1] if c.pk in sums else None) for c in criteria},
-        rubric_total=total,
+        rubric_total=rubric_total,
         rubric_max=rubric_max(criteria),
         agreement=_agreement(criteria, reviews),
         deliveries=list(invitation.webhook_deliveries.select_related("endpoint").order_by("-created_at", "-pk")),
@@ -104,10 +106,10 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
     )
 
 
-def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> list[dict]:
+def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> list[dict[str, Any]]:
     if run is None:
         return []
-    groups: dict[str, dict] = {}
+    groups: dict[str, dict[str, Any]] = {}
     for result in run.results.order_by("failure_mode", "probe_id"):
         group = groups.setdefault(
             result.failure_mode,
@@ -122,7 +124,7 @@ def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> lis
     return ordered
 
 
-def _agreement(criteria, reviews: list[ReviewerColumn]) -> dict:
+def _agreement(criteria: Sequence[Criterion], reviews: list[ReviewerColumn]) -> dict[str, Any]:
     """Agreement between this candidate's reviewers over the rubric's criteria (the units)."""
     data = [[column.scores[c.pk].level if c.pk in column.scores else None for c in criteria] for column in reviews]
     agreement = reviewers_agreement(data)
