@@ -3,11 +3,12 @@
 from django.db import transaction
 
 from assessments.models import Exercise
+from assessments.packages import ExercisePackage
 from assessments.services import ExerciseSyncError, exercise_version_sync
 from rubrics.services import RubricError, rubric_sync
 
 
-def exercise_sync(*, package, force: bool = False) -> tuple[Exercise, str]:
+def exercise_sync(*, package: ExercisePackage, force: bool = False) -> tuple[Exercise, str]:
     """Load one package version and its rubric. Returns (exercise, 'created'|'updated'|'unchanged')."""
     with transaction.atomic():
         if package.rubric is not None:

@@ -1,9 +1,10 @@
 """A grading runs and finishes: the run is graded, then the invitation is graded and reviewers assigned."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,7 +45,7 @@ def grading_finished(*, run: GradingRun) -> None:
             log.info("invitation %s moved on before run %s finished", invitation.pk, run.pk)
 
 
-def grading_run_regrade(*, run: GradingRun, actor) -> GradingRun:
+def grading_run_regrade(*, run: GradingRun, actor: User) -> GradingRun:
     """Staff send a run that failed on our side back to the queue; its task is sent on commit."""
     with transaction.atomic():
         run = grading_run_requeue(run=run, actor=actor)
@@ -52,7 +53,7 @@ def grading_run_regrade(*, run: GradingRun, actor) -> GradingRun:
     return run
 
 
-def grading_runs_sweep(*, now=None) -> list[int]:
+def grading_runs_sweep(*, now: datetime | None = None) -> list[int]:
     """Re-queue runs whose worker went silent and re-send runs whose message may be lost.
 
     Returns the ids of the runs whose task was sent again.

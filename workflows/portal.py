@@ -40,7 +40,7 @@ class PortalStatus:
         return next((i for i, (key, _label) in enumerate(STAGES) if key == self.stage), -1)
 
     @property
-    def steps(self) -> list[dict]:
+    def steps(self) -> list[dict[str, str | bool]]:
         current = self.stage_index
         return [
             {"key": key, "label": label, "done": i < current, "current": i == current}

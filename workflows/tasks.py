@@ -5,14 +5,15 @@ The task names are the ones they had when they lived in ``assessments.tasks``: m
 queued under those names, the route to the grading queue and beat's schedule keep working.
 """
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from assessments.grading.pipeline import InfraError
 from assessments.models import GradingRun
 
 
-@shared_task(
+# Celery ships no type information: its decorator is untyped, so the task is too.
+@shared_task(  # type: ignore[untyped-decorator]
     name="assessments.tasks.grade_submission",
     bind=True,
     ignore_result=True,
@@ -22,7 +23,7 @@ from assessments.models import GradingRun
     time_limit=settings.GRADING_HARD_TIME_LIMIT,
     max_retries=None,
 )
-def grade_submission(self, run_id: int) -> None:
+def grade_submission(self: Task, run_id: int) -> None:
     from workflows.grading import grading_run_grade
 
     try:
@@ -34,7 +35,7 @@ def grade_submission(self, run_id: int) -> None:
             raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run["attempt"])) from None
 
 
-@shared_task(name="assessments.tasks.sweep_grading_runs", ignore_result=True)
+@shared_task(name="assessments.tasks.sweep_grading_runs", ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_grading_runs() -> None:
     """Re-queue runs whose worker went silent and re-send runs whose message may be lost (beat)."""
     from workflows.grading import grading_runs_sweep

@@ -1,5 +1,7 @@
 """An upload is accepted: stored, its grading queued, the older uploads' grading and reviews stopped."""
 
+from typing import Any
+
 from django.db import transaction
 
 from assessments.services import grading_run_create, grading_runs_supersede
@@ -10,7 +12,7 @@ from workflows.tasks import grade_submission as grade_submission_task
 
 
 def submission_accept(
-    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict] | None = None
+    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict[str, Any]] | None = None
 ) -> Submission:
     """Store one upload and queue its grading, all in one transaction; the task is sent on commit.
 

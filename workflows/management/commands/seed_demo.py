@@ -11,10 +11,11 @@ import tempfile
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,7 +51,7 @@ STAFF = [
     ("reviewer2", "Robin", "Reviewer", REVIEWERS, "demo-reviewer2-pass"),
 ]
 # (name, email, the state to bring the invitation to, which archive to upload)
-CANDIDATES = [
+CANDIDATES: list[tuple[str, str, str, str | None]] = [
     ("Ada Invited", "ada@example.com", Invitation.INVITED, None),
     ("Ben Started", "ben@example.com", Invitation.STARTED, None),
     ("Cleo Submitted", "cleo@example.com", Invitation.SUBMITTED, "starter"),
@@ -81,11 +82,11 @@ def _zip_folder(folder: Path) -> bytes:
 class Command(BaseCommand):
     help = "Create demo staff, an assessment and candidates in every state (idempotent)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--exercise", default="helpdesk-answerer", help="Slug of the take-home to use")
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off")
 
-    def handle(self, *args, exercise, force, **options):
+    def handle(self, *args: Any, exercise: str, force: bool, **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo creates accounts with published passwords; run it with DEBUG=1 or --force.")
         ex = (
@@ -107,7 +108,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:10} / {password}")
         self._print_links(assessment, users["manager"])
 
-    def _demo_grade(self, exercise: Exercise, folder: Path, data: bytes) -> tuple[list[dict], dict]:
+    def _demo_grade(self, exercise: Exercise, folder: Path, data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Real probe results for the demo's graded uploads, cached by archive checksum.
 
         The demo uploads are the exercise's own starter and reference, so they are graded with
@@ -144,7 +145,7 @@ class Command(BaseCommand):
             exercise=exercise, grade_fn=lambda work, _package: self._demo_grade(exercise, work, _zip_folder(work))
         )
 
-    def _print_links(self, assessment, manager):
+    def _print_links(self, assessment: Assessment, manager: User) -> None:
         """Only token hashes are stored, so each run gives the demo candidates new links and prints them."""
         self.stdout.write("Demo candidate portal links (new on every run; earlier ones stop working):")
         emails = [email for _name, email, _state, _archive in CANDIDATES]
@@ -157,7 +158,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:28} {invitation_link_url(token)}")
 
     def _staff(self) -> dict[str, User]:
-        users = {}
+        users: dict[str, User] = {}
         for username, first, last, group, password in STAFF:
             user, created = User.objects.get_or_create(
                 username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
@@ -182,7 +183,9 @@ class Command(BaseCommand):
             reviewers_per_submission=2,
         )
 
-    def _candidate(self, assessment, users, name, email, state, archive):
+    def _candidate(
+        self, assessment: Assessment, users: dict[str, User], name: str, email: str, state: str, archive: str | None
+    ) -> None:
         candidate = candidate_get_or_create(name=name, email=email)
         if Invitation.objects.filter(assessment=assessment, candidate=candidate).exists():
             return
@@ -200,6 +203,8 @@ class Command(BaseCommand):
         )
         if state == Invitation.STARTED:
             return
+        if archive is None:
+            raise CommandError(f"{name}: a demo candidate past 'started' needs an archive to upload.")
         folder = Path(assessment.exercise.package_path) / archive
         data = _zip_folder(folder)
         submission = submission_accept(

@@ -1,7 +1,8 @@
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assessments.packages import discover_packages
 from assessments.services import ExerciseSyncError
@@ -11,11 +12,11 @@ from workflows.exercises import exercise_sync
 class Command(BaseCommand):
     help = "Load the exercise packages found in EXERCISE_DIRS (or the given folders) into the database."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dirs", nargs="*", type=Path, help="Folders holding packages (default: EXERCISE_DIRS)")
         parser.add_argument("--force", action="store_true", help="Accept changed files under an existing version")
 
-    def handle(self, *args, dirs, force, **options):
+    def handle(self, *args: Any, dirs: list[Path], force: bool, **options: Any) -> None:
         packages, errors = discover_packages(dirs or settings.EXERCISE_DIRS)
         for package in packages:
             try:
