@@ -21,11 +21,14 @@ class AssessmentAdmin(admin.ModelAdmin):
     search_fields = ["title"]
 
 
+_PROBE_RESULT_FIELDS = ("probe_id", "failure_mode", "outcome", "reason", "duration_s")
+
+
 class ProbeResultInline(admin.TabularInline):
     model = ProbeResult
     extra = 0
-    fields = ["probe_id", "failure_mode", "outcome", "reason", "duration_s"]
-    readonly_fields = fields
+    fields = _PROBE_RESULT_FIELDS
+    readonly_fields = _PROBE_RESULT_FIELDS
     can_delete = False
 
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
@@ -31,7 +33,7 @@ def _visible_assessments(user):
 
 @staff_required
 def dashboard(request):
-    context = {"workers": workers_online()}
+    context: dict[str, Any] = {"workers": workers_online()}
     if is_manager(request.user):
         context["assessments"] = _visible_assessments(request.user)[:10]
         context["grading"] = grading_counts()
@@ -69,7 +71,8 @@ def _detail_context(request, assessment: Assessment, **extra) -> dict:
     invitations = list(assessment_invitations(assessment=assessment))
     run_states = dict(GradingRun.STATES)
     for invitation in invitations:
-        invitation.run_state_label = run_states.get(invitation.run_state, "")
+        # For the template, beside what the query annotated; not a field, so set by name.
+        setattr(invitation, "run_state_label", run_states.get(invitation.run_state or "", ""))  # noqa: B010
     state_filter = request.GET.get("state", "")
     if state_filter in dict(Invitation.STATES):
         invitations = [i for i in invitations if i.state == state_filter]

@@ -9,7 +9,7 @@ import calendar
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import markdown
 import nh3
@@ -19,6 +19,9 @@ from django.utils import dateformat, timezone
 
 from assessments.models import FAILURE_MODES, Assessment, Exercise, GradingRun, ProbeResult
 from candidates.models import Candidate, Invitation, Submission, hash_token
+
+if TYPE_CHECKING:  # django-stubs-ext is a development dependency: only the type checker reads it
+    from django_stubs_ext import WithAnnotations
 
 # A raw token is secrets.token_urlsafe(32): 43 characters. Anything far longer is not ours, and
 # refusing it before hashing keeps a flood of huge URLs cheap.
@@ -253,7 +256,20 @@ def assessments_with_funnel(*, include_archived: bool = False) -> QuerySet[Asses
     return qs.annotate(**{f"n_{state}": c for state, c in counts.items()}, n_total=Count("invitations"))
 
 
-def assessment_invitations(*, assessment: Assessment) -> QuerySet[Invitation]:
+class InvitationProgress(TypedDict):
+    """What ``assessment_invitations`` annotates each invitation with (the latest run's figures)."""
+
+    n_submissions: int
+    last_upload_at: datetime | None
+    run_state: str | None
+    run_done: int | None
+    run_total: int | None
+    run_id: int | None
+    run_unsandboxed: bool | None
+    run_infra_error: str | None
+
+
+def assessment_invitations(*, assessment: Assessment) -> "QuerySet[WithAnnotations[Invitation, InvitationProgress]]":
     """The invitations of one assessment with their latest submission and its latest run."""
     latest_submission = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
     latest_run = GradingRun.objects.filter(submission__invitation=OuterRef("pk")).order_by("-queued_at", "-pk")
