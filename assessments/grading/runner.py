@@ -84,7 +84,7 @@ class Exercise:
     module: ModuleType
     preload: tuple[str, ...] = ("anthropic", "pydantic")
 
-    # The hidden package is an exercise's own code, loaded at run time: its contract is the docstring above.
+    # The hidden package is loaded at run time, so its functions are untyped: the module docstring is their contract.
     def make_responder(self, probe: Probe) -> Responder:
         responder: Responder = self.module.make_responder(probe)
         return responder
