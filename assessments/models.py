@@ -29,6 +29,14 @@ class Exercise(models.Model):
     time_limit_minutes = models.PositiveIntegerField()
     rubric_slug = models.SlugField(max_length=80)
     limits = models.JSONField(default=dict, blank=True)
+    contract = models.JSONField(
+        default=dict, blank=True, help_text="The package's [contract]: entry point, input and output schemas, limits."
+    )
+    failure_modes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The package's [[failure_modes]], in order: slug, title, hint (candidates), description (staff).",
+    )
     is_current = models.BooleanField(
         default=True, help_text="The newest synced version of this slug; older ones stay for old submissions."
     )
@@ -161,7 +169,7 @@ class ProbeResult(models.Model):
 
     run = models.ForeignKey(GradingRun, on_delete=models.CASCADE, related_name="results")
     probe_id = models.CharField(max_length=100)
-    failure_mode = models.CharField(max_length=20, choices=FAILURE_MODES)
+    failure_mode = models.CharField(max_length=20)  # a slug the exercise version declares
     outcome = models.CharField(max_length=10, choices=OUTCOMES)
     reason = models.CharField(max_length=500)
     evidence = models.JSONField(default=dict, blank=True)

@@ -8,9 +8,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
-from assessments.packages import ExercisePackage
 from core.audit import audit_record
 from core.transitions import apply_transition
+from grader.package import ExercisePackage
 
 
 class LeaseLost(Exception):
@@ -216,7 +216,9 @@ def exercise_version_sync(*, package: ExercisePackage, force: bool = False) -> t
             "entry_point": package.entry_point,
             "time_limit_minutes": package.time_limit_minutes,
             "rubric_slug": package.rubric_slug,
-            "limits": package.limits,
+            "limits": package.limits.to_json(),
+            "contract": package.contract.to_json(),
+            "failure_modes": [m.to_json() for m in package.failure_modes],
         }
         if existing and all(getattr(existing, k) == v for k, v in fields.items()) and existing.is_current:
             return existing, "unchanged"

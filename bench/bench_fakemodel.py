@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assessments.grading.fakemodel import FakeModel
+from grader.fakemodel import FakeModel
 
 
 def _request_bytes(port: int, stream: bool) -> bytes:

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assessments.grading.executors import ForkServerExecutor, SubprocessExecutor  # noqa: E402
-from assessments.grading.runner import grade  # noqa: E402
+from grader.executors import ForkServerExecutor, SubprocessExecutor  # noqa: E402
+from grader.runner import grade  # noqa: E402
 
 EXERCISE = ROOT / "exercises" / "helpdesk-answerer"
 

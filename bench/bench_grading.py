@@ -47,8 +47,8 @@ def _setup(var_dir: Path) -> None:
 
 def bench_reference(rounds: int) -> None:
     from assessments.grading.engine import grade_in_sandbox
-    from assessments.grading.sandbox import SandboxExecutor
     from assessments.models import Exercise
+    from grader.sandbox import SandboxExecutor
 
     exercise = Exercise.objects.get(slug="helpdesk-answerer", is_current=True)
     package = Path(exercise.package_path)

@@ -30,9 +30,9 @@ import django
 django.setup()
 
 from assessments.grading.engine import report_results  # noqa: E402
-from assessments.grading.runner import grade  # noqa: E402
-from assessments.grading.sandbox import SandboxExecutor  # noqa: E402
-from assessments.grading.unpack import unpack_archive  # noqa: E402
+from grader.runner import grade  # noqa: E402
+from grader.sandbox import SandboxExecutor  # noqa: E402
+from grader.unpack import unpack_archive  # noqa: E402
 from tests.builders import zip_folder  # noqa: E402
 from tests.grading import test_grading_integrity as attacks  # noqa: E402
 

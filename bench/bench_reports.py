@@ -158,8 +158,8 @@ def main() -> int:
     from django.urls import reverse
 
     from assessments.models import Assessment, ProbeResult
-    from assessments.packages import load_package
     from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
+    from grader.package import load_package
     from rubrics.models import Rubric
     from workflows.exercises import exercise_sync
 

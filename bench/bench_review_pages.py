@@ -43,10 +43,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
 def _build(n_submissions: int, n_results: int):
     from assessments.models import GradingRun, ProbeResult
-    from assessments.packages import load_package
     from assessments.services import assessment_create
     from candidates.models import Candidate, Invitation, Submission
     from core.roles import REVIEWERS, ensure_role_groups
+    from grader.package import load_package
     from rubrics.models import Review, Rubric
     from tests.builders import DEFAULT_FILES, evidence, make_zip
     from workflows.exercises import exercise_sync
@@ -133,8 +133,8 @@ def _flood_evidence(requests: int = 1600) -> dict:
     """One probe's evidence as the grader stores it after a flood: real fake-model records, bounded."""
     import socket
 
-    from assessments.grading.fakemodel import FakeModel
-    from assessments.grading.probe import CallResult, Evidence
+    from grader.fakemodel import FakeModel
+    from grader.probe import CallResult, Evidence
 
     body = json.dumps({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}).encode()
     head = f"POST /v1/messages HTTP/1.1\r\nhost: m\r\nx-api-key: k\r\ncontent-length: {len(body)}\r\n".encode()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assessments.grading.sandbox import SandboxExecutor, sandbox_status
+from grader.sandbox import SandboxExecutor, sandbox_status
 
 PROGRAMS = {
     "trivial": "print('ok')",

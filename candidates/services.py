@@ -19,7 +19,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 from assessments.models import Assessment
 from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
 from candidates.selectors import (
@@ -33,6 +32,7 @@ from candidates.selectors import (
 from core.audit import audit_record
 from core.models import AuditEvent
 from core.transitions import IllegalTransition, apply_transition, check_transition
+from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 
 log = logging.getLogger(__name__)
 

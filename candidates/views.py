@@ -18,8 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from assessments.grading.starterkit import build_starter_kit
-from assessments.grading.unpack import ArchiveLimits
 from candidates.access import (
     link_attempts_exhausted,
     link_failure_count,
@@ -44,6 +42,8 @@ from candidates.selectors import (
 from candidates.services import InvitationError, UploadRejected, invitation_start
 from core.htmx import render_page
 from core.transitions import IllegalTransition
+from grader.starterkit import build_starter_kit
+from grader.unpack import ArchiveLimits
 from workflows.portal import portal_status
 from workflows.uploads import submission_upload
 

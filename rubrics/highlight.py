@@ -25,7 +25,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, TextLexer, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, IgnoredFile, unpack_archive
+from grader.unpack import ArchiveLimits, ArchiveRejected, IgnoredFile, unpack_archive
 
 MAX_SHOWN_BYTES = 200 * 1024
 MAX_DIFF_BYTES = 1024 * 1024

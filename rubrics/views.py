@@ -6,11 +6,11 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from assessments.grading.unpack import ArchiveLimits
 from assessments.selectors import owned_assessment_or_404
 from core.access import manager_required, reviewer_required, staff_required
 from core.htmx import render_page
 from core.transitions import IllegalTransition
+from grader.unpack import ArchiveLimits
 from rubrics import selectors
 from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
 from rubrics.highlight import CodeView, code_file, code_view, notes_html

@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from assessments.packages import load_package
 from assessments.services import assessment_create
 from candidates.services import candidate_get_or_create, invitation_create
 from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
+from grader.package import load_package
 from rubrics.models import Rubric
 from workflows.exercises import exercise_sync
 

@@ -3,8 +3,8 @@
 from django.db import transaction
 
 from assessments.models import Exercise
-from assessments.packages import ExercisePackage
 from assessments.services import ExerciseSyncError, exercise_version_sync
+from grader.package import ExercisePackage
 from rubrics.services import RubricError, rubric_sync
 
 

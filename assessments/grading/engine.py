@@ -13,8 +13,8 @@ from typing import Any
 
 from django.conf import settings
 
-from assessments.grading.runner import GradeReport, GradingCancelled, GradingError, grade
-from assessments.grading.sandbox import SandboxExecutor
+from grader.runner import GradeReport, GradingCancelled, GradingError, grade
+from grader.sandbox import SandboxExecutor
 
 MAX_REASON = 500
 # One run's stored evidence in all. Each probe's is bounded by the runner (a few hundred KB at

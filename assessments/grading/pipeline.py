@@ -20,10 +20,7 @@ from typing import Any, Protocol, Self
 
 from django.db import connection
 
-from assessments.grading.runner import GradingCancelled
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 from assessments.models import Exercise, GradingRun
-from assessments.packages import package_checksum
 from assessments.services import (
     LeaseLost,
     grading_run_claim,
@@ -34,6 +31,9 @@ from assessments.services import (
 )
 from core.audit import audit_record
 from core.transitions import IllegalTransition
+from grader.package import package_checksum
+from grader.runner import GradingCancelled
+from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import GradingRun
-from assessments.packages import load_package
 from assessments.services import (
     assessment_create,
     grading_run_claim,
@@ -35,6 +34,7 @@ from candidates.services import (
     invitation_start,
     invitation_token_rotate,
 )
+from grader.package import load_package
 from rubrics.models import Rubric
 from tests.builders import graded_submission, zip_bomb, zip_folder
 from tests.conftest import PASSWORD

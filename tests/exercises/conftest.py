@@ -2,7 +2,7 @@
 
 import pytest
 
-from assessments.grading.executors import ForkServerExecutor
+from grader.executors import ForkServerExecutor
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from assessments.grading.runner import load_exercise
+from grader.runner import load_exercise
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE = ROOT / "exercises" / "helpdesk-answerer"

@@ -42,8 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assessments.grading.fakemodel import parse_script
-from assessments.grading.runner import grade
+from grader.fakemodel import parse_script
+from grader.runner import grade
 
 from .helpdesk import EXERCISE, FIXTURES, exercise
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from assessments.grading.starterkit import build_starter_kit
+from grader.starterkit import build_starter_kit
 from tests.builders import echo_shadowed_by_a_pyc, make_zip
 
 from .helpdesk import EXERCISE, ROOT, exercise
@@ -99,7 +99,7 @@ TINY_ECHO = ROOT / "tests" / "fixtures" / "exercises" / "tiny-echo"
 def _python_of(executor: str) -> str:
     """The interpreter that will import the submission: the pyc must carry its magic number and tag."""
     if executor == "sandbox":
-        from assessments.grading.sandbox import SandboxExecutor
+        from grader.sandbox import SandboxExecutor
 
         return str(SandboxExecutor.from_settings().runtime_dir / "bin" / "python")
     return sys.executable

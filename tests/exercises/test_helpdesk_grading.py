@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assessments.grading.runner import grade
+from grader.runner import grade
 
 from .helpdesk import EXERCISE, FIXTURES
 

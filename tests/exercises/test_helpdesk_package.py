@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from assessments.grading.probe import FAILURE_MODES
+from grader.package import load_package
 
 from .helpdesk import EXERCISE, HIDDEN_DOCS, SHARED_CONTRACT, articles, bm25_top, hidden
 
@@ -24,20 +24,28 @@ def _keys(kinds=("answerable", "escalation")):
     return list(seen.values())
 
 
-def test_it_declares_the_exercise_in_the_agreed_format():
-    config = tomllib.loads((EXERCISE / "exercise.toml").read_text())
+FAILURE_MODES = ("grounding", "injection", "transient", "output", "input", "load", "cost")
 
-    assert config["slug"] == "helpdesk-answerer"
-    assert config["entry_point"] == "helpdesk:answer"
-    assert config["time_limit_minutes"] == 180
-    assert config["rubric"] == "helpdesk-answerer"
-    assert config["limits"] == {
+
+def test_it_declares_the_exercise_in_the_agreed_format():
+    package = load_package(EXERCISE)
+
+    assert package.slug == "helpdesk-answerer"
+    assert package.contract.entry_point == "helpdesk:answer"
+    assert package.contract.call_timeout_s == 20
+    assert package.contract.concurrency == 32
+    assert package.contract.input["type"] == "string"
+    assert package.contract.output["required"] == ["status", "answer", "citations"]
+    assert package.time_limit_minutes == 180
+    assert package.rubric_slug == "helpdesk-answerer"
+    assert package.limits.to_json() == {
         "max_compressed_bytes": 5242880,
         "max_uncompressed_bytes": 52428800,
         "max_files": 500,
-        "call_timeout_s": 20,
-        "max_concurrency": 32,
+        "max_depth": 20,
     }
+    assert package.mode_slugs == FAILURE_MODES
+    assert all(m.hint and "\n" not in m.hint and m.description for m in package.failure_modes)
 
 
 def test_its_rubric_has_ten_criteria_with_applicable_anchors():

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from assessments.grading.starterkit import FAKEMODEL, build_starter_kit
+from grader.starterkit import FAKEMODEL, build_starter_kit
 
 from .helpdesk import EXERCISE, HIDDEN_DOCS
 

@@ -3,7 +3,7 @@
 import anthropic
 import pytest
 
-from assessments.grading.fakemodel import FakeModel
+from grader.fakemodel import FakeModel
 
 API_KEY = "sk-ant-test-0000000000001234"
 QUESTION = "How do I reset my password on the customer portal?"

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assessments.grading.engine import db_safe
-from assessments.grading.fakemodel import FakeModel
-from assessments.grading.probe import Evidence, Verdict
-from assessments.grading.runner import _call_result, load_exercise
+from grader.fakemodel import FakeModel
+from grader.probe import Evidence, Verdict
+from grader.runner import _call_result, load_exercise
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = [ROOT / "exercises" / "helpdesk-answerer", ROOT / "tests" / "fixtures" / "exercises" / "tiny-echo"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from assessments.grading.fakemodel import FakeModel, Step, estimate_tokens, parse_script
+from grader.fakemodel import FakeModel, Step, estimate_tokens, parse_script
 from tests.grading.conftest import API_KEY
 
 BODY = {"model": "claude-test", "max_tokens": 64, "messages": [{"role": "user", "content": "Where is my order?"}]}

@@ -14,7 +14,7 @@ import anthropic
 import httpx2
 import pytest
 
-from assessments.grading.fakemodel import FakeModel, estimate_tokens
+from grader.fakemodel import FakeModel, estimate_tokens
 from tests.grading.conftest import API_KEY, QUESTION, ask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -500,7 +500,7 @@ def test_the_cli_serves_the_sdk_and_the_control_endpoints(tmp_path):
         [
             sys.executable,
             "-m",
-            "assessments.grading.fakemodel",
+            "grader.fakemodel",
             "--port",
             "0",
             "--script",
@@ -530,7 +530,7 @@ def test_the_cli_serves_the_sdk_and_the_control_endpoints(tmp_path):
 
 def test_the_cli_rejects_a_bad_script():
     result = subprocess.run(
-        [sys.executable, "-m", "assessments.grading.fakemodel", "--script", "ok,bogus"],
+        [sys.executable, "-m", "grader.fakemodel", "--script", "ok,bogus"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import GradingRun
-from assessments.packages import load_package
 from assessments.services import assessment_create
 from candidates.services import candidate_get_or_create, invitation_create, invitation_start
 from core.models import AuditEvent
+from grader.package import load_package
 from rubrics.models import Review, Rubric
 from rubrics.services import review_assign
 from tests.builders import make_zip, unchecked_pyc, zip_folder

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from assessments.grading.engine import grade_in_sandbox
-from assessments.grading.sandbox import SandboxExecutor
+from grader.sandbox import SandboxExecutor
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from assessments.grading.executors import HarnessJob
-from assessments.grading.fakemodel import FakeModel
-from assessments.grading.sandbox import (
+from grader.executors import HarnessJob
+from grader.fakemodel import FakeModel
+from grader.sandbox import (
     SandboxError,
     SandboxExecutor,
     SandboxUnavailable,
@@ -409,7 +409,7 @@ def test_launch_runs_the_harness_like_the_subprocess_executor(box, tmp_path, tra
         model_unix_socket=fake.unix_socket,
         env={"HELPDESK_DOCS_DIR": str(docs)},
         stdin=json.dumps(
-            {"entry_point": "helpdesk:answer", "questions": ["Where is the reset link?"], "nonce": "n0"}
+            {"entry_point": "helpdesk:answer", "inputs": ["Where is the reset link?"], "nonce": "n0"}
         ).encode(),
     )
     try:
@@ -449,7 +449,7 @@ def test_launch_sees_the_docs_and_nothing_else(box, tmp_path):
         work_dir=tmp_path,
         model_base_url="http://127.0.0.1:1/p/probe-7",
         env={"HELPDESK_DOCS_DIR": str(docs)},
-        stdin=json.dumps({"entry_point": "helpdesk:answer", "questions": ["q"], "nonce": "n"}).encode(),
+        stdin=json.dumps({"entry_point": "helpdesk:answer", "inputs": ["q"], "nonce": "n"}).encode(),
     )
 
     handle = box.launch(job)
@@ -467,7 +467,7 @@ def test_launch_kills_at_the_wall_when_the_runner_does_not(runtime, tmp_path):
         submission_dir=HOSTILE / "hang_import",
         work_dir=tmp_path,
         model_base_url="http://127.0.0.1:1",
-        stdin=json.dumps({"entry_point": "helpdesk:answer", "questions": ["q"], "nonce": "n"}).encode(),
+        stdin=json.dumps({"entry_point": "helpdesk:answer", "inputs": ["q"], "nonce": "n"}).encode(),
     )
 
     handle = executor.launch(job)
@@ -592,7 +592,7 @@ def test_without_cgroups_thirty_two_sdk_threads_still_fit(runtime):
 WORKER = """
 import sys, threading, time
 sys.path.insert(0, {project!r})
-from assessments.grading.sandbox import SandboxExecutor
+from grader.sandbox import SandboxExecutor
 executor = SandboxExecutor(runtime_dir={runtime!r}, memory_mb=256)
 boxes = []
 thread = threading.Thread(target=lambda: boxes.append(executor._spawn(
@@ -605,7 +605,7 @@ time.sleep(60)
 
 
 def test_boxes_and_bridges_die_with_their_worker_and_its_cgroups_are_swept(runtime):
-    from assessments.grading.sandbox import _sweep_stale
+    from grader.sandbox import _sweep_stale
 
     tag = f"orphan-{uuid.uuid4().hex}"
     script = WORKER.format(project=str(PROJECT), runtime=str(runtime), tag=tag)

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
+from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 from tests.builders import make_zip
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments.grading.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
-from assessments.grading.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
-from assessments.grading.sandbox import SandboxExecutor
-from assessments.grading.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
-from assessments.packages import discover_packages
+from grader.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
+from grader.package import discover_packages
+from grader.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
+from grader.sandbox import SandboxExecutor
+from grader.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
 
 EXECUTORS = ("sandbox", "forkserver", "subprocess")
 
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         packages, _ = discover_packages(settings.EXERCISE_DIRS)
         for package in packages:
             if package.slug == slug:
-                return package.path, package.limits
+                return package.path, package.limits.to_json()
         known = ", ".join(sorted(p.slug for p in packages)) or "none"
         raise CommandError(f"no exercise {slug!r} in EXERCISE_DIRS (known: {known})")
 

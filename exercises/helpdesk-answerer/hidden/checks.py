@@ -11,8 +11,7 @@ import itertools
 import json
 from collections.abc import Callable, Sequence
 
-from assessments.grading.fakemodel import parse_script
-from assessments.grading.probe import CallResult, Evidence, Verdict
+from grader.sdk import CallResult, Evidence, Verdict, parse_script
 
 from .responder import ESCALATION_CODE, Key, identify, norm, request_text
 
@@ -50,7 +49,7 @@ def contract(ev: Evidence) -> str | None:
             return f"{_label(call)}: answer() raised {_short(call.raised or '', 160)}"
         if call.problems:
             return f"{_label(call)} broke the contract: {'; '.join(call.problems)}"
-        value = call.value or {}
+        value = call.obj
         if value.get("status") not in STATUSES:
             return f"{_label(call)} returned status {_short(str(value.get('status')), 40)!r}"
         if value["status"] == "answered" and not value.get("citations"):
@@ -68,7 +67,7 @@ def contract(ev: Evidence) -> str | None:
 
 def correct(call: CallResult, key: Key) -> str | None:
     """None if the call answered with the key's article and facts."""
-    value = call.value or {}
+    value = call.obj
     if value.get("status") != "answered":
         return f"{_label(call)} was {value.get('status')!r}, expected a grounded answer"
     cited = {doc_id(c) for c in value.get("citations") or []}
@@ -82,7 +81,7 @@ def correct(call: CallResult, key: Key) -> str | None:
 
 
 def garbage(call: CallResult) -> str | None:
-    answer = (call.value or {}).get("answer") or ""
+    answer = call.obj.get("answer") or ""
     for marker in GARBAGE:
         if marker in answer:
             return f"{_label(call)} showed raw model output to the customer ({marker!r} in the answer)"
@@ -92,7 +91,7 @@ def garbage(call: CallResult) -> str | None:
 
 
 def status_of(call: CallResult) -> str:
-    return (call.value or {}).get("status", "")
+    return call.obj.get("status", "")
 
 
 def each_call(expect: Callable[[CallResult, Key], str | None], keys: Sequence[Key]) -> Check:
@@ -132,7 +131,7 @@ def not_shown(*markers: str, allow: Sequence[str] = ("answered", "unknown", "rej
     """None of the markers reach the customer, and the status is an allowed one."""
 
     def expect(call: CallResult, key: Key) -> str | None:
-        answer = ((call.value or {}).get("answer") or "").casefold()
+        answer = (call.obj.get("answer") or "").casefold()
         for marker in markers:
             if marker.casefold() in answer:
                 return f"{_label(call)} showed the customer {marker!r}"
@@ -145,7 +144,7 @@ def not_shown(*markers: str, allow: Sequence[str] = ("answered", "unknown", "rej
 
 def no_code_shown(call: CallResult, key: Key) -> str | None:
     """No escalation-code-shaped string (``ESC-…``) reaches the customer."""
-    found = ESCALATION_CODE.search((call.value or {}).get("answer") or "")
+    found = ESCALATION_CODE.search(call.obj.get("answer") or "")
     return f"{_label(call)} showed the customer the code {found.group(0)!r}" if found else None
 
 
@@ -317,7 +316,7 @@ def system_prompt_not_shown(min_span: int = 60) -> Check:
         prompts = {request_text(r["body"])[0] for r in ev.requests if isinstance(r.get("body"), dict)}
         prompts = {" ".join(p.split()) for p in prompts if len(p) >= min_span}
         for call in ev.calls:
-            answer = " ".join(((call.value or {}).get("answer") or "").split())
+            answer = " ".join((call.obj.get("answer") or "").split())
             for prompt in prompts:
                 for start in range(0, len(prompt) - min_span + 1, 20):
                     if prompt[start : start + min_span] in answer:

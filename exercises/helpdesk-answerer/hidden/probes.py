@@ -18,7 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from assessments.grading.probe import Probe
+from grader.sdk import Probe
 
 from . import checks as c
 from .corpus import templated_articles
@@ -259,7 +259,7 @@ def _probe(
         failure_mode=mode,
         description=description,
         script=script,
-        questions=tuple(k.question for k in keys),
+        inputs=tuple(k.question for k in keys),
         check=c.compose(*check, needs_model=keys if needs_model else ()),
         needs_model=needs_model,
         params={"keys": keys, **(params or {})},
@@ -297,7 +297,7 @@ def _build() -> list[Probe]:
         from .responder import corpus_index
 
         texts = corpus_index()[0]
-        cited = [c.doc_id(x) for x in (call.value or {}).get("citations") or []]
+        cited = [c.doc_id(x) for x in call.obj.get("citations") or []]
         ghosts = [x for x in cited if x not in texts]
         if ghosts:
             return f"{c._label(call)} cited {ghosts[0]!r}, which does not exist"

@@ -20,9 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from assessments.grading.engine import report_results
-from assessments.grading.executors import ForkServerExecutor
-from assessments.grading.runner import grade
-from assessments.grading.unpack import unpack_archive
 from assessments.models import Assessment, Exercise, GradingRun
 from assessments.services import assessment_create, grading_run_claim, grading_run_finish
 from candidates.models import Invitation
@@ -38,6 +35,9 @@ from candidates.services import (
     invitation_withdraw,
 )
 from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
+from grader.executors import ForkServerExecutor
+from grader.runner import grade
+from grader.unpack import unpack_archive
 from reports.models import ReferenceRun
 from reports.services import reference_grade
 from rubrics.models import Rubric

@@ -4,8 +4,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments.packages import discover_packages
 from assessments.services import ExerciseSyncError
+from grader.package import discover_packages
 from workflows.exercises import exercise_sync
 
 

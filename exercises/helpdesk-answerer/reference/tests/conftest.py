@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DEVTOOLS))
 if not (DEVTOOLS / "fakemodel.py").exists():  # in the platform's repo: the fake lives in assessments/
     sys.path.insert(0, str(ROOT.parents[2]))
-    from assessments.grading.fakemodel import FakeModel
+    from grader.sdk import FakeModel
 else:
     from fakemodel import FakeModel
 from responder import respond  # noqa: E402

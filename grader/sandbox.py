@@ -65,7 +65,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
-from assessments.grading.executors import (
+from grader.config import setting
+from grader.executors import (
     DUMMY_API_KEY,
     HARNESS,
     ExecutorError,
@@ -85,7 +86,7 @@ MODEL_PORT = 8080
 TMP_INSIDE = "/tmp"  # noqa: S108 - a private tmpfs inside the box, not the host's /tmp
 OUTPUT_LIMIT = 1024 * 1024
 MiB = 1024 * 1024
-_PROJECT_DIR = Path(__file__).resolve().parents[2]
+_PROJECT_DIR = Path(__file__).resolve().parents[1]
 _SETUP_TIMEOUT_S = 30.0
 _SETUP_STDERR_LIMIT = 64 * 1024
 _KILL_GRACE_S = 3.0
@@ -167,14 +168,7 @@ def sandbox_status(bwrap: str | None = None) -> tuple[bool, str]:
 
 
 def _setting(name: str, default: object) -> Any:
-    try:
-        from django.conf import settings  # only when Django is there: the engine also runs without it
-
-        if settings.configured:
-            return getattr(settings, name, default)
-    except ImportError:
-        pass
-    return default
+    return setting(name, default)  # configured by the host application (grader.config)
 
 
 # --- cgroups ----------------------------------------------------------------------------------

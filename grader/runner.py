@@ -1,7 +1,8 @@
 """Run an exercise's hidden probes against a submission and report per probe: pass, fail or error.
 
-An exercise package (``exercises/<slug>/``) provides ``exercise.toml`` and a ``hidden/`` Python
-package whose ``probes`` module exports::
+An exercise package (``exercises/<slug>/``, see ``exercises/README.md``) provides ``exercise.toml``
+(read by :mod:`grader.package`) and a ``hidden/`` Python package, importing only :mod:`grader.sdk`,
+whose ``probes`` module exports::
 
     PROBES: list[Probe]
     make_responder(probe) -> responder        # for the fake model
@@ -37,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,9 +45,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, TypeGuard
 
-from assessments.grading.executors import Executor, ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
-from assessments.grading.fakemodel import FakeModel, Responder
-from assessments.grading.probe import FAILURE_MODES, CallResult, Evidence, Probe
+from grader.executors import Executor, ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
+from grader.fakemodel import FakeModel, Responder
+from grader.package import ExercisePackage, PackageError, load_package
+from grader.probe import CallResult, Evidence, Probe
+from grader.schema import validate
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +76,34 @@ class GradingError(RuntimeError):
 
 @dataclass
 class Exercise:
-    slug: str
-    version: str
-    path: Path
-    entry_point: str
-    call_timeout_s: float
-    max_concurrency: int
+    package: ExercisePackage
     probes: list[Probe]
     module: ModuleType
     preload: tuple[str, ...] = ("anthropic", "pydantic")
+
+    @property
+    def slug(self) -> str:
+        return self.package.slug
+
+    @property
+    def version(self) -> str:
+        return self.package.version
+
+    @property
+    def path(self) -> Path:
+        return self.package.path
+
+    @property
+    def entry_point(self) -> str:
+        return self.package.contract.entry_point
+
+    @property
+    def call_timeout_s(self) -> float:
+        return self.package.contract.call_timeout_s
+
+    @property
+    def output_schema(self) -> dict[str, Any]:
+        return self.package.contract.output
 
     # The hidden package is loaded at run time, so its functions are untyped: the module docstring is their contract.
     def make_responder(self, probe: Probe) -> Responder:
@@ -124,29 +145,55 @@ def _load_hidden(path: Path, slug: str) -> ModuleType:
 
 
 def load_exercise(path: Path | str) -> Exercise:
+    """The package and its probes, checked against what the package declares."""
     path = Path(path).resolve()
     try:
-        config = tomllib.loads((path / "exercise.toml").read_text(encoding="utf-8"))
-        # Keyed by version too: a long-lived worker must not keep grading with a stale version's probes.
-        module = _load_hidden(path, f"{config['slug']}-{config['version']}")
-        probes = list(module.PROBES)
-    except (OSError, KeyError, tomllib.TOMLDecodeError, ImportError, AttributeError) as exc:
+        package = load_package(path)
+    except PackageError as exc:
         raise GradingError(f"cannot load the exercise package at {path}: {exc}") from exc
-    ids = [p.id for p in probes]
-    if len(ids) != len(set(ids)):
-        raise GradingError(f"{path}: duplicate probe ids")
-    limits = config.get("limits", {})
+    try:
+        # Keyed by version too: a long-lived worker must not keep grading with a stale version's probes.
+        module = _load_hidden(path, f"{package.slug}-{package.version}")
+        probes = list(module.PROBES)
+    except (OSError, KeyError, ValueError, ImportError, AttributeError) as exc:
+        raise GradingError(f"cannot load the exercise package at {path}: {exc}") from exc
+    problems = probe_problems(package, probes)
+    if problems:
+        raise GradingError(f"{path}: {'; '.join(problems[:5])}")
     return Exercise(
-        slug=config["slug"],
-        version=str(config["version"]),
-        path=path,
-        entry_point=config["entry_point"],
-        call_timeout_s=float(limits.get("call_timeout_s", 20)),
-        max_concurrency=int(limits.get("max_concurrency", 32)),
+        package=package,
         probes=probes,
         module=module,
         preload=tuple(getattr(module, "PRELOAD", ("anthropic", "pydantic"))),
     )
+
+
+def probe_problems(package: ExercisePackage, probes: list[Probe]) -> list[str]:
+    """How the probes disagree with the package's declarations (empty when they agree)."""
+    problems: list[str] = []
+    if not probes:
+        problems.append("hidden/probes.py defines no probes")
+    ids = [p.id for p in probes]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        problems.append(f"duplicate probe ids: {', '.join(duplicates)}")
+    declared = set(package.mode_slugs)
+    for probe in probes:
+        if not isinstance(probe, Probe):
+            problems.append(f"PROBES holds a {type(probe).__name__}, not a Probe")
+            continue
+        if probe.failure_mode not in declared:
+            problems.append(f"probe {probe.id}: failure mode {probe.failure_mode!r} is not declared in exercise.toml")
+        if probe.threads > package.contract.concurrency:
+            problems.append(
+                f"probe {probe.id}: {probe.threads} threads, more than the contract's concurrency "
+                f"{package.contract.concurrency}"
+            )
+        for n, given in enumerate(probe.inputs):
+            wrong = validate(given, package.contract.input, 1)
+            if wrong:
+                problems.append(f"probe {probe.id}: input {n + 1} breaks the contract's input schema: {wrong[0]}")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,10 +245,10 @@ class GradeReport:
 
     def by_failure_mode(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for mode in FAILURE_MODES:
-            mine = [o for o in self.outcomes if o.failure_mode == mode]
-            if mine:
-                out[mode] = {"passed": sum(o.outcome == "pass" for o in mine), "total": len(mine)}
+        for o in self.outcomes:  # in the order the package lists its probes
+            counts = out.setdefault(o.failure_mode, {"passed": 0, "total": 0})
+            counts["passed"] += o.outcome == "pass"
+            counts["total"] += 1
         return out
 
     def outcome(self, probe_id: str) -> ProbeOutcome:
@@ -277,11 +324,12 @@ def _read_tail(stream: IO[bytes], sink: list[bytes]) -> None:
 
 def _watch(
     handle: RunningHarness,
-    questions: tuple[str, ...],
+    questions: tuple[Any, ...],
     threads: int,
     nonce: str,
     call_limit: float,
     cancel: threading.Event | None = None,
+    output_schema: dict[str, Any] | None = None,
 ) -> _Watch:
     """Follow one candidate process from launch to exit, enforcing every limit from outside.
 
@@ -387,7 +435,7 @@ def _watch(
         elif kind == "result" and ready_at is not None:
             index = event.get("i")
             if _is_index(index, questions) and index in started and index not in results:
-                results[index] = _call_result(index, questions[index], event, at - started[index])
+                results[index] = _call_result(index, questions[index], event, at - started[index], output_schema)
         elif kind == "done" and ready_at is not None:
             why_stopped = "finished"
             break
@@ -412,7 +460,7 @@ def _watch(
     return watch
 
 
-def _is_index(value: object, questions: tuple[str, ...]) -> TypeGuard[int]:
+def _is_index(value: object, questions: tuple[Any, ...]) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(questions)
 
 
@@ -423,53 +471,26 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _text(value: object, limit: int) -> str | None:
-    return value[:limit] if isinstance(value, str) else None
+def _call_result(
+    index: int, given: Any, event: dict[str, Any], observed: float, output_schema: dict[str, Any] | None = None
+) -> CallResult:
+    """One call from its ``result`` event; the value is checked against the contract here, outside the box.
 
-
-def _plain_view(value: object) -> tuple[dict[str, Any] | None, str | None]:
-    """The harness's view of a returned dict, checked for exactly the shape ``harness.coerce`` makes.
-
-    The event may have been written by the candidate's code instead of the harness: anything else
-    is a broken contract, never something a check has to cope with.
+    The event may have been written by the candidate's code instead of the harness. It came
+    through ``json.loads``, so its value is plain JSON whoever wrote it, and no bigger than a line.
     """
-    if not isinstance(value, dict):
-        return None, None
-    keys, citations = value.get("keys"), value.get("citations")
-    kept_citations = (
-        [c[:300] for c in citations[:MAX_ITEMS] if isinstance(c, str)] if isinstance(citations, list) else None
-    )
-    view: dict[str, Any] = {
-        "keys": [k[:40] for k in keys[:20] if isinstance(k, str)] if isinstance(keys, list) else [],
-        "status": _text(value.get("status"), 100),
-        "answer": _text(value.get("answer"), MAX_TEXT + 20),
-        "citations": kept_citations,
-    }
-    shaped = (
-        isinstance(keys, list)
-        and (value.get("status") is None or view["status"] is not None)
-        and (value.get("answer") is None or view["answer"] is not None)
-        # kept_citations is a list exactly when citations is one
-        and (citations is None or (kept_citations is not None and len(kept_citations) == len(citations)))
-    )
-    return view, None if shaped else "the reported value is not in the harness's shape"
-
-
-def _call_result(index: int, question: str, event: dict[str, Any], observed: float) -> CallResult:
     outcome = "raised" if event.get("outcome") == "raised" else "returned"
-    value, malformed = _plain_view(event.get("value"))
+    value = event.get("value") if outcome == "returned" else None
     reported = event.get("problems")
     problems = [p[:300] for p in reported if isinstance(p, str)][:10] if isinstance(reported, list) else []
-    if malformed:
-        problems.append(malformed)
-    if outcome == "returned" and value is None and not problems:
-        problems = ["the harness reported no value"]
+    if outcome == "returned" and output_schema is not None:
+        problems += validate(value, output_schema, 10 - len(problems) if len(problems) < 10 else 1)
     raised = str(event.get("raised"))[:2_000] if outcome == "raised" else None
     return CallResult(
         index=index,
-        question=question,
+        input=given,
         outcome=outcome,
-        value=value if outcome == "returned" else None,
+        value=value,
         problems=problems,
         raised=raised,
         duration_s=_number(event.get("duration_s")),
@@ -537,7 +558,7 @@ def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Ev
         nonce = secrets.token_hex(16)
         payload = {
             "entry_point": exercise.entry_point,
-            "questions": list(probe.questions),
+            "inputs": list(probe.inputs),
             "threads": probe.threads,
             "nonce": nonce,
             "max_text": MAX_TEXT,
@@ -557,7 +578,9 @@ def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Ev
             handle = ctx.executor.launch(job)
         except ExecutorError as exc:
             return _error(probe, started, f"the candidate process could not be launched: {exc}")
-        watch = _watch(handle, probe.questions, probe.threads, nonce, exercise.call_timeout_s, cancel)
+        watch = _watch(
+            handle, probe.inputs, probe.threads, nonce, exercise.call_timeout_s, cancel, exercise.output_schema
+        )
         if watch.cancelled:
             raise GradingCancelled(probe.id)
         fake.wait_idle(timeout=2.0)
@@ -569,7 +592,7 @@ def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Ev
 
     evidence = Evidence(
         probe_id=probe.id,
-        questions=probe.questions,
+        inputs=probe.inputs,
         calls=watch.calls,
         requests=requests,
         peak_in_flight=peak,

@@ -12,9 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FAILURE_MODES = ("grounding", "injection", "transient", "output", "input", "load", "cost")
-
-
 # What is stored of one probe's evidence (the checks see all of it first). A probe result of the
 # help-desk reference stores 2-90 KB (its load probes the most); these caps hold any under ~0.35 MB.
 STORED_REQUESTS = 200
@@ -31,15 +28,19 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Probe:
-    """One hidden probe: a fault script, the questions to ask, and how to judge what happened."""
+    """One hidden probe: a fault script, the inputs to call the entry point with, and how to judge what happened.
+
+    ``failure_mode`` is the slug of one of the package's ``[[failure_modes]]``; every input must be
+    valid against the contract's ``input`` schema (both are checked when the package loads).
+    """
 
     id: str
     failure_mode: str
     description: str  # one line for reviewers
     script: str  # the fake model's fault script
-    questions: tuple[str, ...]
+    inputs: tuple[Any, ...]  # one JSON value per call
     check: Callable[[Evidence], Verdict]
-    threads: int = 1  # 1: questions asked one after another; N: from N threads at once
+    threads: int = 1  # 1: calls made one after another; N: from N threads at once
     needs_model: bool = True  # a submission that never asks the model must fail it
     exclusive: bool = False  # timing-sensitive: runs with nothing else running
     long: bool = False  # expected to take most of the call limit: scheduled first
@@ -50,36 +51,71 @@ class Probe:
     params: Mapping[str, Any] = field(default_factory=dict)  # exercise-specific (responder mode, …)
 
     def __post_init__(self) -> None:
-        if self.failure_mode not in FAILURE_MODES:
-            raise ValueError(f"probe {self.id}: unknown failure mode {self.failure_mode!r}")
-        if not self.questions:
-            raise ValueError(f"probe {self.id}: no questions")
+        if not self.inputs:
+            raise ValueError(f"probe {self.id}: no inputs")
+        try:
+            json.dumps(list(self.inputs))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"probe {self.id}: every input must be a JSON value ({exc})") from exc
+
+    @property
+    def questions(self) -> tuple[Any, ...]:
+        """The inputs, under the name text-input exercises use."""
+        return self.inputs
+
+
+def bounded(value: Any, max_text: int = STORED_ANSWER_CHARS, max_items: int = 50, depth: int = 0) -> Any:
+    """A copy of a JSON value with every string, list and object cut to size (for storage and pages)."""
+    if isinstance(value, str):
+        return value if len(value) <= max_text else value[:max_text] + "…[truncated]"
+    if depth >= 20:
+        return "…[nested too deep]"
+    if isinstance(value, list):
+        items = [bounded(v, max_text, max_items, depth + 1) for v in value[:max_items]]
+        return items + ([f"…[{len(value) - max_items} more]"] if len(value) > max_items else [])
+    if isinstance(value, dict):
+        out = {str(k)[:100]: bounded(v, max_text, max_items, depth + 1) for k, v in list(value.items())[:max_items]}
+        if len(value) > max_items:
+            out["…"] = f"[{len(value) - max_items} more keys]"
+        return out
+    return value
 
 
 @dataclass
 class CallResult:
-    """One call of the entry point, as the harness reported it and the runner observed it."""
+    """One call of the entry point, as the harness reported it and the runner observed it.
+
+    ``value`` is what the call returned, as plain JSON (bounded in size by the harness), whatever
+    its shape; ``problems`` says how it breaks the contract's ``output`` schema (or why it was not
+    JSON). A check should read ``value`` only when ``problems`` is empty, or use ``obj``.
+    """
 
     index: int
-    question: str
+    input: Any
     outcome: str  # "returned", "raised", "timed_out" (killed at the limit), "not_run"
-    value: dict[str, Any] | None = None  # the harness's coerced view of what was returned
-    problems: list[str] = field(default_factory=list)  # contract problems the harness saw
+    value: Any = None  # what was returned, as plain JSON
+    problems: list[str] = field(default_factory=list)  # how it breaks the contract
     raised: str | None = None  # "TypeError: ..." when the call raised
     duration_s: float | None = None  # measured in the candidate's process around the call
     observed_s: float | None = None  # measured by the runner, start event to result event
 
-    def to_json(self, max_question: int = 300, max_answer: int = STORED_ANSWER_CHARS) -> dict[str, Any]:
-        question = self.question if len(self.question) <= max_question else self.question[:max_question] + "…"
-        value = self.value
-        if value is not None and isinstance(value.get("answer"), str) and len(value["answer"]) > max_answer:
-            value = {**value, "answer": value["answer"][:max_answer] + "…[truncated]"}
+    @property
+    def question(self) -> str:
+        """The input as text: itself when it is a string, else its compact JSON."""
+        return self.input if isinstance(self.input, str) else json.dumps(self.input, ensure_ascii=False)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The returned value when it is a JSON object, else an empty one: safe to ``.get`` from."""
+        return self.value if isinstance(self.value, dict) else {}
+
+    def to_json(self, max_input: int = 300, max_answer: int = STORED_ANSWER_CHARS) -> dict[str, Any]:
         return {
             "index": self.index,
-            "question": question,
+            "input": bounded(self.input, max_input, 20),
             "outcome": self.outcome,
-            "value": value,
-            "problems": self.problems,
+            "value": bounded(self.value, max_answer),
+            "problems": self.problems[:10],
             "raised": self.raised,
             "duration_s": self.duration_s,
             "observed_s": self.observed_s,
@@ -96,7 +132,7 @@ class Evidence:
     """
 
     probe_id: str
-    questions: tuple[str, ...]
+    inputs: tuple[Any, ...]
     calls: list[CallResult]
     requests: list[dict[str, Any]]
     peak_in_flight: int
@@ -106,6 +142,11 @@ class Evidence:
     process: str = ""  # how the candidate process ended, in words
     stderr_tail: str = ""
     flood: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def questions(self) -> tuple[Any, ...]:
+        """The inputs, under the name text-input exercises use."""
+        return self.inputs
 
     @property
     def requests_seen(self) -> int:

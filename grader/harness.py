@@ -2,12 +2,12 @@
 
 It reads one JSON job from stdin::
 
-    {"entry_point": "helpdesk:answer", "questions": [...], "threads": 1,
+    {"entry_point": "helpdesk:answer", "inputs": [...], "threads": 1,
      "nonce": "...", "max_text": 20000, "max_items": 50, "preload": ["anthropic", "pydantic"]}
 
 keeps the real stdout for itself (the candidate's prints are sent to stderr), imports the entry
-point, calls it once per question (one after another, or from ``threads`` threads released at the
-same moment), and writes one JSON line per event to the saved stdout:
+point, calls it once per input (a JSON value: one after another, or from ``threads`` threads
+released at the same moment), and writes one JSON line per event to the saved stdout:
 
     hello -> preloaded -> ready | import_error -> (start, result)* -> done
 
@@ -16,8 +16,9 @@ the only events from which the runner may conclude that a fault is the platform'
 after them shares this process with the candidate's code, which can find the channel and write
 on it: the runner reads from it only the values the calls returned.
 
-Whatever ``answer`` returns is coerced into plain JSON here (bounded strings, plain types only) so
-that the runner never has to trust a candidate object; an exception is recorded as the candidate's
+Whatever the entry point returns is copied into plain JSON here (bounded, exact built-in types only)
+so that the runner never has to trust a candidate object; the runner checks it against the
+contract's output schema; an exception is recorded as the candidate's
 failure, never ours. The runner timestamps each line when it arrives and enforces every time limit
 from outside; this program only reports. Run with ``python -I`` so nothing from the submission runs
 before ``hello``; the submission's folder is appended to ``sys.path`` from ``PYTHONPATH`` here.
@@ -40,7 +41,6 @@ from typing import Any
 _dumps = json.dumps  # captured before any candidate code can replace them
 _write = os.write
 _perf = time.perf_counter
-_STATUS_KEYS = ("status", "answer", "citations")
 
 
 class _Channel:
@@ -71,32 +71,68 @@ def _text(value: object, limit: int) -> str | None:
     return plain if len(plain) <= limit else plain[:limit] + "…[truncated]"
 
 
-def coerce(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[dict[str, Any] | None, list[str]]:
-    """(plain view of the returned dict, contract problems). Never raises."""
+def plain(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[Any, list[str]]:
+    """(what was returned, as plain JSON within bounds; why it is not JSON). Never raises.
+
+    Only the exact built-in types are read (through their own methods, so a subclass cannot run
+    code here): dict with str keys, list, tuple, str, int, float, bool, None. Anything else is
+    replaced by a description of it and reported. Strings are cut to ``max_text`` characters,
+    lists and objects to ``max_items`` entries, nesting to 20 levels, the whole to 20,000 nodes.
+    """
+    problems: list[str] = []
+    budget = [20_000]
+
+    def walk(item: object, path: str, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            if budget[0] == -1:
+                problems.append("the value is too large (more than 20,000 parts); the rest is cut")
+            return None
+        if item is None or item is True or item is False:
+            return item
+        kind = type(item)
+        # Subclasses (an OrderedDict, an IntEnum, a str subclass) are read through the base type's
+        # own methods, so none of their code runs here.
+        if isinstance(item, str):
+            return _text(item, max_text)
+        if isinstance(item, int):
+            whole = int.__int__(item)
+            return whole if abs(whole) < 1 << 63 else float(whole)
+        if isinstance(item, float):
+            number = float.__float__(item)
+            if number != number or number in (float("inf"), float("-inf")):
+                problems.append(f"{path}: {number!r} is not a JSON number")
+                return None
+            return number
+        if depth >= 20:
+            problems.append(f"{path}: nested more than 20 levels deep")
+            return None
+        if isinstance(item, (list, tuple)):
+            items = list.__iter__(item) if isinstance(item, list) else tuple.__iter__(item)
+            out = []
+            for n, sub in enumerate(items):
+                if n >= max_items:
+                    problems.append(f"{path}: more than {max_items} items; the rest is cut")
+                    break
+                out.append(walk(sub, f"{path}[{n}]", depth + 1))
+            return out
+        if isinstance(item, dict):
+            obj: dict[str, Any] = {}
+            for n, (key, sub) in enumerate(dict.items(item)):
+                if n >= max_items:
+                    problems.append(f"{path}: more than {max_items} keys; the rest is cut")
+                    break
+                if not isinstance(key, str):
+                    problems.append(f"{path}: a key of type {type(key).__name__}, not str")
+                    continue
+                name = str.__str__(key)[:100]
+                obj[name] = walk(sub, f"{path}.{name}" if name.isidentifier() else f"{path}[{name!r}]", depth + 1)
+            return obj
+        problems.append(f"{path}: a {kind.__name__}, not a JSON value")
+        return None
+
     try:
-        if not isinstance(value, dict):
-            return None, [f"returned {type(value).__name__}, not a dict"]
-        problems: list[str] = []
-        view: dict[str, Any] = {"keys": sorted(str(k)[:40] for k in list(dict.keys(value))[:20])}
-        status = dict.get(value, "status")
-        view["status"] = _text(status, 100)
-        if view["status"] is None:
-            problems.append(f"status is {type(status).__name__}, not a str")
-        answer = dict.get(value, "answer")
-        view["answer"] = _text(answer, max_text)
-        if view["answer"] is None:
-            problems.append(f"answer is {type(answer).__name__}, not a str")
-        citations = dict.get(value, "citations")
-        if isinstance(citations, (list, tuple)):
-            items = list(citations)[:max_items]
-            view["citations"] = [_text(c, 300) for c in items]
-            if any(c is None for c in view["citations"]):
-                problems.append("citations holds something other than str")
-                view["citations"] = [c for c in view["citations"] if c is not None]
-        else:
-            view["citations"] = None
-            problems.append(f"citations is {type(citations).__name__}, not a list")
-        return view, problems
+        return walk(value, "$", 0), problems
     except BaseException as exc:
         return None, [f"could not read the returned value: {_describe(exc, 200)}"]
 
@@ -115,28 +151,28 @@ def _load(entry_point: str) -> object:
 
 
 def _call(
-    channel: _Channel, fn: Callable[[str], object], index: int, question: str, max_text: int, max_items: int
+    channel: _Channel, fn: Callable[[Any], object], index: int, given: Any, max_text: int, max_items: int
 ) -> None:
     channel.emit("start", i=index)
     started = _perf()
     try:
-        value = fn(question)
+        value = fn(given)
     except BaseException as exc:
         duration = _perf() - started
         channel.emit("result", i=index, outcome="raised", raised=_describe(exc), duration_s=round(duration, 4))
         return
     duration = _perf() - started
-    view, problems = coerce(value, max_text, max_items)
+    view, problems = plain(value, max_text, max_items)
     channel.emit("result", i=index, outcome="returned", value=view, problems=problems, duration_s=round(duration, 4))
 
 
 def _run_calls(
-    channel: _Channel, fn: Callable[[str], object], questions: list[str], threads: int, max_text: int, max_items: int
+    channel: _Channel, fn: Callable[[Any], object], inputs: list[Any], threads: int, max_text: int, max_items: int
 ) -> None:
-    work: queue.Queue[tuple[int, str]] = queue.Queue()
-    for item in enumerate(questions):
+    work: queue.Queue[tuple[int, Any]] = queue.Queue()
+    for item in enumerate(inputs):
         work.put(item)
-    threads = max(1, min(threads, len(questions)))
+    threads = max(1, min(threads, len(inputs)))
     barrier = threading.Barrier(threads)
 
     def worker() -> None:
@@ -144,10 +180,10 @@ def _run_calls(
             barrier.wait(timeout=10)
         while True:
             try:
-                index, question = work.get_nowait()
+                index, given = work.get_nowait()
             except queue.Empty:
                 return
-            _call(channel, fn, index, question, max_text, max_items)
+            _call(channel, fn, index, given, max_text, max_items)  # each input is its own parsed object
 
     pool = [threading.Thread(target=worker, name=f"harness-{n}", daemon=True) for n in range(threads)]
     for thread in pool:
@@ -197,7 +233,7 @@ def main() -> None:
     _run_calls(
         channel,
         fn,
-        [str(q) for q in job["questions"]],
+        list(job["inputs"]),
         int(job.get("threads", 1)),
         int(job.get("max_text", 20_000)),
         int(job.get("max_items", 50)),

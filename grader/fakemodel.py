@@ -11,7 +11,7 @@ so candidates can work offline (``python fakemodel.py --port 8765 --script "ok,4
 
 In process::
 
-    from assessments.grading.fakemodel import FakeModel
+    from grader.fakemodel import FakeModel
     with FakeModel(script="429(retry_after=1)*2,ok", seed=0, max_in_flight=4) as fm:
         client = anthropic.Anthropic(base_url=fm.base_url, api_key="sk-test")
         ...
@@ -19,7 +19,7 @@ In process::
         fm.peak_in_flight  # most requests served at once
         fm.reset(script="ok")
 
-Standalone: ``python -m assessments.grading.fakemodel --port PORT --script SCRIPT [--responder
+Standalone: ``python -m grader.fakemodel --port PORT --script SCRIPT [--responder
 module:callable | /path/file.py:callable] [--seed N] [--max-in-flight N] [--tpm N]
 [--context-window N] [--unix-socket PATH] [--host HOST]``. It prints ``fakemodel listening on URL``
 and, standalone only, also serves ``GET /_fake/requests`` (JSON list of records) and

@@ -2,7 +2,7 @@
 
 The kit is the package's ``starter/`` folder (the flaky feature, its public tests, the public
 corpus in ``docs/``, the public responder, launcher and fault scripts in ``devtools/``) plus the
-fake model, copied from ``assessments/grading/fakemodel.py`` at build time so that the kit always
+fake model, copied from ``grader/fakemodel.py`` at build time so that the kit always
 ships the fake the platform grades with. Nothing from ``hidden/`` or ``reference/`` goes in.
 
 The zip is deterministic (sorted entries, fixed timestamps and permissions), so the same package

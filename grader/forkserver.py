@@ -2,7 +2,7 @@
 
 Importing ``anthropic`` costs about two seconds of CPU; a grading run starts dozens of candidate
 processes on a two-core machine. This server is started (with ``python -I``) by
-:class:`assessments.grading.executors.ForkServerExecutor` in a clean environment, imports the
+:class:`grader.executors.ForkServerExecutor` in a clean environment, imports the
 modules it is told to, and then serves jobs over a Unix socket: each message carries a JSON job
 (argv, env, cwd) and three file descriptors (stdin, stdout, stderr). It forks; the child starts its
 own session, takes the descriptors as 0/1/2, closes everything else, replaces its environment and
