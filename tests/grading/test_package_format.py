@@ -87,7 +87,7 @@ def test_a_rubric_naming_an_undeclared_mode_is_refused(package):
     rubric = package / "rubric.toml"
     rubric.write_text(rubric.read_text().replace('failure_modes = ["grounding"]', 'failure_modes = ["latency"]'))
 
-    with pytest.raises(PackageError, match="names failure modes latency that exercise.toml does not declare"):
+    with pytest.raises(PackageError, match=r"names failure modes latency that exercise\.toml does not declare"):
         load_package(package)
 
 
