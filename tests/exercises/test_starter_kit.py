@@ -28,7 +28,9 @@ def test_it_bundles_the_platforms_fake_model_and_nothing_hidden():
         p.name for p in (EXERCISE / "starter" / "docs").glob("*.md")
     }
 
-    assert kit.read("helpdesk-answerer-starter/devtools/fakemodel.py") == FAKEMODEL.read_bytes()
+    bundled = {n: kit.read(f"helpdesk-answerer-starter/{n}") for n in names if n.startswith("devtools/fakemodel")}
+    assert bundled == {f"devtools/fakemodel/{p.name}": p.read_bytes() for p in FAKEMODEL.glob("*.py")}
+    assert {"devtools/fakemodel/__init__.py", "devtools/fakemodel/__main__.py"} <= set(bundled)
     assert {"helpdesk/__init__.py", "tests/test_answer.py", "README.md", "requirements.txt"} <= set(names)
     assert {"devtools/responder.py", "devtools/run_fake.py", "devtools/fault_scripts.toml"} <= set(names)
     assert len([n for n in names if n.startswith("docs/")]) == 15
