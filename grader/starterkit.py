@@ -2,8 +2,10 @@
 
 The kit is the package's ``starter/`` folder (the flaky feature, its public tests, the public
 corpus in ``docs/``, the public responder, launcher and fault scripts in ``devtools/``) plus the
-fake model, copied from ``grader/fakemodel.py`` at build time so that the kit always
-ships the fake the platform grades with. Nothing from ``hidden/`` or ``reference/`` goes in.
+fake model: every ``.py`` of the ``grader/fakemodel/`` package, copied to ``devtools/fakemodel/``
+at build time so that the kit always ships the fake the platform grades with. The package imports
+nothing outside itself, so it runs there as ``python devtools/fakemodel`` or ``import fakemodel``.
+Nothing else from ``grader/``, and nothing from ``hidden/`` or ``reference/``, goes in.
 
 The zip is deterministic (sorted entries, fixed timestamps and permissions), so the same package
 always gives the same bytes and the portal can cache it by checksum.
@@ -15,8 +17,8 @@ import io
 import zipfile
 from pathlib import Path
 
-FAKEMODEL = Path(__file__).resolve().parent / "fakemodel.py"
-BUNDLED_FAKEMODEL = "devtools/fakemodel.py"
+FAKEMODEL = Path(__file__).resolve().parent / "fakemodel"
+BUNDLED_FAKEMODEL = "devtools/fakemodel"
 _EPOCH = (2025, 1, 1, 0, 0, 0)
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".venv", ".git"}
 
@@ -35,10 +37,17 @@ def kit_files(exercise_dir: Path | str) -> dict[str, bytes]:
         if path.is_symlink():
             raise ValueError(f"{path} is a symlink; the kit must hold plain files")
         files[rel.as_posix()] = path.read_bytes()
-    if BUNDLED_FAKEMODEL in files:
-        raise ValueError(f"{starter / BUNDLED_FAKEMODEL} must not exist: the fake is bundled at build time")
-    files[BUNDLED_FAKEMODEL] = FAKEMODEL.read_bytes()
+    # Nor the single file older kits shipped: beside the bundled package it would only mislead.
+    clashing = [rel for rel in files if rel == f"{BUNDLED_FAKEMODEL}.py" or rel.startswith(f"{BUNDLED_FAKEMODEL}/")]
+    if clashing:
+        raise ValueError(f"{starter / clashing[0]} must not exist: the fake is bundled at build time")
+    files.update(fakemodel_files())
     return dict(sorted(files.items()))
+
+
+def fakemodel_files() -> dict[str, bytes]:
+    """Kit path -> content for each module of the fake (``devtools/fakemodel/*.py``)."""
+    return {f"{BUNDLED_FAKEMODEL}/{path.name}": path.read_bytes() for path in sorted(FAKEMODEL.glob("*.py"))}
 
 
 def build_starter_kit(exercise_dir: Path | str, root: str | None = None) -> bytes:

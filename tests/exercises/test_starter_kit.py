@@ -28,13 +28,54 @@ def test_it_bundles_the_platforms_fake_model_and_nothing_hidden():
         p.name for p in (EXERCISE / "starter" / "docs").glob("*.md")
     }
 
-    assert kit.read("helpdesk-answerer-starter/devtools/fakemodel.py") == FAKEMODEL.read_bytes()
+    bundled = {n: kit.read(f"helpdesk-answerer-starter/{n}") for n in names if n.startswith("devtools/fakemodel")}
+    assert bundled == {f"devtools/fakemodel/{p.name}": p.read_bytes() for p in FAKEMODEL.glob("*.py")}
+    assert {"devtools/fakemodel/__init__.py", "devtools/fakemodel/__main__.py"} <= set(bundled)
     assert {"helpdesk/__init__.py", "tests/test_answer.py", "README.md", "requirements.txt"} <= set(names)
     assert {"devtools/responder.py", "devtools/run_fake.py", "devtools/fault_scripts.toml"} <= set(names)
     assert len([n for n in names if n.startswith("docs/")]) == 15
     assert not any(n.startswith(("hidden/", "reference/")) for n in names)
     assert not any(n.rsplit("/", 1)[-1] in hidden_only for n in names)
     assert b"ESC-7731-HALIBUT" in kit.read("helpdesk-answerer-starter/helpdesk/prompts.py")  # flaky on purpose
+
+
+BUNDLED_FAKE_SERVES = """
+import json, sys, urllib.request
+sys.path.insert(0, sys.argv[1])
+from fakemodel import FakeModel
+from responder import respond
+with FakeModel(script="ok", responder=respond) as fm:
+    body = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "How do I reset my password?"}]}
+    headers = {"x-api-key": "sk-local-dummy", "content-type": "application/json"}
+    request = urllib.request.Request(fm.base_url + "/v1/messages", json.dumps(body).encode(), headers)
+    print(json.load(urllib.request.urlopen(request))["type"])
+print(sorted(m for m in sys.modules if m.split(".")[0] == "grader"))
+"""
+
+
+def test_the_bundled_fake_runs_in_the_kit_without_the_rest_of_the_engine(tmp_path):
+    """The kit has the fake's package and nothing else of grader/: it must import nothing else of it."""
+    _kit().extractall(tmp_path)
+    devtools = tmp_path / "helpdesk-answerer-starter" / "devtools"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+
+    served = subprocess.run(
+        [sys.executable, "-I", "-c", BUNDLED_FAKE_SERVES, str(devtools)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    as_a_folder = subprocess.run(
+        [sys.executable, "-I", str(devtools / "fakemodel"), "--script", "ok,bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+    assert served.stdout.split("\n")[:2] == ["message", "[]"], served.stderr[-2000:]
+    assert as_a_folder.returncode == 2 and "unknown step 'bogus'" in as_a_folder.stderr, as_a_folder.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import cannot slip past as it would past an import-time check.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,19 @@ def test_exercise_packages_import_only_the_sdk_from_the_platform():
         for path in sources
         for line, name in _imports(path)
         if (name.split(".")[0] == "grader" and name != "grader.sdk") or name.split(".")[0] in PLATFORM
+    ]
+    assert offending == []
+
+
+def test_the_fake_model_imports_only_the_standard_library_and_itself():
+    """It ships alone in starter kits (``devtools/fakemodel/``): its modules import each other relatively."""
+    sources = sorted((ROOT / "grader" / "fakemodel").rglob("*.py"))
+    assert len(sources) >= 5
+    offending = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in sources
+        for line, name in _imports(path)
+        if name.split(".")[0] not in sys.stdlib_module_names
     ]
     assert offending == []
 

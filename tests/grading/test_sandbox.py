@@ -20,13 +20,8 @@ import pytest
 
 from grader.executors import HarnessJob
 from grader.fakemodel import FakeModel
-from grader.sandbox import (
-    SandboxError,
-    SandboxExecutor,
-    SandboxUnavailable,
-    _cgroup_support,
-    sandbox_status,
-)
+from grader.sandbox import SandboxError, SandboxExecutor, SandboxUnavailable, sandbox_status
+from grader.sandbox.cgroups import _cgroup_support
 from tests.builders import echo_shadowed_by_a_pyc
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -605,7 +600,7 @@ time.sleep(60)
 
 
 def test_boxes_and_bridges_die_with_their_worker_and_its_cgroups_are_swept(runtime):
-    from grader.sandbox import _sweep_stale
+    from grader.sandbox.cgroups import _sweep_stale
 
     tag = f"orphan-{uuid.uuid4().hex}"
     script = WORKER.format(project=str(PROJECT), runtime=str(runtime), tag=tag)

@@ -14,7 +14,7 @@ DEVTOOLS = next(p for p in _CANDIDATES if (p / "responder.py").exists())
 DOCS = next(p for p in (ROOT / "docs", ROOT.parent / "starter" / "docs") if p.is_dir())
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DEVTOOLS))
-if not (DEVTOOLS / "fakemodel.py").exists():  # in the platform's repo: the fake lives in assessments/
+if not (DEVTOOLS / "fakemodel" / "__init__.py").exists():  # in the platform's repo: the fake lives in grader/
     sys.path.insert(0, str(ROOT.parents[2]))
     from grader.sdk import FakeModel
 else:

@@ -7,7 +7,7 @@ enough, it says it does not know (``"answer": null``).
 
 The real model, and the one used in grading, is less polite than this one: see the brief.
 
-Use it with the fake:  python devtools/fakemodel.py --responder devtools/responder.py:respond
+Use it with the fake:  python devtools/fakemodel --responder devtools/responder.py:respond
 (``devtools/run_fake.py`` does that for you).
 """
 

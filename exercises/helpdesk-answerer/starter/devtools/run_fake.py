@@ -2,7 +2,7 @@
 
     python devtools/run_fake.py                         # healthy model on port 8765
     python devtools/run_fake.py --scenario overloaded   # a scenario from fault_scripts.toml
-    python devtools/run_fake.py --script "529*2,ok"     # any script (grammar: devtools/fakemodel.py)
+    python devtools/run_fake.py --script "529*2,ok"     # any script (grammar: devtools/fakemodel/__init__.py)
 
 Then, in another shell, point your code at it:
 
@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import fakemodel  # noqa: E402  (bundled next to this file when the starter kit is built)
+import fakemodel  # noqa: E402  (a package bundled next to this file when the starter kit is built)
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Run the tests against the bundled fake model (devtools/fakemodel.py), never a real API.
+"""Run the tests against the bundled fake model (devtools/fakemodel/), never a real API.
 
 The fake starts when this file is imported, before any test module imports ``helpdesk``, so code
 that builds its client at import time also talks to the fake. Each test starts with the healthy
