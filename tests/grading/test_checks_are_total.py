@@ -21,7 +21,8 @@ from grader.probe import Evidence, Verdict
 from grader.runner import _call_result, load_exercise
 
 ROOT = Path(__file__).resolve().parents[2]
-EXERCISES = [ROOT / "exercises" / "helpdesk-answerer", ROOT / "tests" / "fixtures" / "exercises" / "tiny-echo"]
+FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
+EXERCISES = [ROOT / "exercises" / "helpdesk-answerer", FIXTURES / "tiny-echo", FIXTURES / "order-extractor"]
 SCRIPTS = ["ok", "429", "529", "badjson", "max_tokens", "prose", "fenced", "wrong_schema", "empty", "refusal"]
 
 _PROBES = [probe for path in EXERCISES for probe in load_exercise(path).probes]
