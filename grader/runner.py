@@ -46,7 +46,7 @@ from types import ModuleType
 from typing import IO, Any, TypeGuard
 
 from grader.executors import Executor, ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
-from grader.fakemodel import FakeModel, Responder
+from grader.fakemodel import FakeModel, Responder, parse_script
 from grader.package import ExercisePackage, PackageError, load_package
 from grader.probe import CallResult, Evidence, Probe
 from grader.schema import validate
@@ -182,6 +182,10 @@ def probe_problems(package: ExercisePackage, probes: list[Probe]) -> list[str]:
         if not isinstance(probe, Probe):
             problems.append(f"PROBES holds a {type(probe).__name__}, not a Probe")
             continue
+        try:
+            parse_script(probe.script)
+        except ValueError as exc:  # a typo would otherwise surface as an error in every grading
+            problems.append(f"probe {probe.id}: its fault script does not parse: {exc}")
         if probe.failure_mode not in declared:
             problems.append(f"probe {probe.id}: failure mode {probe.failure_mode!r} is not declared in exercise.toml")
         if probe.threads > package.contract.concurrency:
@@ -614,10 +618,14 @@ def _judge(probe: Probe, evidence: Evidence, watch: _Watch) -> tuple[str, str]:
     """(outcome, reason). "error" only for what the platform alone decides is its own fault."""
     if watch.infra:
         return "error", f"infrastructure: {watch.infra}"
-    broken = next((r for r in evidence.requests if r.get("fault") == "fake_error"), None)
+    broken = next((r for r in evidence.requests if r.get("fault") in ("fake_error", "responder_error")), None)
     if broken is not None:
-        seq, what = broken.get("seq"), broken.get("fake_error")
-        return "error", f"the fake model failed on request {seq} (a platform bug): {what}"
+        seq = broken.get("seq")
+        if broken.get("fault") == "responder_error":
+            # The responder is the package's code and gets only bodies the fake has validated: like
+            # a check, it must be total over them, so its failure is ours, never the candidate's.
+            return "error", f"the exercise's responder failed on request {seq} (a bug in the package)"
+        return "error", f"the fake model failed on request {seq} (a platform bug): {broken.get('fake_error')}"
     if not evidence.complete:
         return "fail", _flood_reason(evidence)
     if watch.import_failure:

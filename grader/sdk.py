@@ -25,7 +25,11 @@ never raises (a check that raises is the platform's fault, and the grading is st
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.runner import Exercise
 
 from grader.fakemodel import FakeModel, Responder, Step, estimate_tokens, last_user_text, parse_script, system_text
 from grader.probe import CallResult, Evidence, Probe, Verdict, bounded
@@ -123,7 +127,7 @@ def verdict(*checks: Check, passed: str = "handled") -> Callable[[Evidence], Ver
     return judge
 
 
-def load_exercise(path: Any) -> Any:
+def load_exercise(path: Path | str) -> Exercise:
     """Another package, loaded and checked (its ``probes``, ``module`` and ``preload``), to reuse its probes."""
     from grader.runner import load_exercise as load  # the runner imports packages; a package imports the runner lazily
 

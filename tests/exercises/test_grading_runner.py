@@ -101,6 +101,39 @@ def test_it_records_what_answer_returned_and_how_long_it_took(tmp_path, executor
     assert all(c.outcome == "returned" and c.duration_s < 1 for c in evidence.calls)
 
 
+def test_a_responder_that_raises_is_the_packages_bug_never_the_candidates(tmp_path, forkserver):
+    def broken(probe):
+        def respond(body, rng):
+            raise KeyError("a responder bug")
+
+        return respond
+
+    outcome, evidence = _run(
+        tmp_path,
+        forkserver,
+        """
+        import json, os, urllib.request
+        def answer(q):
+            request = urllib.request.Request(
+                os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages",
+                data=json.dumps({"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": q}]}).encode(),
+                headers={"content-type": "application/json", "x-api-key": "k", "anthropic-version": "2023-06-01"},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=5)
+            except Exception:
+                pass
+            return {"status": "unavailable", "answer": "", "citations": []}
+        """,
+        responder=broken,
+    )
+
+    assert outcome.outcome == "error"
+    assert outcome.reason == "the exercise's responder failed on request 0 (a bug in the package)"
+    assert evidence is None  # no check ran: the outcome is the platform's
+    assert [r["fault"] for r in outcome.evidence["requests"]] == ["responder_error"]
+
+
 def test_it_gives_the_candidate_only_the_contract_environment(tmp_path, executor):
     os.environ["GRADING_TEST_SECRET"] = "do-not-leak"
     try:

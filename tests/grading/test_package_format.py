@@ -139,3 +139,17 @@ def test_the_schema_subset_names_every_violation_with_its_path():
     assert schema_problems({"type": "object", "properties": {"a": {"format": "date"}}}) == [
         "$.a: unsupported keyword 'format'"
     ]
+
+
+def test_a_fault_script_that_does_not_parse_is_refused_when_the_package_loads(package):
+    probes = package / "hidden" / "probes.py"
+    probes.write_text(
+        probes.read_text().replace(
+            'script="ok",\n        inputs=("hello",),\n        check=_asked',
+            'script="529*3,okk",\n        inputs=("hello",),\n        check=_asked',
+        )
+    )
+    _edit(package, 'version = "0.1.0"', 'version = "0.1.2"')
+
+    with pytest.raises(GradingError, match=r"probe echo-model: its fault script does not parse: .*unknown step 'okk'"):
+        load_exercise(package)

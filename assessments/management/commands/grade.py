@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from grader.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
-from grader.package import discover_packages
+from grader.package import PackageError, discover_packages, load_package
 from grader.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
 from grader.sandbox import SandboxExecutor
 from grader.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
@@ -30,7 +30,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its helpdesk/ package")
-        parser.add_argument("--exercise", required=True, help="Exercise slug (found in EXERCISE_DIRS)")
+        parser.add_argument(
+            "--exercise", required=True, help="Exercise slug (found in EXERCISE_DIRS), or the path of a package folder"
+        )
         parser.add_argument("--json", action="store_true", help="Print exactly one JSON object")
         parser.add_argument("--probe", action="append", dest="probes", metavar="ID", help="Run only these probes")
         parser.add_argument(
@@ -70,6 +72,12 @@ class Command(BaseCommand):
             self._table(report)
 
     def _find_exercise(self, slug: str) -> tuple[Path, dict]:
+        folder = Path(slug)
+        if (folder / "exercise.toml").is_file():
+            try:
+                return folder.resolve(), load_package(folder).limits.to_json()
+            except PackageError as exc:
+                raise CommandError(str(exc)) from exc
         packages, _ = discover_packages(settings.EXERCISE_DIRS)
         for package in packages:
             if package.slug == slug:
