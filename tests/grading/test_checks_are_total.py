@@ -1,9 +1,10 @@
 """Hidden checks are total: nothing a candidate can send makes one raise.
 
-A check that raises is the platform's error, and an error must never be something a submission
-can bring about. So: arbitrary JSON bodies, headers and raw bytes are thrown at a real fake model
-over a real socket, arbitrary events stand in for what the harness reported, and every check of
-every bundled exercise is run over the records. Each must return a verdict; the stored evidence
+A check (or a responder) that raises is the platform's error, and an error must never be something
+a submission can bring about. So: arbitrary JSON bodies, headers and raw bytes are thrown at a real
+fake model over a real socket, with the responder of any probe of any bundled exercise; arbitrary
+events stand in for what the harness reported, and every check of every bundled exercise is run
+over the records. Each must return a verdict; the stored evidence
 must be JSON that PostgreSQL accepts (no NaN, bounded).
 """
 
@@ -25,8 +26,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
 EXERCISES = [ROOT / "exercises" / "helpdesk-answerer", FIXTURES / "tiny-echo", FIXTURES / "order-extractor"]
 SCRIPTS = ["ok", "429", "529", "badjson", "max_tokens", "prose", "fenced", "wrong_schema", "empty", "refusal"]
 
-_PROBES = [probe for path in EXERCISES for probe in load_exercise(path).probes]
 _RESPONDERS = {path.name: load_exercise(path) for path in EXERCISES}
+_PROBES = [(probe, loaded.output_schema) for loaded in _RESPONDERS.values() for probe in loaded.probes]
 
 # --- what a hostile client can send ---------------------------------------------------------------
 
@@ -163,13 +164,15 @@ def _send(fake: FakeModel, path: str, head: dict, body: bytes) -> None:
 )
 @given(
     exercise=st.sampled_from(sorted(_RESPONDERS)),
+    which=st.integers(0, 1_000),
     script=st.sampled_from(SCRIPTS),
     traffic=st.lists(st.tuples(paths, headers, bodies), min_size=1, max_size=4),
     reported=st.lists(events, min_size=1, max_size=4),
 )
-def test_every_check_returns_a_verdict_whatever_was_sent(exercise, script, traffic, reported):
+def test_every_check_returns_a_verdict_whatever_was_sent(exercise, which, script, traffic, reported):
     loaded = _RESPONDERS[exercise]
-    fake = FakeModel(script=script, responder=loaded.make_responder(loaded.probes[0])).start()
+    responder = loaded.make_responder(loaded.probes[which % len(loaded.probes)])
+    fake = FakeModel(script=script, responder=responder).start()
     try:
         for path, head, body in traffic:
             _send(fake, path, head, body)
@@ -178,12 +181,15 @@ def test_every_check_returns_a_verdict_whatever_was_sent(exercise, script, traff
     finally:
         fake.stop()
 
-    for probe in _PROBES:
+    # Responders are total too: one that raises is the package's bug, which a submission must
+    # never be able to bring about (it would turn the candidate's probe into an error).
+    assert [r["seq"] for r in records if r.get("fault") == "responder_error"] == []
+    for probe, schema in _PROBES:
         calls = [
-            _call_result(i, question, reported[i % len(reported)], observed=0.5)
-            for i, question in enumerate(probe.questions)
+            _call_result(i, given, reported[i % len(reported)], observed=0.5, output_schema=schema)
+            for i, given in enumerate(probe.inputs)
         ]
-        evidence = Evidence(probe.id, probe.questions, calls, records, 1, 1.0, 20.0, flood=flood)
+        evidence = Evidence(probe.id, probe.inputs, calls, records, 1, 1.0, 20.0, flood=flood)
         verdict = probe.check(evidence)  # must not raise
         assert isinstance(verdict, Verdict), probe.id
         stored = db_safe(evidence.to_json())
