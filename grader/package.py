@@ -19,6 +19,7 @@ from grader.schema import schema_problems
 
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"}
 REQUIRED = ("slug", "title", "version", "time_limit_minutes", "rubric", "contract", "failure_modes")
+OPTIONAL = ("summary", "limits")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 MAX_CONCURRENCY = 64
@@ -192,6 +193,9 @@ def _failure_modes(manifest: Path, data: object) -> tuple[FailureMode, ...]:
         missing = [key for key in ("slug", "title", "hint", "description") if not str(item.get(key, "")).strip()]
         if missing:
             raise PackageError(f"{manifest}: failure mode {n} lacks {', '.join(missing)}")
+        unknown = sorted(set(item) - {"slug", "title", "hint", "description"})
+        if unknown:
+            raise PackageError(f"{manifest}: failure mode {n} has unknown keys {', '.join(unknown)}")
         slug = str(item["slug"])
         if not _SLUG.match(slug):
             raise PackageError(
@@ -233,7 +237,11 @@ def load_package(root: Path) -> ExercisePackage:
     data = _read_toml(manifest_path)
     missing = [key for key in REQUIRED if key not in data]
     if missing:
-        raise PackageError(f"{manifest_path}: missing {', '.join(missing)}")
+        moved = " (entry_point now lives in [contract])" if "entry_point" in data and "contract" in missing else ""
+        raise PackageError(f"{manifest_path}: missing {', '.join(missing)}{moved}")
+    unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise PackageError(f"{manifest_path}: unknown keys {', '.join(unknown)}")
     if not isinstance(data["time_limit_minutes"], int) or data["time_limit_minutes"] <= 0:
         raise PackageError(f"{manifest_path}: time_limit_minutes must be a positive integer")
     if root.name != data["slug"]:

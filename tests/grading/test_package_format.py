@@ -59,6 +59,10 @@ def test_the_fixture_loads_with_its_contract_and_modes(package):
         ('hint = "Plain questions."', 'hint = ""', "failure mode 1 lacks hint"),
         ("max_files = 10", "max_files = -1", "limits.max_files must be a positive integer"),
         ("max_files = 10", "call_timeout_s = 3", "call limits live in [contract]"),
+        ('summary = "', 'sumary = "', "unknown keys sumary"),
+        ('hint = "Plain questions."', 'hint = "Plain questions."\nhnt = "x"', "failure mode 1 has unknown keys hnt"),
+        ("[contract]\n", 'entry_point = "echo:answer"\n[contract]\n', "unknown keys entry_point"),
+        ("[contract]\n", "[contrat]\n", "missing contract"),
     ],
 )
 def test_a_broken_manifest_is_refused_with_a_message_naming_the_key(package, old, new, message):
