@@ -7,10 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
+from grader.package import load_package
 from rubrics.services import review_assign
-from tests.builders import graded_submission
+from tests.builders import evidence, graded_submission
+from workflows.exercises import exercise_sync
 
 HOSTILE = "<script>steal('ledger')</script>"
 
@@ -185,6 +188,41 @@ def test_a_call_stored_before_inputs_were_json_still_renders(client, reviewer, c
 
 
 # --- The package's own view of a call -------------------------------------------------------------
+
+
+@pytest.fixture
+def helpdesk_assessment(assessment):
+    """An assessment of the real help-desk package (synced here, with its rubric)."""
+    exercise, _ = exercise_sync(package=load_package(Path(settings.BASE_DIR) / "exercises" / "helpdesk-answerer"))
+    assessment.exercise = exercise
+    assessment.save(update_fields=["exercise"])
+    return assessment
+
+
+def test_the_help_desk_review_page_shows_calls_with_its_package_template(client, reviewer, helpdesk_assessment):
+    hostile = evidence()
+    hostile["calls"][0]["value"]["answer"] = HOSTILE
+    results = [
+        {
+            "probe_id": "grounding-1",
+            "failure_mode": "grounding",
+            "outcome": "pass",
+            "reason": "ok",
+            "evidence": evidence(),
+        },
+        {"probe_id": "grounding-2", "failure_mode": "grounding", "outcome": "fail", "reason": "x", "evidence": hostile},
+    ]
+    upload = {"files": {"helpdesk/__init__.py": "def answer(question):\n    return {}\n"}}
+
+    html = _review_page(client, reviewer, helpdesk_assessment, results, **upload)
+
+    assert html.count('<div class="call-custom">') == 2 and "jt-key" not in html
+    first, second = _calls(html)
+    assert "<dt>Question</dt><dd>How often are bank feeds checked?</dd>" in first
+    assert '<span class="badge">answered</span> Every 4 hours. <span class="muted">cites bank-feeds</span>' in first
+    assert '<span class="muted">(1.1 s)</span>' in first
+    assert "&lt;script&gt;steal(" in second and "<script>" not in html
+    assert "<h3>Grounding</h3>" in html and "right article is found in a large corpus" in html
 
 
 def _write_call_template(exercise, text: str) -> Path:
