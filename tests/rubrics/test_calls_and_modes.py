@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from grader.package import load_package
@@ -278,3 +279,16 @@ def test_a_changed_package_template_is_read_again(client, reviewer, custom_asses
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
     assert "<p>second view</p>" in client.get(page).content.decode()
+
+
+def test_the_admin_names_modes_as_the_exercise_does(client, custom_assessment):
+    submission = graded_submission(custom_assessment, results=[("idempotency", "pass"), ("retired-mode", "fail")])
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "x"))
+
+    exercises = client.get(reverse("admin:assessments_exercise_changelist")).content.decode()
+    run = client.get(reverse("admin:assessments_gradingrun_change", args=[submission.grading_runs.get().pk]))
+    rubric = client.get(reverse("admin:rubrics_rubric_change", args=[custom_assessment.rubric.pk]))
+
+    assert "Event ordering, Idempotency" in exercises
+    assert "Idempotency (idempotency)" in run.content.decode() and "Retired mode (retired-mode)" in run.content.decode()
+    assert '<div class="readonly">Idempotency</div>' in rubric.content.decode()
