@@ -29,7 +29,7 @@ class Command(BaseCommand):
     help = "Grade a submission (zip or folder) against an exercise's hidden probes and print the outcomes."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its helpdesk/ package")
+        parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its entry point's package")
         parser.add_argument("--exercise", required=True, help="Exercise slug (found in EXERCISE_DIRS)")
         parser.add_argument("--json", action="store_true", help="Print exactly one JSON object")
         parser.add_argument("--probe", action="append", dest="probes", metavar="ID", help="Run only these probes")
