@@ -1,17 +1,22 @@
 from django.contrib import admin
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from assessments.selectors import exercise_failure_modes, run_failure_modes
 
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
-    list_display = ["slug", "version", "title", "is_current", "synced_at"]
+    list_display = ["slug", "version", "title", "mode_titles", "is_current", "synced_at"]
     list_filter = ["is_current"]
     # Packages are loaded by `manage.py sync_exercises`; editing them here would break their checksum.
     readonly_fields = [f.name for f in Exercise._meta.fields]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Failure modes")
+    def mode_titles(self, obj: Exercise) -> str:
+        return ", ".join(mode.title for mode in exercise_failure_modes(obj))
 
 
 @admin.register(Assessment)
@@ -21,7 +26,7 @@ class AssessmentAdmin(admin.ModelAdmin):
     search_fields = ["title"]
 
 
-_PROBE_RESULT_FIELDS = ("probe_id", "failure_mode", "outcome", "reason", "duration_s")
+_PROBE_RESULT_FIELDS = ("probe_id", "mode", "outcome", "reason", "duration_s")
 
 
 class ProbeResultInline(admin.TabularInline):
@@ -30,6 +35,13 @@ class ProbeResultInline(admin.TabularInline):
     fields = _PROBE_RESULT_FIELDS
     readonly_fields = _PROBE_RESULT_FIELDS
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("run__submission__invitation__assessment__exercise")
+
+    @admin.display(description="Failure mode")
+    def mode(self, obj: ProbeResult) -> str:
+        return f"{run_failure_modes(obj.run).title(obj.failure_mode)} ({obj.failure_mode})"
 
 
 @admin.register(GradingRun)

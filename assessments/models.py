@@ -5,16 +5,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-FAILURE_MODES = (
-    ("grounding", "Grounding"),
-    ("injection", "Injection and leakage"),
-    ("transient", "Transient faults"),
-    ("output", "Output handling"),
-    ("input", "Input handling"),
-    ("load", "Load"),
-    ("cost", "Cost"),
-)
-
 
 class Exercise(models.Model):
     """One version of a take-home package found under EXERCISE_DIRS (the UI says "take-home")."""

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import dateformat, timezone
 
-from assessments.models import FAILURE_MODES, Assessment, Exercise, GradingRun, ProbeResult
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
+from assessments.selectors import run_failure_modes
 from candidates.models import Candidate, Invitation, Submission, hash_token
 
 if TYPE_CHECKING:  # django-stubs-ext is a development dependency: only the type checker reads it
@@ -34,17 +35,6 @@ _BRIEF_TAGS = nh3.ALLOWED_TAGS - {"img", "area", "map"}
 LINK_INVALID = "invalid"
 LINK_INACTIVE = "inactive"
 LINK_EXPIRED = "expired"
-
-# The public description of each failure mode, as the brief itself words them.
-FAILURE_MODE_HINTS = {
-    "grounding": "Answers the sources do not support; made-up citations or quotes.",
-    "injection": "Untrusted text steering the model; attempts to extract instructions or secrets.",
-    "transient": "Rate limits, overloads, server errors, dropped connections, a model that hangs.",
-    "output": "Replies that are not quite the expected format, or not usable at all.",
-    "input": "Questions that are empty, huge, malformed or not in English.",
-    "load": "Many concurrent requests against a model that allows only a few in flight.",
-    "cost": "Tokens per request, output limits, needless requests.",
-}
 
 HANDLED = "handled"
 PARTLY = "partly"
@@ -196,16 +186,15 @@ def feedback_summary(*, invitation: Invitation) -> list[dict[str, str]]:
         if outcome == ProbeResult.PASS:
             passed_total[0] += 1
     summary = []
-    for mode, label in FAILURE_MODES:
-        if mode not in counts:
-            continue
-        passed, total = counts[mode]
+    # Titles and hints are the exercise version's own: the package words them for candidates.
+    for info in run_failure_modes(run).ordered(counts):
+        passed, total = counts[info.slug]
         verdict = HANDLED if passed == total else NOT_HANDLED if passed == 0 else PARTLY
         summary.append(
             {
-                "mode": mode,
-                "label": label,
-                "hint": FAILURE_MODE_HINTS.get(mode, ""),
+                "mode": info.slug,
+                "label": info.title,
+                "hint": info.hint,
                 "verdict": verdict,
                 "verdict_label": VERDICT_LABELS[verdict],
             }

@@ -25,13 +25,13 @@ def comparison_csv(
         line = ["Reference solution", "", "", "", pct(reference.pass_rate), reference.passed, reference.failed]
         line += [reference.errors]
         for mode in modes:
-            line += [pct(reference.modes[mode].rate), ""]
+            line += [pct(reference.cell(mode).rate), ""]
         writer.writerow([*line, "", rubric_max, "", "", ""])
     for row in rows:
         line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
         line += [row.passed, row.failed, row.errors]
         for mode in modes:
-            line += [pct(row.modes[mode].rate), level(row.modes[mode].rubric)]
+            line += [pct(row.cell(mode).rate), level(row.cell(mode).rubric)]
         line += [level(row.rubric_total), rubric_max, duration(row.time_spent), row.decision]
         line += [row.exercise_version]
         writer.writerow([_cell(v) for v in line])

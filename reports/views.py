@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from assessments.models import FAILURE_MODES, Assessment
+from assessments.models import Assessment
 from assessments.selectors import assessments_owned_by, owned_assessment_or_404
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
@@ -26,10 +26,10 @@ from reports.selectors.comparison import SORT_DIRS, comparison_rows
 from reports.selectors.deliveries import assessment_deliveries
 from reports.selectors.overview import assessment_overview
 from reports.selectors.rows import (
-    MODE_LABELS,
     candidate_rows,
     graded_versions,
     reference_row,
+    report_failure_modes,
     report_modes,
     rubric_max,
 )
@@ -78,7 +78,8 @@ def _comparison(request, assessment: Assessment) -> dict:
     criteria = list(assessment.rubric.criteria.all())
     rows = candidate_rows(assessment=assessment, criteria=criteria)
     reference = reference_row(assessment=assessment)
-    modes = report_modes(criteria, rows, reference)
+    failure_modes = report_failure_modes(assessment=assessment, rows=rows)
+    modes = report_modes(criteria, rows, reference, failure_modes=failure_modes)
     sort = request.GET.get("sort", "name")
     direction = request.GET.get("dir", "asc")
     direction = direction if direction in SORT_DIRS else "asc"
@@ -101,7 +102,7 @@ def _comparison(request, assessment: Assessment) -> dict:
         "assessment": assessment,
         "rows": [_heat_row(row, modes) for row in page.object_list],
         "n_all": len(rows),
-        "modes": [(m, MODE_LABELS[m]) for m in modes],
+        "modes": [failure_modes.get(m) for m in modes],
         "mode_keys": modes,
         "n_cols": 2 * len(modes) + 5,
         "n_cols_rest": 2 * len(modes) + 4,
@@ -120,7 +121,7 @@ def _heat_row(row, modes: list[str]) -> dict:
     """The page's cells as display strings, so the template prints rather than computes."""
     cells = []
     for mode in modes:
-        cell = row.modes[mode]
+        cell = row.cell(mode)
         title = f"{cell.passed} passed, {cell.failed} failed" + (f", {cell.errors} infra errors" if cell.errors else "")
         cells.append(
             {"rate": pct(cell.rate), "heat": heat(cell.rate), "rubric": level(cell.rubric),
@@ -176,7 +177,6 @@ def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
         "form": form or DecisionForm(initial=_decision_initial(invitation)),
         "can_decide": invitation.state in (Invitation.REVIEWED, Invitation.DECIDED),
         "tab": "scorecard",
-        "failure_modes": FAILURE_MODES,
     }
 
 

@@ -1,12 +1,24 @@
 from django.contrib import admin
 
+from assessments.models import Exercise
+from assessments.selectors import exercise_failure_modes
 from rubrics.models import Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
 
 
 class CriterionInline(admin.StackedInline):
     model = Criterion
     extra = 0
-    fields = ["position", "slug", "title", "weight", "failure_modes", "description", "anchors"]
+    fields = ["position", "slug", "title", "weight", "failure_modes", "covers", "description", "anchors"]
+    readonly_fields = ["covers"]
+
+    @admin.display(description="Covers")
+    def covers(self, obj: Criterion) -> str:
+        """The failure modes of ``failure_modes`` as the rubric's current exercise words them."""
+        if obj.pk is None:
+            return "—"
+        exercise = Exercise.objects.filter(rubric_slug=obj.rubric.slug, is_current=True).first()
+        modes = exercise_failure_modes(exercise)
+        return ", ".join(modes.title(slug) for slug in obj.failure_modes or []) or "—"
 
 
 @admin.register(Rubric)

@@ -1,15 +1,17 @@
-"""Probe evidence as reviewers read it: grouped by failure mode, a suggested level, a traffic timeline.
+"""Probe evidence as reviewers read it: grouped by failure mode, a suggested level, each call, a traffic timeline.
 
 Pure functions over ProbeResult rows and their evidence JSON. The evidence was produced while
 running candidate code, so every string in it is hostile: nothing here builds HTML, the
-templates escape it.
+templates escape it. Calls are shown whatever the exercise's contract: the input and the
+returned value are any JSON value, flattened here into lines a template nests (``json_tree``).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assessments.models import FAILURE_MODES, OutcomeCounts, ProbeResult
+from assessments.models import OutcomeCounts, ProbeResult
+from assessments.selectors import FailureModes
 from rubrics.models import Criterion
 
 # Pass rate (errors excluded) -> suggested level, highest threshold first.
@@ -36,6 +38,7 @@ class Suggestion:
 class ModeGroup(OutcomeCounts):
     slug: str
     title: str
+    description: str = ""  # the package's words for staff
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -65,18 +68,22 @@ def suggestions_for(criteria: Iterable[Criterion], results: Iterable[ProbeResult
     return out
 
 
-def group_by_failure_mode(results: Iterable[ProbeResult]) -> list[ModeGroup]:
-    titles = dict(FAILURE_MODES)
+def group_by_failure_mode(results: Iterable[ProbeResult], modes: FailureModes) -> list[ModeGroup]:
+    """The results under their failure mode, in the order and with the words of ``modes`` (the run's version)."""
     groups: dict[str, ModeGroup] = {}
     for result in results:
         group = groups.get(result.failure_mode)
         if group is None:
-            group = ModeGroup(slug=result.failure_mode, title=titles.get(result.failure_mode, "?"))
+            mode = modes.get(result.failure_mode)
+            group = ModeGroup(slug=mode.slug, title=mode.title, description=mode.description)
             groups[result.failure_mode] = group
         group.results.append(_present(result))
         group.add(result.outcome)
-    order = [slug for slug, _ in FAILURE_MODES]
-    return sorted(groups.values(), key=lambda g: order.index(g.slug) if g.slug in order else len(order))
+    return sorted(groups.values(), key=lambda g: modes.sort_key(g.slug))
+
+
+MAX_CALLS_SHOWN = 20
+OUTCOME_LABELS = {"timed_out": "timed out", "not_run": "not run"}
 
 
 def _present(result: ProbeResult) -> dict[str, Any]:
@@ -88,8 +95,8 @@ def _present(result: ProbeResult) -> dict[str, Any]:
         "reason": result.reason,
         "description": _text(evidence.get("description")),
         "duration_s": result.duration_s,
-        "calls": [_call(c) for c in calls[:20]],
-        "more_calls": max(0, len(calls) - 20),
+        "calls": [present_call(c) for c in calls[:MAX_CALLS_SHOWN]],
+        "more_calls": max(0, len(calls) - MAX_CALLS_SHOWN),
         "timeline": timeline(evidence),
         "requests_total": _requests_total(evidence),
         "requests_total_text": f"{_requests_total(evidence):,}",
@@ -109,20 +116,106 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _call(call: dict[str, Any]) -> dict[str, Any]:
+def present_call(call: dict[str, Any]) -> dict[str, Any]:
+    """One stored call as the generic view shows it: input and returned value as trees, outcome, problems.
+
+    ``stored`` is the call as it was stored, for an exercise's own ``templates/call.html``. Calls
+    stored before inputs were any JSON value have ``question`` (a string) instead of ``input``, and
+    a summary ``value`` whose ``keys`` lists what the candidate's dict held: not something it returned.
+    """
+    legacy = "input" not in call and "question" in call
+    given = call.get("question") if legacy else call.get("input")
     returned = call.get("value")
-    value = returned if isinstance(returned, dict) else {}
-    citations = value.get("citations")
+    if legacy and isinstance(returned, dict):
+        returned = {k: v for k, v in returned.items() if k != "keys"}
+    outcome = _text(call.get("outcome")) or "unknown"
     return {
-        "question": _text(call.get("question")),
-        "outcome": _text(call.get("outcome")),
-        "status": _text(value.get("status")),
-        "answer": _text(value.get("answer"))[:2000],
-        "citations": [str(c)[:80] for c in citations[:10]] if isinstance(citations, list) else [],
-        "problems": [str(p)[:300] for p in (call.get("problems") or [])[:10]],
+        "stored": call,
+        "input_text": _cut(given) if isinstance(given, str) else None,
+        "input_tree": None if isinstance(given, str) else json_tree(given),
+        "outcome": outcome,
+        "outcome_label": OUTCOME_LABELS.get(outcome, outcome.replace("_", " ")),
+        "returned": outcome == "returned",
+        "value_tree": json_tree(returned) if outcome == "returned" else [],
+        "problems": [str(p)[:300] for p in _list(call.get("problems"))[:10]],
         "raised": _text(call.get("raised"))[:500],
-        "observed_s": call.get("observed_s") if isinstance(call.get("observed_s"), int | float) else None,
+        "observed_s": _num(call.get("observed_s")),
+        "duration_s": _num(call.get("duration_s")),
     }
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# --- Any JSON value as a compact tree ------------------------------------------------------------
+
+TREE_MAX_DEPTH = 6  # deeper containers are summarised ("{…3 keys}")
+TREE_MAX_LINES = 300  # per value; the rest of a container is summarised ("…12 more")
+STRING_SHOWN = 400  # a longer string shows this much, the rest behind "show more"
+KEY_SHOWN = 80
+
+
+def json_tree(value: object) -> list[dict[str, Any]]:
+    """A JSON value as a flat list of lines that ``rubrics/_json_tree.html`` nests into lists.
+
+    A line opens a container (``open``: "{" or "[", with its ``close``), closes one (``end``), or is
+    a leaf (``kind``: string, number, literal, empty, more) with its ``text``; ``key`` is the
+    object key it sits under (None in an array). The outermost object's braces are left out: its
+    keys are the tree's first level. Plain data only: the template escapes every string.
+    """
+    lines: list[dict[str, Any]] = []
+    budget = [TREE_MAX_LINES]
+    if isinstance(value, dict) and value:
+        _tree_items(value, 0, lines, budget)
+    else:
+        _tree(None, value, 0, lines, budget)
+    return lines
+
+
+def _tree(key: str | None, value: object, depth: int, lines: list[dict[str, Any]], budget: list[int]) -> None:
+    budget[0] -= 1
+    if isinstance(value, dict | list):
+        opener, closer = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        if not value:
+            lines.append({"key": key, "kind": "empty", "text": opener + closer})
+        elif depth >= TREE_MAX_DEPTH:
+            lines.append({"key": key, "kind": "more", "text": f"{opener}…{_count(value)}{closer}"})
+        else:
+            lines.append({"key": key, "open": opener, "close": closer, "size": _count(value)})
+            _tree_items(value, depth + 1, lines, budget)
+            lines.append({"end": closer})
+    elif isinstance(value, str):
+        lines.append({"key": key, "kind": "string", **_cut(value)})
+    elif value is None or isinstance(value, bool):
+        lines.append({"key": key, "kind": "literal", "text": {None: "null", True: "true", False: "false"}[value]})
+    elif isinstance(value, int | float):
+        lines.append({"key": key, "kind": "number", "text": repr(value)})
+    else:  # not JSON; stored evidence is, but a hand-made row need not be
+        lines.append({"key": key, "kind": "literal", "text": str(value)[:200]})
+
+
+def _tree_items(value: dict[Any, Any] | list[Any], depth: int, lines: list[dict[str, Any]], budget: list[int]) -> None:
+    items: list[tuple[str | None, Any]] = (
+        [(str(k)[:KEY_SHOWN], v) for k, v in value.items()] if isinstance(value, dict) else [(None, v) for v in value]
+    )
+    for n, (key, item) in enumerate(items):
+        if budget[0] <= 0:
+            lines.append({"key": None, "kind": "more", "text": f"…{len(items) - n} more"})
+            return
+        _tree(key, item, depth, lines, budget)
+
+
+def _count(value: dict[Any, Any] | list[Any]) -> str:
+    n = len(value)
+    noun = ("key" if isinstance(value, dict) else "item") + ("" if n == 1 else "s")
+    return f"{n} {noun}"
+
+
+def _cut(text: str) -> dict[str, Any]:
+    if len(text) <= STRING_SHOWN:
+        return {"text": text, "rest": ""}
+    return {"text": text[:STRING_SHOWN], "rest": text[STRING_SHOWN:], "rest_len": f"{len(text) - STRING_SHOWN:,}"}
 
 
 def _num(value: object) -> float | None:

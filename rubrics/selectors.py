@@ -11,10 +11,17 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
-from assessments.selectors import assessments_owned_by
+from assessments.selectors import (
+    FailureModes,
+    assessments_owned_by,
+    exercise_failure_modes,
+    run_exercise,
+    run_failure_modes,
+)
 from candidates.models import Submission
 from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
+from rubrics.call_templates import package_call_template, render_calls
 from rubrics.evidence import ModeGroup, Suggestion, group_by_failure_mode, suggestions_for
 from rubrics.models import Criterion, CriterionScore, Disagreement, GoldStandard, Review
 
@@ -112,6 +119,7 @@ class CriterionRow:
     criterion: Criterion
     score: CriterionScore | None
     suggestion: Suggestion | None
+    mode_titles: list[str] = field(default_factory=list)  # the failure modes it covers, as the exercise words them
     levels: list[dict[str, Any]] = field(default_factory=list)
     others: list[CriterionScore] = field(default_factory=list)
     gold: GoldStandard | None = None
@@ -127,12 +135,17 @@ class CriterionRow:
 
 
 def latest_done_run(*, submission: Submission) -> GradingRun | None:
-    return (
+    run = (
         GradingRun.objects.filter(submission=submission, state=GradingRun.DONE)
         .order_by("-finished_at", "-pk")
         .prefetch_related(Prefetch("results", queryset=ProbeResult.objects.order_by("failure_mode", "probe_id")))
         .first()
     )
+    if run is not None:
+        # The caller's submission (its assessment and exercise loaded with it) is this run's: reading
+        # the run's exercise version then costs no query.
+        run.submission = submission
+    return run
 
 
 def criterion_rows(
@@ -144,6 +157,9 @@ def criterion_rows(
         criteria = [c for c in criteria if c.pk == only_criterion_id]
     scores = {s.criterion_id: s for s in review.scores.all()}
     suggestions = suggestions_for(criteria, results)
+    mode_titles = criterion_mode_titles(
+        criteria=criteria, modes=exercise_failure_modes(review.submission.invitation.assessment.exercise)
+    )
     others: dict[int, list[CriterionScore]] = defaultdict(list)
     gold: dict[int, GoldStandard] = {}
     disagreements: dict[int, Disagreement] = {}
@@ -167,6 +183,7 @@ def criterion_rows(
                 criterion=criterion,
                 score=scores.get(criterion.pk),
                 suggestion=suggestions.get(criterion.pk),
+                mode_titles=mode_titles[criterion.pk],
                 levels=levels,
                 others=others.get(criterion.pk, []),
                 gold=gold.get(criterion.pk),
@@ -185,8 +202,23 @@ def starter_dir_for(submission: Submission) -> tuple[Path, Exercise]:
     return Path(exercise.package_path) / "starter", exercise
 
 
-def evidence_groups(results: Iterable[ProbeResult]) -> list[ModeGroup]:
-    return group_by_failure_mode(results)
+def evidence_groups(*, run: GradingRun | None, results: Iterable[ProbeResult]) -> list[ModeGroup]:
+    """The run's results under its exercise version's failure modes; each call shown by the package's
+    own ``templates/call.html`` when it has one, else by the generic view."""
+    if run is None:
+        return []
+    exercise = run_exercise(run)
+    groups = group_by_failure_mode(results, run_failure_modes(run))
+    template = package_call_template(exercise.package_path)
+    if template is not None:
+        calls = [call for group in groups for probe in group.results for call in probe["calls"]]
+        render_calls(template, calls, where=f"run {run.pk}, {exercise.slug} {exercise.version}")
+    return groups
+
+
+def criterion_mode_titles(*, criteria: Iterable[Criterion], modes: FailureModes) -> dict[int, list[str]]:
+    """Per criterion id: the titles of the failure modes it covers, as the exercise words them."""
+    return {c.pk: [modes.title(slug) for slug in c.failure_modes or []] for c in criteria}
 
 
 # --- Managers: disagreements, agreement, calibration ---------------------------------------------

@@ -79,7 +79,7 @@ def review_detail(request, review_id: int):
         "pseudonym": submission.invitation.pseudonym,
         "assessment": submission.invitation.assessment,
         "run": run,
-        "groups": selectors.evidence_groups(results),
+        "groups": selectors.evidence_groups(run=run, results=results),
         "rows": selectors.criterion_rows(review=review, results=results),
         "notes_html": notes_html(submission.notes),
         "can_score": _can_score(request, review),

@@ -147,7 +147,7 @@ def evidence(*, statuses=(429, 200), gap_s: float = 0.0, stall: bool = False) ->
         "calls": [
             {
                 "index": 0,
-                "question": "How often are bank feeds checked?",
+                "input": "How often are bank feeds checked?",
                 "outcome": "returned",
                 "value": {"status": "answered", "answer": "Every 4 hours.", "citations": ["bank-feeds"]},
                 "problems": [],

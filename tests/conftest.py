@@ -8,11 +8,13 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from assessments.models import Exercise
 from assessments.services import assessment_create
 from candidates.services import candidate_get_or_create, invitation_create
 from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
 from grader.package import load_package
 from rubrics.models import Rubric
+from rubrics.services import rubric_sync
 from workflows.exercises import exercise_sync
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -70,6 +72,71 @@ def assessment(manager, exercise):
         title="Applied AI engineer, autumn",
         exercise=exercise,
         rubric=Rubric.objects.get(slug=exercise.rubric_slug),
+        closes_at=timezone.now() + timedelta(days=30),
+    )
+
+
+# Two failure modes no platform code knows of, worded by their (imaginary) package, in its order
+# (not the alphabetical one).
+CUSTOM_MODES = [
+    {
+        "slug": "ordering",
+        "title": "Event ordering",
+        "hint": "Events that arrive late or out of order.",
+        "description": "Staff: webhooks are delivered shuffled and duplicated; the ledger must converge.",
+    },
+    {
+        "slug": "idempotency",
+        "title": "Idempotency",
+        "hint": "The same request sent twice must not act twice.",
+        "description": "Staff: each probe replays a payment with the same key and counts the charges.",
+    },
+]
+
+
+@pytest.fixture
+def custom_exercise(exercise, tmp_path):
+    """A synced exercise row that declares CUSTOM_MODES (in that order) and takes a JSON object.
+
+    Its package folder is ``tmp_path / "ledger-sync"`` (empty: a test may put a ``templates/call.html``
+    there); its entry point is tiny-echo's, so the default test upload is a valid one.
+    """
+    package = tmp_path / "ledger-sync"
+    package.mkdir()
+    return Exercise.objects.create(
+        slug="ledger-sync",
+        version="2.0.0",
+        title="Harden the ledger sync",
+        checksum="0" * 64,
+        package_path=str(package),
+        entry_point=exercise.entry_point,
+        time_limit_minutes=60,
+        rubric_slug="ledger-sync",
+        limits=exercise.limits,
+        contract={"entry_point": exercise.entry_point, "input": {"type": "object"}, "output": {"type": "object"}},
+        failure_modes=CUSTOM_MODES,
+    )
+
+
+@pytest.fixture
+def custom_assessment(manager, custom_exercise):
+    """An assessment of ``custom_exercise`` whose rubric scores its modes."""
+    anchors = ["None.", "Some.", "Most.", "All."]
+    rubric, _ = rubric_sync(
+        definition={
+            "slug": "ledger-sync",
+            "title": "Ledger sync rubric",
+            "criteria": [
+                {"slug": "safe-retries", "title": "Safe retries", "failure_modes": ["idempotency"], "anchors": anchors},
+                {"slug": "convergence", "title": "Convergence", "failure_modes": ["ordering"], "anchors": anchors},
+            ],
+        }
+    )
+    return assessment_create(
+        owner=manager,
+        title="Payments engineer",
+        exercise=custom_exercise,
+        rubric=rubric,
         closes_at=timezone.now() + timedelta(days=30),
     )
 

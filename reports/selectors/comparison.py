@@ -24,11 +24,11 @@ def comparison_sort_keys(modes: list[str]) -> dict[str, SortKey]:
 
 
 def _mode_rate(mode: str) -> SortKey:
-    return lambda row: row.modes[mode].rate
+    return lambda row: row.cell(mode).rate
 
 
 def _mode_rubric(mode: str) -> SortKey:
-    return lambda row: row.modes[mode].rubric
+    return lambda row: row.cell(mode).rubric
 
 
 def comparison_rows(

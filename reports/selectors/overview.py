@@ -7,7 +7,14 @@ from typing import Any
 
 from assessments.models import Assessment, GradingRun
 from candidates.models import Invitation
-from reports.selectors.rows import MODE_LABELS, CandidateRow, candidate_rows, graded_versions, report_modes, rubric_max
+from reports.selectors.rows import (
+    CandidateRow,
+    candidate_rows,
+    graded_versions,
+    report_failure_modes,
+    report_modes,
+    rubric_max,
+)
 
 FUNNEL_STAGES = [
     (Invitation.INVITED, "Invited", "every invitation"),
@@ -34,6 +41,7 @@ def _reached(row: CandidateRow) -> dict[str, bool]:
 class ModeSummary:
     mode: str
     label: str
+    description: str = ""
     passed: int = 0
     failed: int = 0
     errors: int = 0
@@ -100,10 +108,14 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
     started = funnel[1]["count"]
     submitted = funnel[2]["count"]
     spent = [row.time_spent for row in rows if row.time_spent is not None]
-    modes = [ModeSummary(mode=m, label=MODE_LABELS[m]) for m in report_modes(criteria, rows)]
+    failure_modes = report_failure_modes(assessment=assessment, rows=rows)
+    modes = [
+        ModeSummary(mode=m, label=failure_modes.title(m), description=failure_modes.get(m).description)
+        for m in report_modes(criteria, rows, failure_modes=failure_modes)
+    ]
     for summary in modes:
         for row in rows:
-            cell = row.modes[summary.mode]
+            cell = row.cell(summary.mode)
             summary.passed += cell.passed
             summary.failed += cell.failed
             summary.errors += cell.errors

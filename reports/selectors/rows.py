@@ -18,12 +18,12 @@ from typing import Any
 from django.db import connections
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
-from assessments.models import FAILURE_MODES, Assessment, GradingRun, OutcomeCounts, ProbeResult
+from assessments.models import Assessment, GradingRun, OutcomeCounts, ProbeResult
+from assessments.selectors import FailureModes, assessment_failure_modes
 from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun
 from rubrics.models import LEVELS, Criterion, CriterionScore, Review
 
-MODE_LABELS = dict(FAILURE_MODES)
 STATE_LABELS = dict(Invitation.STATES)
 DECISION_LABELS = dict(Decision.OUTCOMES)
 MAX_LEVEL = max(LEVELS)
@@ -55,6 +55,13 @@ class _ModeTotals:
     def pass_rate(self) -> float | None:
         judged = self.passed + self.failed
         return self.passed / judged if judged else None
+
+    def cell(self, mode: str) -> ModeCell:
+        """The figures of one failure mode; an empty cell for a mode this row never met."""
+        return self.modes.get(mode) or ModeCell()
+
+    def cells(self, modes: list[str]) -> list[ModeCell]:
+        return [self.cell(m) for m in modes]
 
 
 @dataclass
@@ -89,9 +96,6 @@ class CandidateRow(_ModeTotals):
         if self.started_at is None or self.last_upload_at is None:
             return None
         return self.last_upload_at - self.started_at
-
-    def cells(self, modes: list[str]) -> list[ModeCell]:
-        return [self.modes[m] for m in modes]
 
 
 def _invitations_with_current(assessment: Assessment) -> QuerySet[Invitation]:
@@ -174,8 +178,12 @@ class _RubricShape:
     def of(cls, criteria: Iterable[Criterion]) -> _RubricShape:
         return cls(
             weights={c.pk: c.weight for c in criteria},
-            by_mode={m: [c.pk for c in criteria if m in (c.failure_modes or [])] for m, _label in FAILURE_MODES},
+            by_mode={m: [c.pk for c in criteria if m in (c.failure_modes or [])] for m in _criteria_modes(criteria)},
         )
+
+
+def _criteria_modes(criteria: Iterable[Criterion]) -> list[str]:
+    return list(dict.fromkeys(m for c in criteria for m in (c.failure_modes or [])))
 
 
 def rubric_figures(
@@ -231,10 +239,11 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
          latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
         probe_cells = probes.get(current_run, {}) if current_run else {}
         rubric_modes, rubric_total = rubric_figures(criteria, sums.get(latest_submission, {}), shape)
+        # A cell for every mode this candidate was probed on or a criterion scores; row.cell() has the rest.
         modes = {}
-        for mode, _label in FAILURE_MODES:
+        for mode in dict.fromkeys([*probe_cells, *rubric_modes]):
             cell = probe_cells.get(mode) or ModeCell()
-            cell.rubric = rubric_modes[mode]
+            cell.rubric = rubric_modes.get(mode)
             modes[mode] = cell
         rows.append(
             CandidateRow(
@@ -272,15 +281,26 @@ def _version_key(version: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in version.split(".")]
 
 
+def report_failure_modes(*, assessment: Assessment, rows: list[CandidateRow]) -> FailureModes:
+    """The words and order of the failure modes across a cohort: the assessment's exercise version's,
+    then those only the other versions its candidates were graded under declare."""
+    return assessment_failure_modes(assessment=assessment, versions=[version for version, _n in graded_versions(rows)])
+
+
 def report_modes(
-    criteria: Iterable[Criterion], rows: list[CandidateRow], reference: ReferenceRow | None = None
+    criteria: Iterable[Criterion],
+    rows: list[CandidateRow],
+    reference: ReferenceRow | None = None,
+    *,
+    failure_modes: FailureModes,
 ) -> list[str]:
-    """The failure modes worth a column: probed for someone (or the reference), or named by a criterion."""
+    """The failure modes worth a column, in ``failure_modes``' order: probed for someone (or the
+    reference), or named by a criterion."""
     used = {m for c in criteria for m in (c.failure_modes or [])}
     used |= {m for row in rows for m, cell in row.modes.items() if cell.judged or cell.errors}
     if reference:
         used |= {m for m, cell in reference.modes.items() if cell.judged or cell.errors}
-    return [mode for mode, _label in FAILURE_MODES if mode in used]
+    return [mode.slug for mode in failure_modes.ordered(used)]
 
 
 def rubric_max(criteria: Iterable[Criterion]) -> int:
@@ -295,15 +315,12 @@ class ReferenceRow(_ModeTotals):
     run: ReferenceRun
     modes: dict[str, ModeCell]
 
-    def cells(self, modes: list[str]) -> list[ModeCell]:
-        return [self.modes[m] for m in modes]
-
 
 def reference_row(*, assessment: Assessment) -> ReferenceRow | None:
     run = ReferenceRun.objects.filter(exercise_id=assessment.exercise_id).first()
     if run is None:
         return None
-    modes = {mode: ModeCell() for mode, _label in FAILURE_MODES}
+    modes: dict[str, ModeCell] = {}
     for result in run.results:
         modes.setdefault(result["failure_mode"], ModeCell()).add(result["outcome"])
     return ReferenceRow(run=run, modes=modes)

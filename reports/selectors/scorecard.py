@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from assessments.models import FAILURE_MODES, GradingRun
+from assessments.models import GradingRun
+from assessments.selectors import FailureModes, exercise_failure_modes, run_failure_modes
 from candidates.models import Invitation, Submission
 from reports.models import WebhookDelivery
-from reports.selectors.rows import MODE_LABELS, ModeCell, ReferenceRow, reference_row, rubric_figures, rubric_max
+from reports.selectors.rows import ModeCell, ReferenceRow, reference_row, rubric_figures, rubric_max
 from rubrics.agreement import reviewers_agreement
 from rubrics.models import Criterion, CriterionScore, Review
+from rubrics.selectors import criterion_mode_titles
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Scorecard:
     current_run: GradingRun | None
     probe_groups: list[dict[str, Any]]
     criteria: list[Criterion]
+    criterion_modes: dict[int, list[str]]  # criterion id -> titles of the failure modes it covers
     reviewers: list[ReviewerColumn]
     pending_reviews: int
     criterion_means: dict[int, float | None]
@@ -69,7 +72,10 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
         done.sort(key=lambda run: (run.finished_at or run.queued_at, run.pk), reverse=True)
         current_run = done[0] if done else None
     reference = reference_row(assessment=assessment)
-    probe_groups = _probe_groups(current_run, reference)
+    modes = exercise_failure_modes(assessment.exercise)
+    if current_run is not None:
+        modes = run_failure_modes(current_run)
+    probe_groups = _probe_groups(current_run, reference, modes)
     reviews = []
     pending = 0
     if latest is not None:
@@ -95,6 +101,7 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
         current_run=current_run,
         probe_groups=probe_groups,
         criteria=criteria,
+        criterion_modes=criterion_mode_titles(criteria=criteria, modes=modes),
         reviewers=reviews,
         pending_reviews=pending,
         criterion_means={c.pk: (sums[c.pk][0] / sums[c.pk][1] if c.pk in sums else None) for c in criteria},
@@ -106,19 +113,25 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
     )
 
 
-def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None) -> list[dict[str, Any]]:
+def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None, modes: FailureModes) -> list[dict[str, Any]]:
+    """The run's results per failure mode, in the order and with the words of the run's exercise version."""
     if run is None:
         return []
     groups: dict[str, dict[str, Any]] = {}
-    for result in run.results.order_by("failure_mode", "probe_id"):
-        group = groups.setdefault(
-            result.failure_mode,
-            {"mode": result.failure_mode, "label": MODE_LABELS.get(result.failure_mode, result.failure_mode),
-             "cell": ModeCell(), "results": []},
-        )  # fmt: skip
+    for result in run.results.order_by("probe_id"):
+        if result.failure_mode not in groups:
+            mode = modes.get(result.failure_mode)
+            groups[mode.slug] = {
+                "mode": mode.slug,
+                "label": mode.title,
+                "description": mode.description,
+                "cell": ModeCell(),
+                "results": [],
+            }
+        group = groups[result.failure_mode]
         group["results"].append(result)
         group["cell"].add(result.outcome)
-    ordered = [groups[m] for m, _label in FAILURE_MODES if m in groups]
+    ordered = [groups[mode.slug] for mode in modes.ordered(groups)]
     for group in ordered:
         group["reference"] = reference.modes.get(group["mode"]) if reference else None
     return ordered

@@ -14,16 +14,18 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.models import Assessment, GradingRun, ProbeResult
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
 from assessments.services import grading_run_claim, grading_run_fail_attempt, grading_run_finish, grading_run_heartbeat
 from candidates.models import Invitation, Submission
 from candidates.selectors import exercise_brief_html
 from candidates.services import (
     UploadRejected,
     decision_record,
+    invitation_create,
     invitation_feedback_release,
     invitation_mark_graded,
     invitation_mark_reviewed,
+    invitation_token_rotate,
 )
 from tests.builders import graded_submission, make_zip, zip_bomb
 from workflows.uploads import submission_accept, submission_upload
@@ -370,6 +372,59 @@ def test_released_feedback_shows_one_verdict_per_failure_mode_and_nothing_more(
     for secret in ["t1", "i2", "g1", "SECRET-CODE", "made up", "infra"]:
         assert secret not in rows
     assert ProbeResult.objects.count() == len(RESULTS)
+
+
+def _released_feedback(client, invitation, manager, results, *, graded_under=None) -> str:
+    """``invitation``'s status page, as its candidate sees it once feedback on ``results`` is released."""
+    token = invitation_token_rotate(invitation=invitation, actor=manager)
+    assert client.get(f"/t/{token}/").status_code == 302
+    submission = graded_submission(invitation=invitation, results=results)
+    if graded_under:
+        submission.grading_runs.update(exercise_version=graded_under)
+    invitation_mark_reviewed(invitation=invitation)
+    decision_record(invitation=invitation, outcome="advance", reason="Good.", actor=manager)
+    invitation_feedback_release(invitation=invitation, actor=manager)
+    html = client.get(url("status", invitation)).content.decode()
+    return html[html.index("<tbody>", html.index("feedback-title")) :]
+
+
+def test_feedback_names_and_explains_the_modes_as_the_exercise_declares_them(
+    client, custom_assessment, candidate, manager
+):
+    invitation, _ = invitation_create(assessment=custom_assessment, candidate=candidate, invited_by=manager)
+    results = [("idempotency", "pass"), ("ordering", "fail"), ("ordering", "pass"), ("old-slug", "fail")]
+
+    rows = _released_feedback(client, invitation, manager, results)
+
+    # The package's order (ordering is declared first), its titles and its one-line hints for candidates.
+    assert rows.index("Event ordering") < rows.index("Idempotency") < rows.index("Old slug")
+    assert "Events that arrive late or out of order." in rows
+    assert "The same request sent twice must not act twice." in rows
+    assert "Staff:" not in rows  # the staff description stays with the staff
+
+
+def test_feedback_on_a_run_graded_under_another_version_uses_that_versions_words(
+    client, custom_assessment, custom_exercise, candidate, manager
+):
+    Exercise.objects.create(
+        **{f: getattr(custom_exercise, f) for f in ("slug", "title", "checksum", "package_path", "entry_point")},
+        version="1.0.0",
+        time_limit_minutes=60,
+        rubric_slug="ledger-sync",
+        is_current=False,
+        failure_modes=[
+            {"slug": "idempotency", "title": "Duplicate requests", "hint": "Said in 1.0.0.", "description": ""}
+        ],
+    )
+    invitation, _ = invitation_create(assessment=custom_assessment, candidate=candidate, invited_by=manager)
+
+    rows = _released_feedback(
+        client, invitation, manager, [("idempotency", "pass"), ("ordering", "pass")], graded_under="1.0.0"
+    )
+
+    assert "Duplicate requests" in rows and "Said in 1.0.0." in rows and "Idempotency" not in rows
+    # A mode 1.0.0 does not declare keeps the assessment's version's words.
+    assert "Event ordering" in rows
 
 
 # --- Source only: what is left out, what is refused ------------------------------------------------

@@ -100,8 +100,12 @@ def test_the_scorecard_has_probes_reviews_agreement_and_history(build, assessmen
     ada, *_ = _cast(build)
     ReferenceRun.objects.create(exercise=assessment.exercise, results=[result("g1", "grounding", "pass")])
     card = invitation_scorecard(invitation=ada)
-    assert [g["mode"] for g in card.probe_groups] == ["grounding", "input"]
-    assert card.probe_groups[0]["reference"].rate == 1.0
+    # In the order tiny-echo declares its modes, with its titles.
+    assert [(g["mode"], g["label"]) for g in card.probe_groups] == [
+        ("input", "Input handling"),
+        ("grounding", "Grounding"),
+    ]
+    assert card.probe_groups[1]["reference"].rate == 1.0
     assert (card.probe_passed, card.probe_judged, card.probe_errors) == (2, 3, 0)
     assert len(card.reviewers) == 2 and card.rubric_total == 6.5
     assert card.agreement["exact"] == 0.0 and card.agreement["within_one"] == 1.0

@@ -7,7 +7,7 @@ from django.urls import reverse
 from candidates.models import Decision, Invitation
 from core.models import AuditEvent
 from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
-from tests.reports.conftest import login, result
+from tests.reports.conftest import Builder, login, result
 
 REVIEWED = dict(
     results=[result("g1", "grounding", "pass"), result("g2", "grounding", "fail"), result("i1", "input", "error")],
@@ -197,3 +197,43 @@ def test_candidates_graded_against_different_exercise_versions_are_flagged(clien
     assert by_name["Ada Reviewed"] == version and by_name["Bo Graded"] == "9.0.0"
     card = client.get(reverse("reports:scorecard", args=[assessment.pk, bo.pk])).content.decode()
     assert "against exercise v9.0.0" in card
+
+
+def test_every_report_names_the_modes_as_the_exercise_declares_them(
+    client, manager, reviewer, reviewer2, custom_assessment
+):
+    build = Builder(custom_assessment, manager, [reviewer, reviewer2])
+    results = [result("dup", "idempotency", "pass"), result("late", "ordering", "fail"), result("x", "old-one", "pass")]
+    ada = build("Ada Reviewed", Invitation.REVIEWED, results=results, levels={"bob": {"safe-retries": 3}})
+    login(client, manager)
+    a = custom_assessment.pk
+
+    card = client.get(reverse("reports:scorecard", args=[a, ada.pk])).content.decode()
+    modes = card[card.index('id="probes-title"') : card.index('id="rubric-title"')]
+    # The package's order (ordering first), its titles and staff descriptions; then a slug it does not declare.
+    assert modes.index("Event ordering") < modes.index("Idempotency") < modes.index("Old one")
+    assert '<span class="mode-desc">Staff: webhooks are delivered shuffled' in modes
+    rubric = card[card.index('id="rubric-title"') :]
+    assert 'Safe retries<span class="muted small"> · Idempotency</span>' in rubric
+    assert 'Convergence<span class="muted small"> · Event ordering</span>' in rubric
+
+    comparison = client.get(reverse("reports:comparison", args=[a])).content.decode()
+    heads = [part.split("</th>", 1)[0].rsplit(">", 1)[1] for part in comparison.split('class="mode-head"')[1:]]
+    assert heads == ["Event ordering", "Idempotency", "Old one"]
+    assert 'aria-label="Idempotency probe pass rate"' in comparison
+
+    overview = client.get(reverse("reports:overview", args=[a])).content.decode()
+    table = overview[overview.index('id="modes-table"') :]
+    assert table.index(">Event ordering<") < table.index(">Idempotency<") < table.index(">Old one<")
+
+    exported = client.get(reverse("reports:comparison_csv", args=[a])).content.decode()
+    header = next(csv.reader(io.StringIO(exported)))
+    assert header[8:14] == [
+        "ordering_pass_rate", "ordering_rubric", "idempotency_pass_rate", "idempotency_rubric",
+        "old-one_pass_rate", "old-one_rubric",
+    ]  # fmt: skip
+    ada_line = next(r for r in csv.DictReader(io.StringIO(exported)) if r["candidate"] == "Ada Reviewed")
+    assert ada_line["idempotency_pass_rate"] == "100%" and ada_line["ordering_pass_rate"] == "0%"
+
+    pdf = client.get(reverse("reports:scorecard_pdf", args=[a, ada.pk]))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

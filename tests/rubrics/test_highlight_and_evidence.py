@@ -1,7 +1,8 @@
 from pathlib import Path
 from types import SimpleNamespace
 
-from rubrics.evidence import suggested_level, suggestions_for, timeline
+from assessments.selectors import FailureModes
+from rubrics.evidence import TREE_MAX_DEPTH, TREE_MAX_LINES, json_tree, suggested_level, suggestions_for, timeline
 from rubrics.highlight import MAX_SHOWN_BYTES, code_file, code_view, notes_html
 from tests.builders import evidence, make_zip
 from tests.rubrics.factories import EVERY_KIND
@@ -145,3 +146,39 @@ def test_a_healthy_answer_is_drawn_as_answered_and_a_flood_says_how_many_request
     assert [b["kind"] for b in shown["timeline"]["bars"]] == ["throttled", "ok"]
     assert shown["timeline"]["bars"][0]["invalid"] == "messages: Field required"
     assert (shown["requests_total"], shown["requests_total_text"]) == (7396, "7,396")
+
+
+def test_stored_failure_modes_are_read_defensively_and_an_unknown_slug_gets_a_title():
+    modes = FailureModes.from_json(
+        [
+            {"slug": "ordering", "title": "Event ordering", "hint": "h", "description": "d"},
+            "not a table",
+            {"title": "no slug"},
+            {"slug": "bare"},
+            {"slug": "ordering", "title": "declared twice"},
+        ]
+    )
+    assert modes.slugs == ["ordering", "bare"] and modes.title("ordering") == "Event ordering"
+    assert modes.get("bare").title == "Bare" and modes.get("bare").declared
+    assert modes.get("rate-limits").title == "Rate limits" and not modes.get("rate-limits").declared
+    assert [m.slug for m in modes.ordered(["zeta", "bare", "alpha", "ordering"])] == [
+        "ordering",
+        "bare",
+        "alpha",
+        "zeta",
+    ]
+    assert FailureModes.from_json(None).slugs == [] and FailureModes.from_json({"slug": "x"}).slugs == []
+
+
+def test_a_json_tree_is_bounded_in_depth_and_length():
+    deep: object = "bottom"
+    for _ in range(TREE_MAX_DEPTH + 3):
+        deep = {"down": deep}
+    lines = json_tree(deep)
+    assert "bottom" not in str(lines) and any(line.get("text") == "{…1 key}" for line in lines)
+    assert sum(1 for line in lines if "open" in line) == sum(1 for line in lines if "end" in line)
+
+    long = json_tree(list(range(TREE_MAX_LINES + 50)))
+    assert long[-2] == {"key": None, "kind": "more", "text": "…51 more"} and long[-1] == {"end": "]"}
+    assert json_tree("plain") == [{"key": None, "kind": "string", "text": "plain", "rest": ""}]
+    assert json_tree({}) == [{"key": None, "kind": "empty", "text": "{}"}]

@@ -69,10 +69,11 @@ def test_it_suggests_a_level_from_the_pass_rate(client, reviewer, review):
     add_results(review.submission.grading_runs.get(), [("grounding", "pass"), ("grounding", "error")])
     client.force_login(reviewer)
     html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
-    # 2 of 3 counted passes (67 %) -> level 1; the error is not counted.
+    # 2 of 3 counted passes (67 %) -> level 1; the error is not counted. The criterion covers grounding,
+    # which the exercise titles "Grounding".
     assert (
-        "Suggestion from the probes: <strong>level 1</strong> (2 of 3 passed; 1 infrastructure error not counted)"
-        in html
+        "Suggestion from the probes (Grounding): <strong>level 1</strong>"
+        " (2 of 3 passed; 1 infrastructure error not counted)" in html
     )
     assert "Infrastructure error, not counted" in html
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from grader.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
-from grader.package import PackageError, discover_packages, load_package
+from grader.package import ExercisePackage, PackageError, discover_packages, load_package
 from grader.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
 from grader.sandbox import SandboxExecutor
 from grader.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     help = "Grade a submission (zip or folder) against an exercise's hidden probes and print the outcomes."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its helpdesk/ package")
+        parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its entry point's package")
         parser.add_argument(
             "--exercise", required=True, help="Exercise slug (found in EXERCISE_DIRS), or the path of a package folder"
         )
@@ -44,7 +44,8 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=getattr(settings, "GRADING_PARALLEL_PROBES", None))
 
     def handle(self, *args, path, exercise, json, probes, executor, workers, **options):
-        exercise_dir, limits = self._find_exercise(exercise)
+        package = self._find_exercise(exercise)
+        exercise_dir, limits = package.path, package.limits.to_json()
         try:
             loaded = load_exercise(exercise_dir)
         except GradingError as exc:
@@ -69,19 +70,19 @@ class Command(BaseCommand):
             self.stdout.write(_dumps({**report.to_json(), "ignored_files": ignored}))
         else:
             self._ignored(ignored)
-            self._table(report)
+            self._table(report, package)
 
-    def _find_exercise(self, slug: str) -> tuple[Path, dict]:
+    def _find_exercise(self, slug: str) -> ExercisePackage:
         folder = Path(slug)
         if (folder / "exercise.toml").is_file():
             try:
-                return folder.resolve(), load_package(folder).limits.to_json()
+                return load_package(folder)
             except PackageError as exc:
                 raise CommandError(str(exc)) from exc
         packages, _ = discover_packages(settings.EXERCISE_DIRS)
         for package in packages:
             if package.slug == slug:
-                return package.path, package.limits.to_json()
+                return package
         known = ", ".join(sorted(p.slug for p in packages)) or "none"
         raise CommandError(f"no exercise {slug!r} in EXERCISE_DIRS (known: {known})")
 
@@ -109,18 +110,25 @@ class Command(BaseCommand):
             return SubprocessExecutor()
         return SandboxExecutor.from_settings()
 
-    def _table(self, report: GradeReport) -> None:
+    def _table(self, report: GradeReport, package: ExercisePackage) -> None:
         width = max((len(o.id) for o in report.outcomes), default=10)
+        mode_width = max([len(o.failure_mode) for o in report.outcomes] + [4])
         mode = "SANDBOXED" if report.sandboxed else "UNSANDBOXED (development only)"
         self.stdout.write(f"{report.exercise} {report.version}: executor {report.executor}, {mode}")
-        self.stdout.write(f"{'probe':<{width}}  {'mode':<9}  {'outcome':<7}  {'time':>6}  reason")
+        self.stdout.write(f"{'probe':<{width}}  {'mode':<{mode_width}}  {'outcome':<7}  {'time':>6}  reason")
         for o in report.outcomes:
             style = {"pass": self.style.SUCCESS, "fail": self.style.ERROR}.get(o.outcome, self.style.WARNING)
-            line = f"{o.id:<{width}}  {o.failure_mode:<9}  {o.outcome:<7}  {o.duration_s:5.1f}s  {o.reason}"
+            line = f"{o.id:<{width}}  {o.failure_mode:<{mode_width}}  {o.outcome:<7}  {o.duration_s:5.1f}s  {o.reason}"
             self.stdout.write(style(line))
         self.stdout.write("")
-        for mode_name, counts in report.by_failure_mode().items():
-            self.stdout.write(f"  {mode_name:<9} {counts['passed']}/{counts['total']}")
+        # Per failure mode in the package's order, under the title it gives the mode.
+        titles = {m.slug: m.title for m in package.failure_modes}
+        order = {slug: n for n, slug in enumerate(titles)}
+        by_mode = report.by_failure_mode()
+        title_width = max([len(titles.get(slug, slug)) for slug in by_mode] + [4])
+        for slug in sorted(by_mode, key=lambda s: (order.get(s, len(order)), s)):
+            counts = by_mode[slug]
+            self.stdout.write(f"  {titles.get(slug, slug):<{title_width}} {counts['passed']}/{counts['total']}")
         summary = f"{report.passed}/{report.total} passed, {report.infra_errors} infrastructure error(s)"
         self.stdout.write(f"{summary}; {report.wall_s:.1f} s")
 
