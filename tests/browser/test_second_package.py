@@ -122,7 +122,10 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
         download_info.value.save_as(kit)
         with zipfile.ZipFile(kit) as zf:
             names = set(zf.namelist())
-        assert {"order-extractor-starter/orders/extractor.py", "order-extractor-starter/devtools/fakemodel.py"} <= names
+        assert {
+            "order-extractor-starter/orders/extractor.py",
+            "order-extractor-starter/devtools/fakemodel/__init__.py",
+        } <= names
         assert not any("/hidden/" in n or "/reference/" in n for n in names)
 
         page.set_input_files(
