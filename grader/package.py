@@ -77,6 +77,18 @@ class Limits:
     max_files: int = 500
     max_depth: int = 20
 
+    @classmethod
+    def from_exercise(cls, limits: dict[str, Any] | None) -> Limits:
+        """From the JSON an exercise version stored at sync (``to_json``); missing keys take the defaults."""
+        limits = limits or {}
+        default = cls()
+        return cls(
+            max_compressed_bytes=int(limits.get("max_compressed_bytes", default.max_compressed_bytes)),
+            max_uncompressed_bytes=int(limits.get("max_uncompressed_bytes", default.max_uncompressed_bytes)),
+            max_files=int(limits.get("max_files", default.max_files)),
+            max_depth=int(limits.get("max_depth", default.max_depth)),
+        )
+
     def to_json(self) -> dict[str, int]:
         return {
             "max_compressed_bytes": self.max_compressed_bytes,

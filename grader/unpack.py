@@ -29,7 +29,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+
+from grader.package import Limits
 
 CHUNK = 64 * 1024
 
@@ -38,23 +39,8 @@ class ArchiveRejected(ValueError):
     """The archive breaks a rule; the message is meant for the person who uploaded it."""
 
 
-@dataclass(frozen=True)
-class ArchiveLimits:
-    max_compressed_bytes: int = 5 * 1024 * 1024
-    max_uncompressed_bytes: int = 50 * 1024 * 1024
-    max_files: int = 500
-    max_depth: int = 20
-
-    @classmethod
-    def from_exercise(cls, limits: dict[str, Any] | None) -> "ArchiveLimits":
-        limits = limits or {}
-        default = cls()
-        return cls(
-            max_compressed_bytes=int(limits.get("max_compressed_bytes", default.max_compressed_bytes)),
-            max_uncompressed_bytes=int(limits.get("max_uncompressed_bytes", default.max_uncompressed_bytes)),
-            max_files=int(limits.get("max_files", default.max_files)),
-            max_depth=int(limits.get("max_depth", default.max_depth)),
-        )
+# What an upload may be: the package's [limits], one class for the loader and the unpacker.
+ArchiveLimits = Limits
 
 
 @dataclass(frozen=True)
