@@ -5,7 +5,7 @@ from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from assessments.models import Assessment, GradingRun, WorkerHeartbeat
+from assessments.models import Assessment, Exercise, GradingRun, WorkerHeartbeat
 
 WORKER_FRESH_FOR = timedelta(minutes=3)
 
@@ -35,3 +35,8 @@ def grading_counts() -> dict[str, int]:
     counts = {state: 0 for state, _ in GradingRun.STATES}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts
+
+
+def exercise_version_checksum(*, slug: str, version: str) -> str | None:
+    """The checksum recorded when this version of the package was synced, or None if it never was."""
+    return Exercise.objects.filter(slug=slug, version=version).values_list("checksum", flat=True).first()
