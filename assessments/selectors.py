@@ -167,3 +167,8 @@ def assessment_failure_modes(*, assessment: Assessment, versions: Iterable[str] 
         ):
             modes = modes.merged(exercise_failure_modes(exercise))
     return modes
+
+
+def exercise_version_checksum(*, slug: str, version: str) -> str | None:
+    """The checksum recorded when this version of the package was synced, or None if it never was."""
+    return Exercise.objects.filter(slug=slug, version=version).values_list("checksum", flat=True).first()

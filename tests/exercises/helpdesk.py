@@ -13,7 +13,6 @@ from grader.runner import load_exercise
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE = ROOT / "exercises" / "helpdesk-answerer"
 HIDDEN_DOCS = EXERCISE / "hidden" / "docs"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_CONTRACT = ROOT.parent / "shared" / "helpdesk-exercise.md"
 
 

@@ -1,19 +1,17 @@
-"""Acceptance: the hidden probes rank submissions the way engineers should be ranked.
+"""Where a repair of a reply in the wrong shape is fair, and where it is not: one probe, judged closely.
 
-The reference passes every probe, three runs in a row; a solution written blind (from the starter
-kit and the brief only, never seeing a probe) passes nearly all of them; the starter kit fails at
-least 75%; a partly hardened solution (transport only) lands strictly between; a submission that
-never calls the model fails every probe that needs the model. Nothing here is an infrastructure
-error.
+How the whole exercise ranks submissions (the reference on every probe three runs in a row, the
+starter kit under its ceiling, a solution written blind near the top, the partly hardened one in
+between, degenerate strategies near the floor, each mutant of the reference failing the probes of
+the defence it lost) is declared in ``exercises/helpdesk-answerer/submissions.toml`` and checked by
+``manage.py exercise verify`` in ``test_packages_verify.py``.
 """
-
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from grader.runner import grade
 
-from .helpdesk import EXERCISE, FIXTURES
+from .helpdesk import EXERCISE
 
 pytestmark = pytest.mark.slow
 
@@ -22,87 +20,6 @@ pytestmark = pytest.mark.slow
 def executor(forkserver_executor):
     return forkserver_executor
 
-
-@pytest.fixture(scope="module")
-def graded(executor):
-    """The starter, the partly hardened and the never-calls-model submissions, graded side by side.
-
-    They run concurrently, load probes included, to keep the suite short: their verdicts do not
-    hinge on timing (the reference's runs below are graded exactly as in production).
-    """
-    submissions = {
-        "starter": EXERCISE / "starter",
-        "partly": FIXTURES / "partly_hardened",
-        "never": FIXTURES / "never_calls_model",
-    }
-    with ThreadPoolExecutor(max_workers=len(submissions)) as pool:
-        futures = {
-            name: pool.submit(grade, path, EXERCISE, executor=executor, exclusive_alone=False)
-            for name, path in submissions.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
-
-
-def _failures(report):
-    return [(o.id, o.outcome, o.reason) for o in report.outcomes if o.outcome != "pass"]
-
-
-def test_the_reference_passes_every_probe_three_runs_in_a_row(executor):
-    runs = []
-    for _ in range(3):
-        report = grade(EXERCISE / "reference", EXERCISE, executor=executor)
-        assert _failures(report) == []
-        runs.append([(o.id, o.outcome) for o in report.outcomes])
-
-    assert runs[0] == runs[1] == runs[2]
-    assert len(runs[0]) >= 24
-
-
-def test_a_solution_written_blind_passes_nearly_every_probe(executor):
-    """fixtures/written_blind: an engineer given only the kit and the brief (2026-11-27).
-
-    The probes measure engineering, not knowledge of the probes. Its first grading failed one probe
-    that refused a correct, grounded repair of a reply in the wrong shape; that probe was unfair and
-    now accepts a repair that is a correct answer (exercise 1.1.0).
-    """
-    report = grade(FIXTURES / "written_blind", EXERCISE, executor=executor)
-
-    assert report.infra_errors == 0, _failures(report)
-    assert report.passed >= report.total - 2, _failures(report)
-
-
-def test_the_starter_kit_fails_at_least_three_quarters_of_the_probes(graded):
-    report = graded["starter"]
-
-    assert report.infra_errors == 0, _failures(report)
-    assert report.total - report.passed >= 0.75 * report.total
-    assert report.by_failure_mode()["injection"]["passed"] == 0
-    assert report.by_failure_mode()["output"]["passed"] == 0
-
-
-def test_a_partly_hardened_solution_lands_strictly_between(graded):
-    starter, partly = graded["starter"], graded["partly"]
-    modes = partly.by_failure_mode()
-
-    assert partly.infra_errors == 0, _failures(partly)
-    assert starter.passed < partly.passed < partly.total
-    # Weak exactly where it was not hardened, strong where it was.
-    assert modes["injection"]["passed"] == 0
-    assert modes["grounding"]["passed"] <= 1
-    assert modes["transient"]["passed"] >= modes["transient"]["total"] - 1
-
-
-def test_a_submission_that_never_calls_the_model_fails_every_probe_that_needs_it(graded):
-    report = graded["never"]
-    probes = {p.id: p for p in __import__("tests.exercises.helpdesk", fromlist=["x"]).exercise().probes}
-    needing = [o for o in report.outcomes if probes[o.id].needs_model]
-
-    assert report.infra_errors == 0, _failures(report)
-    assert len(needing) >= 24
-    assert [o.id for o in needing if o.outcome != "fail"] == []
-
-
-# --- Where a repair of a bad reply is fair, and where it is not ------------------------------------
 
 _WRONG_SCHEMA_VARIANT = """
 import json, os, re

@@ -1,0 +1,34 @@
+"""Every bundled package verifies: ``manage.py exercise verify`` in the real sandbox reports no mismatch.
+
+This is the calibration of every exercise in one place: each package's ``submissions.toml`` says
+what its reference, its starter kit, its do-nothing and its mutants must score, probe by probe,
+and the verification also runs the kit's own tests in a fresh virtualenv and checks that the brief,
+the rubric and the failure modes agree (see ``grader/verify.py``). A package added under
+``exercises/`` is picked up without touching this file.
+"""
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = sorted(p for p in (ROOT / "exercises").iterdir() if (p / "exercise.toml").is_file())
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def test_there_is_a_bundled_package_to_verify():
+    assert PACKAGES, "no package under exercises/"
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=[p.name for p in PACKAGES])
+def test_the_package_verifies_in_the_sandbox(package):
+    out, progress = StringIO(), StringIO()
+    try:
+        call_command("exercise", "verify", str(package), stdout=out, stderr=progress)
+    except CommandError as exc:
+        pytest.fail(f"{exc}\n\n{out.getvalue()}\n\nprogress:\n{progress.getvalue()}", pytrace=False)
+
+    assert "SANDBOXED" in out.getvalue() and "UNSANDBOXED" not in out.getvalue(), out.getvalue()
