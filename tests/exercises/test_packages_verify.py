@@ -4,7 +4,8 @@ This is the calibration of every exercise in one place: each package's ``submiss
 what its reference, its starter kit, its do-nothing and its mutants must score, probe by probe,
 and the verification also runs the kit's own tests in a fresh virtualenv and checks that the brief,
 the rubric and the failure modes agree (see ``grader/verify.py``). A package added under
-``exercises/`` is picked up without touching this file.
+``exercises/`` is picked up without touching this file; the fixture package written from the
+authoring guide is verified too.
 """
 
 from io import StringIO
@@ -15,6 +16,8 @@ from django.core.management import CommandError, call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = sorted(p for p in (ROOT / "exercises").iterdir() if (p / "exercise.toml").is_file())
+# The package written from exercises/README.md alone (the guide's test): it must verify as well.
+PACKAGES.append(ROOT / "tests" / "fixtures" / "exercises" / "order-extractor")
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
