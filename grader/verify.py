@@ -942,6 +942,7 @@ def verify(
         runner = make_executor(executor, exercise.preload) if isinstance(executor, str) else executor
         runner.start()
     except (ExecutorError, ValueError) as exc:
+        result.executor = str(name)
         result.problems.append(Problem("infra", f"grading could not start ({name}): {exc}; {INFRA}"))
         for sub in result.submissions:
             sub.not_graded = sub.not_graded or "the executor could not start"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from grader.executors import ExecutorError
 from grader.runner import GradeReport, ProbeOutcome, load_exercise
 from grader.verify import (
     SubmissionSpec,
@@ -256,6 +257,31 @@ def test_files_changed_under_a_synced_version_must_bump_it(forkserver_executor):
         "checksum: files changed under version 0.1.0: bump the version "
         f"(synced 000000000000, the files now {result.checksum[:12]})"
     ]
+
+
+class _NoSandbox:
+    """An executor whose box cannot start, as on a machine without bubblewrap."""
+
+    name, sandboxed = "bubblewrap", True
+
+    def start(self):
+        raise ExecutorError("bwrap is not installed")
+
+    def launch(self, job):
+        raise AssertionError("nothing may be launched")
+
+    def close(self):
+        pass
+
+
+def test_an_executor_that_cannot_start_is_an_infrastructure_error_not_a_verdict():
+    result = verify(TINY, executor=_NoSandbox(), kit_tests=False)
+
+    assert not result.ok
+    assert result.all_problems[-1].line() == (
+        "infra: grading could not start (bubblewrap): bwrap is not installed; infrastructure error, re-run"
+    )
+    assert {s.not_graded for s in result.submissions} == {"the executor could not start"}
 
 
 # --- The whole verification, graded ---------------------------------------------------------------
