@@ -74,10 +74,11 @@ def _text(value: object, limit: int) -> str | None:
 def plain(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[Any, list[str]]:
     """(what was returned, as plain JSON within bounds; why it is not JSON). Never raises.
 
-    Only the exact built-in types are read (through their own methods, so a subclass cannot run
-    code here): dict with str keys, list, tuple, str, int, float, bool, None. Anything else is
-    replaced by a description of it and reported. Strings are cut to ``max_text`` characters,
-    lists and objects to ``max_items`` entries, nesting to 20 levels, the whole to 20,000 nodes.
+    Only the built-in JSON-like types are read, subclasses included, and always through the base
+    type's own methods (so a subclass's code does not run here): dict with str keys, list, tuple,
+    str, int, float, bool, None. Anything else is replaced by null and reported. Strings are cut to
+    ``max_text`` characters, lists and objects to ``max_items`` entries, nesting to 20 levels, the
+    whole to 20,000 nodes, the problems to ten lines.
     """
     problems: list[str] = []
     budget = [20_000]
@@ -132,7 +133,10 @@ def plain(value: object, max_text: int = 20_000, max_items: int = 50) -> tuple[A
         return None
 
     try:
-        return walk(value, "$", 0), problems
+        copy = walk(value, "$", 0)
+        if len(problems) > 10:
+            problems[10:] = [f"…and {len(problems) - 10} more"]
+        return copy, problems
     except BaseException as exc:
         return None, [f"could not read the returned value: {_describe(exc, 200)}"]
 
