@@ -46,7 +46,7 @@ At the package root, next to ``exercise.toml``::
     name = "mutants/no-retry"
     base = "reference"          # instead of path: a copy of another submission's folder, with edits
     description = "One attempt per request: the retry loop is gone."
-    must_fail = ["transient-*-then-ok"]
+    must_fail = ["transient-overloaded-then-ok", "transient-server-error-then-ok"]
     must_pass = ["output-*", "grounding-*"]
     [[submission.edit]]
     file = "helpdesk/model.py"  # relative to the submission root
