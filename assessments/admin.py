@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, Regrade, WorkerHeartbeat
 from assessments.selectors import exercise_failure_modes, run_failure_modes
 
 
@@ -25,6 +25,22 @@ class AssessmentAdmin(admin.ModelAdmin):
     list_select_related = ["exercise", "owner"]
     search_fields = ["title"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # An assessment changes version only through a trial regrade made live (Reports → Versions
+        # & regrades): switching it here would mix versions in one cohort without a word.
+        return ["exercise", "hiring_bar"] if obj is not None else []
+
+
+@admin.register(Regrade)
+class RegradeAdmin(admin.ModelAdmin):
+    list_display = ["pk", "assessment", "exercise", "state", "started_by", "started_at", "decided_at"]
+    list_filter = ["state"]
+    list_select_related = ["assessment", "exercise", "started_by"]
+    readonly_fields = [f.name for f in Regrade._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # started, made live and discarded from the reports, where the preview is
+
 
 _PROBE_RESULT_FIELDS = ("probe_id", "mode", "outcome", "reason", "duration_s")
 
@@ -37,7 +53,7 @@ class ProbeResultInline(admin.TabularInline):
     can_delete = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("run__submission__invitation__assessment__exercise")
+        return super().get_queryset(request).select_related("run__exercise")
 
     @admin.display(description="Failure mode")
     def mode(self, obj: ProbeResult) -> str:
@@ -46,8 +62,9 @@ class ProbeResultInline(admin.TabularInline):
 
 @admin.register(GradingRun)
 class GradingRunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "submission", "state", "attempt", "progress_done", "progress_total", "queued_at"]
-    list_filter = ["state"]
+    list_display = ["pk", "submission", "exercise", "state", "live", "trial", "attempt", "queued_at"]
+    list_filter = ["state", "live"]
+    list_select_related = ["submission", "exercise"]
     readonly_fields = [f.name for f in GradingRun._meta.fields]
     inlines = [ProbeResultInline]
 

@@ -45,8 +45,37 @@ class Exercise(models.Model):
         return f"{self.title} ({self.slug} {self.version})"
 
 
+class PackageArchive(models.Model):
+    """The files of one synced exercise version, content-addressed by the package checksum.
+
+    Kept in the database because it is the one store every worker on every host already reads:
+    a worker grades a run with exactly the version it names, unpacking these bytes into its
+    local cache when the folder it was synced from is not on that machine (or holds other files).
+    """
+
+    checksum = models.CharField(max_length=64, unique=True)
+    data = models.BinaryField(help_text="A gzipped tar of the package's files, in package_files order.")
+    size_bytes = models.PositiveIntegerField()
+    files = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(checksum__regex=r"^[0-9a-f]{64}$"), name="packagearchive_checksum_sha256"
+            )
+        ]
+
+    def __str__(self):
+        return f"package {self.checksum[:12]} ({self.files} files)"
+
+
 class Assessment(models.Model):
-    """An opening that hands out one exercise and scores it with one rubric."""
+    """An opening that hands out one exercise and scores it with one rubric.
+
+    It is pinned to one exercise version: a newer synced version changes nothing here until a
+    manager makes a trial regrade on it live (``Regrade``).
+    """
 
     title = models.CharField(max_length=200)
     exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="assessments")
@@ -57,11 +86,17 @@ class Assessment(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_assessments")
     created_at = models.DateTimeField(default=timezone.now)
     archived_at = models.DateTimeField(null=True, blank=True)
+    hiring_bar = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Probe pass rate, in percent, at or above which a candidate is worth a closer look.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(time_limit_minutes__gt=0), name="assessment_time_limit_positive"),
+            models.CheckConstraint(condition=Q(hiring_bar__lte=100), name="assessment_hiring_bar_percent"),
             models.CheckConstraint(
                 condition=Q(reviewers_per_submission__gte=1, reviewers_per_submission__lte=5),
                 name="assessment_reviewers_1_to_5",
@@ -74,6 +109,57 @@ class Assessment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.archived_at is None and self.closes_at > timezone.now()
+
+
+class Regrade(models.Model):
+    """A trial regrade: the cohort's latest uploads graded again on one exercise version, apart.
+
+    Its runs are not live (``GradingRun.live`` is false) until a manager makes the trial live,
+    which switches the assessment to the trial's version in one transaction; discarding deletes
+    them. The live results never change while a trial is open.
+    """
+
+    OPEN = "open"
+    LIVE = "live"
+    DISCARDED = "discarded"
+    STATES = [(OPEN, "Open"), (LIVE, "Made live"), (DISCARDED, "Discarded")]
+    TRANSITIONS = {OPEN: {LIVE, DISCARDED}, LIVE: set(), DISCARDED: set()}
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="regrades")
+    exercise = models.ForeignKey(
+        Exercise, on_delete=models.PROTECT, related_name="trials", help_text="The version the trial grades on."
+    )
+    from_exercise = models.ForeignKey(
+        Exercise, on_delete=models.PROTECT, related_name="+", help_text="The assessment's version when it started."
+    )
+    state = models.CharField(max_length=20, choices=STATES, default=OPEN)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    reruns = models.PositiveSmallIntegerField(default=0)
+    driven_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker last looked for the trial's next run (the sweeper revives it if stale).",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=["open", "live", "discarded"]), name="regrade_state_valid"),
+            # Two open trials would each claim to be the cohort's next version.
+            models.UniqueConstraint(fields=["assessment"], condition=Q(state="open"), name="regrade_one_open"),
+            models.CheckConstraint(
+                condition=Q(state="open", decided_at__isnull=True) | Q(~Q(state="open"), decided_at__isnull=False),
+                name="regrade_decided_when_closed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Trial {self.pk} of {self.assessment_id} on {self.exercise.version} ({self.state})"
 
 
 class GradingRun(models.Model):
@@ -89,7 +175,7 @@ class GradingRun(models.Model):
         (RUNNING, "Running"),
         (DONE, "Done"),
         (FAILED_INFRA, "Failed (infrastructure)"),
-        (SUPERSEDED, "Superseded by a newer upload"),
+        (SUPERSEDED, "Superseded"),
     ]
     TRANSITIONS = {
         QUEUED: {RUNNING, FAILED_INFRA, SUPERSEDED},
@@ -110,7 +196,21 @@ class GradingRun(models.Model):
     isolation = models.JSONField(
         default=dict, blank=True, help_text="What the sandbox actually applied (namespaces, limits, or unsandboxed)."
     )
-    exercise_version = models.CharField(max_length=40)
+    exercise = models.ForeignKey(
+        Exercise, on_delete=models.PROTECT, related_name="grading_runs", help_text="The exact version graded with."
+    )
+    trial = models.ForeignKey(
+        Regrade,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="runs",
+        help_text="The trial regrade that made this run (kept once the trial is live); empty for an upload's run.",
+    )
+    live = models.BooleanField(
+        default=True,
+        help_text="Counts for the submission's results: false for an open trial's runs and for runs a trial replaced.",
+    )
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     queued_at = models.DateTimeField(default=timezone.now)
@@ -131,14 +231,25 @@ class GradingRun(models.Model):
             # A submission is graded by one live run at a time; a second would race the first.
             models.UniqueConstraint(
                 fields=["submission"],
-                condition=Q(state__in=["queued", "running"]),
+                condition=Q(state__in=["queued", "running"], trial__isnull=True),
                 name="gradingrun_one_active_per_submission",
             ),
+            # A trial grades each upload once.
+            models.UniqueConstraint(
+                fields=["trial", "submission"], condition=Q(trial__isnull=False), name="gradingrun_one_per_trial"
+            ),
         ]
-        indexes = [models.Index(fields=["state", "heartbeat_at"], name="gradingrun_state_heartbeat")]
+        indexes = [
+            models.Index(fields=["state", "heartbeat_at"], name="gradingrun_state_heartbeat"),
+            models.Index(fields=["submission", "live", "state"], name="gradingrun_live_state"),
+        ]
 
     def __str__(self):
         return f"Run {self.pk} of {self.submission_id} ({self.state})"
+
+    @property
+    def is_trial(self) -> bool:
+        return self.trial_id is not None and not self.live
 
     @property
     def is_unsandboxed(self) -> bool:

@@ -34,7 +34,7 @@ def workers_online(*, now: datetime | None = None) -> list[WorkerHeartbeat]:
 
 
 def grading_counts() -> dict[str, int]:
-    rows = GradingRun.objects.values("state").annotate(n=Count("id"))
+    rows = GradingRun.objects.filter(live=True).values("state").annotate(n=Count("id"))
     counts = {state: 0 for state, _ in GradingRun.STATES}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts
@@ -140,14 +140,8 @@ def exercise_failure_modes(exercise: Exercise | None) -> FailureModes:
 
 
 def run_exercise(run: GradingRun) -> Exercise:
-    """The exercise version a run was graded under: its own row when that version was synced here,
-    else the assessment's exercise (the run's version string is all a run records)."""
-    exercise = run.submission.invitation.assessment.exercise
-    if run.exercise_version and run.exercise_version != exercise.version:
-        graded_under = Exercise.objects.filter(slug=exercise.slug, version=run.exercise_version).first()
-        if graded_under is not None:
-            return graded_under
-    return exercise
+    """The exercise version a run was graded with."""
+    return run.exercise
 
 
 def run_failure_modes(run: GradingRun) -> FailureModes:

@@ -7,7 +7,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, WorkerHeartbeat
+from assessments.models import Assessment, Exercise, GradingRun, ProbeResult, Regrade, WorkerHeartbeat
+from assessments.packages import package_archive_store
 from core.audit import audit_record
 from core.transitions import apply_transition
 from grader.package import ExercisePackage
@@ -44,12 +45,13 @@ def assessment_create(
 # --- Grading runs: the database is the source of truth, the broker only a doorbell ---------------
 
 
-def grading_run_create(*, submission: Any, exercise_version: str) -> GradingRun:
-    """Create a queued run. Sending its task is the caller's (workflows.uploads), on commit.
+def grading_run_create(*, submission: Any, exercise: Exercise, trial: Regrade | None = None) -> GradingRun:
+    """Create a queued run on exactly ``exercise`` (a trial's run is not live). Sending its task is the
+    caller's (workflows.uploads, workflows.regrades), on commit.
 
     ``submission`` is a candidates.Submission: that app sits above this one, which may not import it.
     """
-    return GradingRun.objects.create(submission=submission, exercise_version=exercise_version)
+    return GradingRun.objects.create(submission=submission, exercise=exercise, trial=trial, live=trial is None)
 
 
 def grading_run_claim(*, run: GradingRun, now: datetime | None = None) -> uuid.UUID:
@@ -132,6 +134,22 @@ def grading_runs_supersede(*, submission: Any) -> list[int]:
         audit_record(actor=None, action="grading.superseded", target=run, data={"by_submission": submission.number})
         superseded.append(run.pk)
     return superseded
+
+
+def grading_run_yield(*, run: GradingRun, lease_token: uuid.UUID) -> bool:
+    """A trial's run gives its worker slot back to candidates' gradings: queued again, the attempt
+    not counted (nothing failed). False when the lease was already gone."""
+    updated = _under_lease(run, lease_token).update(
+        state=GradingRun.QUEUED,
+        lease_token=None,
+        attempt=max(0, run.attempt - 1),
+        queued_at=timezone.now(),
+        progress_done=0,
+        progress_total=0,
+    )
+    if updated:
+        audit_record(actor=None, action="grading.yielded", target=run, data={"trial": run.trial_id})
+    return bool(updated)
 
 
 def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: str) -> GradingRun:
@@ -220,6 +238,8 @@ def exercise_version_sync(*, package: ExercisePackage, force: bool = False) -> t
             "contract": package.contract.to_json(),
             "failure_modes": [m.to_json() for m in package.failure_modes],
         }
+        # Kept by checksum, so that any worker grades a run of this version with exactly these files.
+        package_archive_store(root=package.path, checksum=package.checksum)
         if existing and all(getattr(existing, k) == v for k, v in fields.items()) and existing.is_current:
             return existing, "unchanged"
         Exercise.objects.filter(slug=package.slug, is_current=True).exclude(version=package.version).update(
@@ -232,3 +252,14 @@ def exercise_version_sync(*, package: ExercisePackage, force: bool = False) -> t
         )
         audit_record(actor=None, action="exercise.synced", target=exercise, data={"checksum": package.checksum})
     return exercise, "created" if created else "updated"
+
+
+def assessment_set_hiring_bar(*, assessment: Assessment, bar: int | None, actor: User) -> Assessment:
+    """Set (or clear, with None) the probe pass rate at or above which a candidate is worth a closer look."""
+    if bar is not None and not 0 <= bar <= 100:
+        raise ValueError("The hiring bar is a percentage, 0 to 100.")
+    previous = assessment.hiring_bar
+    assessment.hiring_bar = bar
+    assessment.save(update_fields=["hiring_bar"])
+    audit_record(actor=actor, action="assessment.hiring_bar", target=assessment, data={"from": previous, "to": bar})
+    return assessment

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
-from assessments.models import Assessment, GradingRun
+from assessments.models import Assessment, Exercise, GradingRun, Regrade
 from assessments.selectors import assessments_owned_by, grading_counts, owned_assessment_or_404, workers_online
 from candidates.forms import CsvInviteForm, InviteForm
 from candidates.models import Invitation, Submission
@@ -87,6 +87,10 @@ def _detail_context(request, assessment: Assessment, **extra) -> dict:
         "invite_form": extra.pop("invite_form", None) or InviteForm(),
         "csv_form": extra.pop("csv_form", None) or CsvInviteForm(),
         "invite_ttl_days": settings.INVITATION_TTL_DAYS,
+        "newer_version": Exercise.objects.filter(slug=assessment.exercise.slug, is_current=True)
+        .exclude(pk=assessment.exercise_id)
+        .first(),
+        "open_regrade": Regrade.objects.filter(assessment=assessment, state=Regrade.OPEN).first(),
         **extra,
     }
 

@@ -8,16 +8,16 @@ once a manager releases it, one verdict per failure mode.
 import calendar
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import markdown
 import nh3
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import dateformat, timezone
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
+from assessments.packages import PackageUnavailable, exercise_dir
 from assessments.selectors import run_failure_modes
 from candidates.models import Candidate, Invitation, Submission, hash_token
 
@@ -134,10 +134,9 @@ def duration_words(minutes: int) -> str:
 
 def exercise_brief_html(exercise: Exercise) -> str:
     """The exercise's brief.md as sanitised HTML ('' when the package has no brief on this machine)."""
-    path = Path(exercise.package_path) / "brief.md"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
+        text = (exercise_dir(exercise) / "brief.md").read_text(encoding="utf-8")
+    except (OSError, PackageUnavailable):
         return ""
     # Briefs are written the CommonMark way: a list may follow a paragraph directly, and a numbered
     # item's content is indented three spaces. Python-Markdown wants a blank line before a list and
@@ -176,7 +175,12 @@ def feedback_summary(*, invitation: Invitation) -> list[dict[str, str]]:
     latest = invitation.submissions.order_by("-number").first()
     if latest is None:
         return []
-    run = latest.grading_runs.filter(state=GradingRun.DONE).order_by("-finished_at", "-pk").first()
+    run = (
+        latest.grading_runs.filter(state=GradingRun.DONE, live=True)
+        .select_related("exercise")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
     if run is None:
         return []
     counts: dict[str, list[int]] = {}
@@ -261,7 +265,10 @@ class InvitationProgress(TypedDict):
 def assessment_invitations(*, assessment: Assessment) -> "QuerySet[WithAnnotations[Invitation, InvitationProgress]]":
     """The invitations of one assessment with their latest submission and its latest run."""
     latest_submission = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
-    latest_run = GradingRun.objects.filter(submission__invitation=OuterRef("pk")).order_by("-queued_at", "-pk")
+    # A trial's runs are not the candidate's grading until the trial is made live.
+    latest_run = GradingRun.objects.filter(submission__invitation=OuterRef("pk"), live=True).order_by(
+        "-queued_at", "-pk"
+    )
     return (
         Invitation.objects.filter(assessment=assessment)
         .select_related("candidate")
@@ -276,4 +283,25 @@ def assessment_invitations(*, assessment: Assessment) -> "QuerySet[WithAnnotatio
             run_infra_error=Subquery(latest_run.values("infra_error")[:1]),
         )
         .order_by("candidate__name")
+    )
+
+
+def cohort_latest_submissions(*, assessment: Assessment) -> QuerySet[Submission]:
+    """Each candidate's latest upload that is still on file: what the assessment's results are about.
+
+    Withdrawn candidates are not assessed, and an erased upload cannot be graded again.
+    """
+    newest = (
+        Submission.objects.filter(invitation=OuterRef("invitation"))
+        .order_by()
+        .values("invitation")
+        .annotate(n=Max("number"))
+        .values("n")
+    )
+    return (
+        Submission.objects.filter(invitation__assessment=assessment, number=Subquery(newest[:1]))
+        .exclude(invitation__state=Invitation.WITHDRAWN)
+        .exclude(archive="")
+        .select_related("invitation")
+        .order_by("pk")
     )

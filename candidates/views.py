@@ -4,6 +4,7 @@ Every page but the link itself goes through ``portal_view``: the invitation in t
 one this browser's session opened with its link, else 404.
 """
 
+import logging
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from assessments.packages import PackageUnavailable, exercise_dir
 from candidates.access import (
     link_attempts_exhausted,
     link_failure_count,
@@ -46,6 +48,8 @@ from grader.starterkit import build_starter_kit
 from grader.unpack import ArchiveLimits
 from workflows.portal import portal_status
 from workflows.uploads import submission_upload
+
+log = logging.getLogger(__name__)
 
 
 @require_GET
@@ -115,7 +119,13 @@ def starter_kit(request, invitation: Invitation):
     if invitation.started_at is None:
         return redirect("candidates:start", invitation.pk)
     exercise = invitation.assessment.exercise
-    response = HttpResponse(_starter_kit(exercise.package_path, exercise.checksum), content_type="application/zip")
+    try:
+        folder = exercise_dir(exercise)
+    except PackageUnavailable:
+        log.exception("starter kit of %s %s", exercise.slug, exercise.version)
+        messages.error(request, "The starter kit cannot be downloaded right now; please try again in a few minutes.")
+        return redirect("candidates:upload", invitation.pk)
+    response = HttpResponse(_starter_kit(str(folder), exercise.checksum), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{exercise.slug}-starter-kit.zip"'
     return response
 

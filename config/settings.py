@@ -200,7 +200,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"assessments.tasks.grade_submission": {"queue": "grading"}}
+# Trial regrades go to their own queue, which workers consume too; a trial run yields its slot
+# whenever a candidate's own grading is waiting or running (workflows.regrades).
+CELERY_TASK_ROUTES = {
+    "assessments.tasks.grade_submission": {"queue": "grading"},
+    "workflows.tasks.grade_trial_run": {"queue": "regrade"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -238,6 +243,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Exercises and grading ------------------------------------------------------------------------
 EXERCISE_DIRS = [Path(p) for p in env_list("EXERCISE_DIRS", [str(BASE_DIR / "exercises")], sep=os.pathsep)]
+# Where a host unpacks the stored files of the exercise versions it needs (by checksum; never pruned
+# by the app, and safe to delete: they come back from the database on next use).
+EXERCISE_CACHE_DIR = Path(env_str("EXERCISE_CACHE_DIR", str(VAR_DIR / "exercise-cache")))
 # Without bubblewrap the grader refuses to run candidate code unless this is set, and then
 # every run it makes is recorded and shown as unsandboxed. Development only.
 SANDBOX_ALLOW_UNSAFE = env_bool("SANDBOX_ALLOW_UNSAFE", False)
@@ -254,6 +262,10 @@ GRADING_RETRY_DELAY_S = env_int("GRADING_RETRY_DELAY_S", 10)
 GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
 # A queued run untouched for this long has its message sent again (the broker may have lost it).
 GRADING_REQUEUE_AFTER_S = env_int("GRADING_REQUEUE_AFTER_S", 600)
+# A trial regrade's run waits this long before trying again when candidates' gradings hold the workers.
+REGRADE_YIELD_DELAY_S = env_int("REGRADE_YIELD_DELAY_S", 5)
+# How many of a trial's runs are graded at once (messages driving it; never more than this in the queue).
+REGRADE_PARALLEL = env_int("REGRADE_PARALLEL", 2)
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
 # Uploads one candidate may make to one take-home; the latest is the one assessed.
 MAX_UPLOADS_PER_INVITATION = env_int("MAX_UPLOADS_PER_INVITATION", 10)

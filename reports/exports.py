@@ -2,6 +2,7 @@
 
 import csv
 
+from reports.selectors.regrade import Preview as RegradePreview
 from reports.selectors.rows import CandidateRow, ReferenceRow
 from reports.templatetags.report_format import duration, level, pct
 
@@ -40,3 +41,33 @@ def comparison_csv(
 def _cell(value) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def regrade_csv(out, *, preview: RegradePreview) -> None:
+    """A trial's preview as CSV: one line per candidate, numbers a spreadsheet can sort (rates 0-1)."""
+    writer = csv.writer(out)
+    regrade = preview.regrade
+    modes = preview.modes.slugs
+    header = ["candidate", "email", "old_version", "new_version", "trial_state"]
+    header += ["old_pass_rate", "new_pass_rate", "old_rank", "new_rank", "rank_moved", "crosses_bar"]
+    for mode in modes:
+        header += [f"{mode}_old_passed", f"{mode}_old_judged", f"{mode}_new_passed", f"{mode}_new_judged"]
+    header += ["changed_probes", "suggested_level_changes"]
+    writer.writerow(header)
+    for row in preview.rows:
+        by_mode = {m.slug: m for m in row.modes}
+        line: list = [row.name, "" if row.erased else row.email]
+        line += [regrade.from_exercise.version, regrade.exercise.version, row.trial_state]
+        line += [_rate(row.old_rate), _rate(row.new_rate), row.old_rank, row.new_rank, row.rank_moved, row.crosses]
+        for mode in modes:
+            delta = by_mode.get(mode)
+            line += [delta.old.passed, delta.old.judged, delta.new.passed, delta.new.judged] if delta else [""] * 4
+        line.append(
+            "; ".join(f"{c.probe_id}: {c.old_outcome or 'absent'} -> {c.new_outcome or 'absent'}" for c in row.changes)
+        )
+        line.append("; ".join(f"{c.title}: {c.old_level} -> {c.new_level}" for c in row.criteria))
+        writer.writerow([_cell(v) for v in line])
+
+
+def _rate(rate: float | None) -> str:
+    return "" if rate is None else f"{rate:.4f}"

@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from assessments.grading.engine import grade_in_sandbox
 from assessments.models import Exercise
+from assessments.packages import exercise_dir
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError, decision_record
 from core.audit import audit_record
@@ -73,7 +74,7 @@ def reference_grade(
     The solution is copied to a scratch folder first, exactly as an upload would be unpacked.
     """
     grade_fn = grade_fn or grade_in_sandbox
-    package = Path(exercise.package_path)
+    package = exercise_dir(exercise)
     source = Path(solution_dir) if solution_dir else package / "reference"
     if not source.is_dir():
         raise FileNotFoundError(f"{exercise} has no reference solution at {source}.")

@@ -16,4 +16,13 @@ urlpatterns = [
     path("assessments/<int:pk>/candidates/<int:invitation_pk>/decide/", views.decide, name="decide"),
     path("assessments/<int:pk>/deliveries/", views.deliveries, name="deliveries"),
     path("assessments/<int:pk>/deliveries/<int:delivery_pk>/retry/", views.delivery_retry, name="delivery_retry"),
+    path("assessments/<int:pk>/versions/", views.versions, name="versions"),
+    path("assessments/<int:pk>/versions/hiring-bar/", views.hiring_bar, name="hiring_bar"),
+    path("assessments/<int:pk>/regrades/start/", views.regrade_start, name="regrade_start"),
+    path("assessments/<int:pk>/regrades/<int:regrade_pk>/", views.regrade, name="regrade"),
+    path("assessments/<int:pk>/regrades/<int:regrade_pk>/preview.csv", views.regrade_csv, name="regrade_csv"),
+    path("assessments/<int:pk>/regrades/<int:regrade_pk>/make-live/", views.regrade_make_live, name="regrade_live"),
+    path("assessments/<int:pk>/regrades/<int:regrade_pk>/discard/", views.regrade_discard, name="regrade_discard"),
+    path("assessments/<int:pk>/regrades/<int:regrade_pk>/rerun/", views.regrade_rerun, name="regrade_rerun"),
+    path("assessments/<int:pk>/regrades/<int:regrade_pk>/retry/", views.regrade_retry, name="regrade_retry"),
 ]

@@ -12,19 +12,21 @@ from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from assessments.models import Assessment
+from assessments.models import Assessment, Exercise, Regrade
 from assessments.selectors import assessments_owned_by, owned_assessment_or_404
+from assessments.services import assessment_set_hiring_bar
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
 from core.access import manager_required
 from core.htmx import render_page
 from core.transitions import IllegalTransition
 from reports import charts, exports
-from reports.forms import DecisionForm
+from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm
 from reports.models import WebhookDelivery
 from reports.selectors.comparison import SORT_DIRS, comparison_rows
 from reports.selectors.deliveries import assessment_deliveries
 from reports.selectors.overview import assessment_overview
+from reports.selectors.regrade import regrade_preview
 from reports.selectors.rows import (
     candidate_rows,
     graded_versions,
@@ -34,8 +36,10 @@ from reports.selectors.rows import (
     rubric_max,
 )
 from reports.selectors.scorecard import invitation_scorecard
+from reports.selectors.versions import assessment_regrades, version_history
 from reports.services import decision_submit, webhook_delivery_retry
 from reports.templatetags.report_format import heat, level, level_class, pct
+from workflows import regrades
 
 COMPARISON_PAGE_SIZE = 100
 
@@ -170,10 +174,13 @@ def comparison_csv(request, pk: int):
 
 
 def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
+    history_run = request.GET.get("run", "")
     return {
         "assessment": invitation.assessment,
         "invitation": invitation,
-        "card": invitation_scorecard(invitation=invitation),
+        "card": invitation_scorecard(
+            invitation=invitation, history_run_id=int(history_run) if history_run.isdigit() else None
+        ),
         "form": form or DecisionForm(initial=_decision_initial(invitation)),
         "can_decide": invitation.state in (Invitation.REVIEWED, Invitation.DECIDED),
         "tab": "scorecard",
@@ -263,3 +270,136 @@ def delivery_retry(request, pk: int, delivery_pk: int):
     else:
         messages.success(request, "Delivery queued again.")
     return redirect("reports:deliveries", pk)
+
+
+# --- Exercise versions and trial regrades ---------------------------------------------------------
+
+
+def _owned_regrade(request, pk: int, regrade_pk: int) -> Regrade:
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    qs = Regrade.objects.select_related("exercise", "from_exercise", "started_by", "decided_by")
+    regrade = get_object_or_404(qs, pk=regrade_pk, assessment=assessment)
+    regrade.assessment = assessment
+    return regrade
+
+
+@manager_required
+def versions(request, pk: int, start_form=None, bar_form=None, status=200):
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    context = {
+        "assessment": assessment,
+        "tab": "versions",
+        "history": version_history(assessment=assessment),
+        "synced": Exercise.objects.filter(slug=assessment.exercise.slug).order_by("-synced_at"),
+        "regrades": assessment_regrades(assessment=assessment),
+        "open_regrade": Regrade.objects.filter(assessment=assessment, state=Regrade.OPEN).first(),
+        "start_form": start_form or RegradeStartForm(assessment=assessment),
+        "bar_form": bar_form or HiringBarForm(initial={"hiring_bar": assessment.hiring_bar}),
+    }
+    return render_page(request, "reports/versions.html", context, status=status)
+
+
+@manager_required
+@require_POST
+def regrade_start(request, pk: int):
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    form = RegradeStartForm(request.POST, assessment=assessment)
+    if form.is_valid():
+        try:
+            regrade = regrades.regrade_start(
+                assessment=assessment, exercise=form.cleaned_data["exercise"], actor=request.user
+            )
+        except regrades.RegradeError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, f"Trial started on v{regrade.exercise.version}: the live results do not change meanwhile."
+            )
+            return redirect("reports:regrade", pk, regrade.pk)
+    return versions(request, pk, start_form=form, status=400)
+
+
+@manager_required
+@require_POST
+def hiring_bar(request, pk: int):
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    form = HiringBarForm(request.POST)
+    if not form.is_valid():
+        return versions(request, pk, bar_form=form, status=400)
+    assessment_set_hiring_bar(assessment=assessment, bar=form.cleaned_data["hiring_bar"], actor=request.user)
+    bar = assessment.hiring_bar
+    messages.success(request, f"Hiring bar set to {bar}%." if bar is not None else "Hiring bar removed.")
+    back = request.POST.get("back", "")
+    if back.isdigit() and Regrade.objects.filter(pk=int(back), assessment=assessment).exists():
+        return redirect("reports:regrade", pk, int(back))
+    return redirect("reports:versions", pk)
+
+
+def _regrade_context(regrade: Regrade) -> dict:
+    readiness = regrades.regrade_readiness(regrade=regrade)
+    preview = regrade_preview(regrade=regrade)
+    return {
+        "assessment": regrade.assessment,
+        "regrade": regrade,
+        "readiness": readiness,
+        "preview": preview,
+        "waiting_for_live": regrade.state == Regrade.OPEN and regrades.live_grading_pending(),
+        "bar_form": HiringBarForm(initial={"hiring_bar": regrade.assessment.hiring_bar}),
+        "page_title": f"Trial regrade {regrade.pk}",
+        "tab": "versions",
+    }
+
+
+@manager_required
+def regrade(request, pk: int, regrade_pk: int):
+    trial = _owned_regrade(request, pk, regrade_pk)
+    return render_page(request, "reports/regrade.html", _regrade_context(trial), fragment="trial")
+
+
+@manager_required
+def regrade_csv(request, pk: int, regrade_pk: int):
+    trial = _owned_regrade(request, pk, regrade_pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"{slugify(trial.assessment.title) or 'assessment'}-trial-{trial.pk}-v{trial.exercise.version}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    exports.regrade_csv(response, preview=regrade_preview(regrade=trial))
+    return response
+
+
+def _regrade_action(request, pk: int, regrade_pk: int, action, done: str):
+    trial = _owned_regrade(request, pk, regrade_pk)
+    try:
+        result = action(regrade=trial, actor=request.user)
+    except regrades.RegradeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done.format(trial=trial, result=result))
+    return redirect("reports:regrade", pk, trial.pk)
+
+
+@manager_required
+@require_POST
+def regrade_make_live(request, pk: int, regrade_pk: int):
+    done = "Made live: the assessment is on v{trial.exercise.version}; the old results stay as history."
+    return _regrade_action(request, pk, regrade_pk, regrades.regrade_make_live, done)
+
+
+@manager_required
+@require_POST
+def regrade_discard(request, pk: int, regrade_pk: int):
+    done = "Trial discarded: its results are deleted and nothing live changed."
+    return _regrade_action(request, pk, regrade_pk, regrades.regrade_discard, done)
+
+
+@manager_required
+@require_POST
+def regrade_rerun(request, pk: int, regrade_pk: int):
+    done = "The cohort is being graded again on v{trial.exercise.version}."
+    return _regrade_action(request, pk, regrade_pk, regrades.regrade_rerun, done)
+
+
+@manager_required
+@require_POST
+def regrade_retry(request, pk: int, regrade_pk: int):
+    done = "{result} failed grading(s) queued again."
+    return _regrade_action(request, pk, regrade_pk, regrades.regrade_retry_failed, done)

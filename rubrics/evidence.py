@@ -8,7 +8,7 @@ returned value are any JSON value, flattened here into lines a template nests (`
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from assessments.models import OutcomeCounts, ProbeResult
 from assessments.selectors import FailureModes
@@ -20,6 +20,15 @@ SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
 TIMELINE_WIDTH = 640
 ROW_HEIGHT = 18
 GAP_HIGHLIGHT_S = 1.0  # a pause between requests this long is drawn as a gap
+
+
+class Judged(Protocol):
+    """What the suggestion reads of a probe result: a ProbeResult, or a lighter row with the same fields."""
+
+    @property
+    def failure_mode(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
 
 
 @dataclass
@@ -42,7 +51,7 @@ class ModeGroup(OutcomeCounts):
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
-def suggested_level(results: Iterable[ProbeResult]) -> Suggestion:
+def suggested_level(results: Iterable[Judged]) -> Suggestion:
     """The level the probe outcomes point at; infrastructure errors are not the candidate's doing."""
     counts = OutcomeCounts()
     for result in results:
@@ -53,9 +62,9 @@ def suggested_level(results: Iterable[ProbeResult]) -> Suggestion:
     return Suggestion(level, counts.passed, counts.judged, counts.errors)
 
 
-def suggestions_for(criteria: Iterable[Criterion], results: Iterable[ProbeResult]) -> dict[int, Suggestion | None]:
+def suggestions_for(criteria: Iterable[Criterion], results: Iterable[Judged]) -> dict[int, Suggestion | None]:
     """Per criterion id: the suggestion from the results of its failure modes (None: no failure modes)."""
-    by_mode: dict[str, list[ProbeResult]] = {}
+    by_mode: dict[str, list[Judged]] = {}
     for result in results:
         by_mode.setdefault(result.failure_mode, []).append(result)
     out: dict[int, Suggestion | None] = {}

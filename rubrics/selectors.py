@@ -11,6 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
+from assessments.packages import exercise_dir_for_display
 from assessments.selectors import (
     FailureModes,
     assessments_owned_by,
@@ -136,7 +137,8 @@ class CriterionRow:
 
 def latest_done_run(*, submission: Submission) -> GradingRun | None:
     run = (
-        GradingRun.objects.filter(submission=submission, state=GradingRun.DONE)
+        GradingRun.objects.filter(submission=submission, state=GradingRun.DONE, live=True)
+        .select_related("exercise")
         .order_by("-finished_at", "-pk")
         .prefetch_related(Prefetch("results", queryset=ProbeResult.objects.order_by("failure_mode", "probe_id")))
         .first()
@@ -193,13 +195,14 @@ def criterion_rows(
     return rows
 
 
-def starter_dir_for(submission: Submission) -> tuple[Path, Exercise]:
+def starter_dir_for(submission: Submission) -> tuple[Path | None, Exercise]:
     assessment_exercise = submission.invitation.assessment.exercise
     exercise = (
         Exercise.objects.filter(slug=assessment_exercise.slug, version=submission.exercise_version).first()
         or assessment_exercise
     )
-    return Path(exercise.package_path) / "starter", exercise
+    folder = exercise_dir_for_display(exercise)
+    return (folder / "starter" if folder else None), exercise
 
 
 def evidence_groups(*, run: GradingRun | None, results: Iterable[ProbeResult]) -> list[ModeGroup]:
@@ -209,7 +212,8 @@ def evidence_groups(*, run: GradingRun | None, results: Iterable[ProbeResult]) -
         return []
     exercise = run_exercise(run)
     groups = group_by_failure_mode(results, run_failure_modes(run))
-    template = package_call_template(exercise.package_path)
+    folder = exercise_dir_for_display(exercise)
+    template = package_call_template(str(folder)) if folder else None
     if template is not None:
         calls = [call for group in groups for probe in group.results for call in probe["calls"]]
         render_calls(template, calls, where=f"run {run.pk}, {exercise.slug} {exercise.version}")

@@ -6,17 +6,19 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from assessments.grading.engine import grade_in_sandbox
 from assessments.grading.pipeline import grading_run_execute
-from assessments.models import GradingRun
+from assessments.models import GradingRun, Regrade
 from assessments.services import grading_run_requeue, grading_runs_reclaim_stale
 from candidates.models import Invitation
 from candidates.services import invitation_mark_graded
 from core.transitions import IllegalTransition
 from rubrics.services import reviews_assign_for_submission
 from workflows.tasks import grade_submission as grade_submission_task
+from workflows.tasks import grade_trial_run as grade_trial_run_task
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,10 @@ def grading_run_grade(*, run_id: int) -> GradingRun | None:
 def grading_finished(*, run: GradingRun) -> None:
     """The invitation is graded when its newest upload is, and that upload gets its reviewers.
 
-    An older upload's run changes nothing: its invitation has moved on.
+    An older upload's run changes nothing: its invitation has moved on; nor does an open trial's.
     """
+    if not run.live:
+        return
     invitation = Invitation.objects.get(pk=run.submission.invitation_id)
     newest = invitation.submissions.order_by("-number").values_list("pk", flat=True).first()
     if newest == run.submission_id and invitation.state == Invitation.SUBMITTED:
@@ -49,7 +53,11 @@ def grading_run_regrade(*, run: GradingRun, actor: User) -> GradingRun:
     """Staff send a run that failed on our side back to the queue; its task is sent on commit."""
     with transaction.atomic():
         run = grading_run_requeue(run=run, actor=actor)
-        transaction.on_commit(lambda: grade_submission_task.delay(run.pk))
+        if run.trial_id is None:
+            transaction.on_commit(lambda: grade_submission_task.delay(run.pk))
+        else:
+            trial_id = run.trial_id
+            transaction.on_commit(lambda: grade_trial_run_task.delay(trial_id))
     return run
 
 
@@ -61,12 +69,32 @@ def grading_runs_sweep(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     sent = []
     reclaimed = grading_runs_reclaim_stale(stale_after=timedelta(seconds=settings.GRADING_STALE_AFTER_S), now=now)
+    stalled_after = now - timedelta(seconds=settings.GRADING_REQUEUE_AFTER_S)
     for run in reclaimed:
-        if run.state == GradingRun.QUEUED:
+        if run.state == GradingRun.QUEUED and run.trial_id is None:
             grade_submission_task.delay(run.pk)
             sent.append(run.pk)
+    # A trial is driven by a few messages, not one per run: revive one whose drivers went quiet
+    # (a reclaimed run of it, or none of its workers has looked for work for a while).
+    revived = {run.trial_id for run in reclaimed if run.trial_id is not None and run.state == GradingRun.QUEUED}
+    # A driver grading a long run does not look for work meanwhile, but its heartbeat is fresh.
+    busy = GradingRun.objects.filter(
+        trial=OuterRef("pk"),
+        state=GradingRun.RUNNING,
+        heartbeat_at__gte=now - timedelta(seconds=settings.GRADING_STALE_AFTER_S),
+    )
+    quiet = (
+        Regrade.objects.filter(state=Regrade.OPEN, runs__state=GradingRun.QUEUED)
+        .filter(Q(driven_at__lt=stalled_after) | Q(driven_at__isnull=True, started_at__lt=stalled_after))
+        .exclude(Exists(busy))
+    )
+    revived.update(quiet.values_list("pk", flat=True))
+    for regrade_id in sorted(revived):
+        if Regrade.objects.filter(pk=regrade_id, state=Regrade.OPEN).update(driven_at=now):
+            log.info("reviving trial regrade %s", regrade_id)
+            grade_trial_run_task.delay(regrade_id)
     waiting = GradingRun.objects.filter(
-        state=GradingRun.QUEUED, queued_at__lt=now - timedelta(seconds=settings.GRADING_REQUEUE_AFTER_S)
+        state=GradingRun.QUEUED, trial__isnull=True, queued_at__lt=stalled_after
     ).values_list("pk", flat=True)
     for run_id in waiting:
         # Touch queued_at so one lost message costs one re-send per period, not one per sweep.

@@ -54,7 +54,8 @@ class PortalStatus:
 
 def portal_status(*, invitation: Invitation) -> PortalStatus:
     """Where the candidate's take-home stands, in words that say nothing about results."""
-    runs = GradingRun.objects.order_by("-queued_at", "-pk")
+    # Only what grades the candidate: an open trial's runs (and the runs one replaced) are staff business.
+    runs = GradingRun.objects.filter(live=True).order_by("-queued_at", "-pk")
     submissions = list(
         Submission.objects.filter(invitation=invitation)
         .order_by("-number")

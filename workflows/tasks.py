@@ -35,6 +35,34 @@ def grade_submission(self: Task, run_id: int) -> None:
             raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run["attempt"])) from None
 
 
+@shared_task(  # type: ignore[untyped-decorator]
+    name="workflows.tasks.grade_trial_run",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.GRADING_SOFT_TIME_LIMIT,
+    time_limit=settings.GRADING_HARD_TIME_LIMIT,
+    max_retries=None,
+)
+def grade_trial_run(self: Task, regrade_id: int) -> None:
+    """Drive a trial regrade: grade its next run, then send the next message (one run per message,
+    so each keeps the grading time limits); wait while candidates' own gradings need the workers."""
+    from workflows.regrades import trial_drive
+
+    try:
+        outcome = trial_drive(regrade_id=regrade_id)
+    except InfraError:
+        # That run is queued again (or failed for good after its attempts): go on after the same
+        # pause a live grading's retry takes, so a passing fault is not retried three times at once.
+        grade_trial_run.apply_async((regrade_id,), countdown=settings.GRADING_RETRY_DELAY_S)
+        return
+    if outcome in ("waiting", "yielded"):
+        raise self.retry(countdown=settings.REGRADE_YIELD_DELAY_S)
+    if outcome == "graded":
+        grade_trial_run.delay(regrade_id)
+
+
 @shared_task(name="assessments.tasks.sweep_grading_runs", ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_grading_runs() -> None:
     """Re-queue runs whose worker went silent and re-send runs whose message may be lost (beat)."""

@@ -21,6 +21,7 @@ from typing import Any, Protocol, Self
 from django.db import connection
 
 from assessments.models import Exercise, GradingRun
+from assessments.packages import PackageUnavailable, exercise_dir
 from assessments.services import (
     LeaseLost,
     grading_run_claim,
@@ -28,10 +29,10 @@ from assessments.services import (
     grading_run_finish,
     grading_run_heartbeat,
     grading_run_lease_held,
+    grading_run_yield,
 )
 from core.audit import audit_record
 from core.transitions import IllegalTransition
-from grader.package import package_checksum
 from grader.runner import GradingCancelled
 from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 
@@ -64,7 +65,8 @@ class Heartbeat:
 
     It also watches the lease every ``check_every`` seconds between beats: when the run is taken
     away (a newer upload superseded it, the sweeper reclaimed it) ``lost`` is set, which is the
-    runner's signal to kill its boxes and stop.
+    runner's signal to kill its boxes and stop. A run given ``should_yield`` (a trial's) gives its
+    slot back the moment that returns true: it is queued again and ``lost`` is set the same way.
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class Heartbeat:
         lease: uuid.UUID,
         interval: float = HEARTBEAT_SECONDS,
         check_every: float = LEASE_CHECK_SECONDS,
+        should_yield: Callable[[], bool] | None = None,
     ) -> None:
         self.run, self.lease, self.interval, self.check_every = run, lease, interval, check_every
+        self.should_yield = should_yield
         self.lost = threading.Event()
         self._done, self._total = 0, 0
         self._lock = threading.Lock()
@@ -97,6 +101,10 @@ class Heartbeat:
         try:
             beaten = time.monotonic()
             while not self._stop.wait(self.check_every):
+                if self.should_yield is not None and self.should_yield():
+                    grading_run_yield(run=self.run, lease_token=self.lease)
+                    self.lost.set()
+                    return
                 if time.monotonic() - beaten < self.interval:
                     if not grading_run_lease_held(run=self.run, lease_token=self.lease):
                         self.lost.set()
@@ -127,51 +135,27 @@ def _load_archive(run: GradingRun) -> bytes:
     return data
 
 
-def _package_problem(exercise: Exercise | None, slug: str, version: str) -> str | None:
-    """Why this synced version cannot be graded with the files on this worker (None: it can)."""
-    if exercise is None:
-        return f"Exercise {slug} {version} is not loaded on this worker."
-    path = Path(exercise.package_path)
-    if not path.is_dir():
-        return f"Exercise package {path} is missing on this worker."
-    if package_checksum(path) != exercise.checksum:
-        return f"Exercise package {path} differs from {slug} {version} as synced; run sync_exercises."
-    return None
+def _exercise_dir(run: GradingRun) -> tuple[Exercise, Path]:
+    """The files of exactly the version the run names, from this host's cache or the stored copy.
 
-
-def _exercise_dir(run: GradingRun, lease: uuid.UUID) -> tuple[Exercise, Path]:
-    """The package to grade with: the version the run recorded, else the slug's current version.
-
-    Only one version's files are on disk. When a newer version replaced them (a probe fix ships
-    as a version bump), a run recorded under the old one is graded with the current version and
-    records it, visibly, rather than failing as an infrastructure error forever. Files that
-    changed under the same version stay an infrastructure error.
+    Never another version: a run is graded with the files it was queued for, and a cohort changes
+    version only when a manager makes a trial regrade live.
     """
-    slug = run.submission.invitation.assessment.exercise.slug
-    recorded = Exercise.objects.filter(slug=slug, version=run.exercise_version).first()
-    problem = _package_problem(recorded, slug, run.exercise_version)
-    if recorded is not None and problem is None:
-        return recorded, Path(recorded.package_path)
-    current = Exercise.objects.filter(slug=slug, is_current=True).exclude(version=run.exercise_version).first()
-    if current is None or _package_problem(current, slug, current.version) is not None:
-        raise InfraError(problem)
-    if not GradingRun.objects.filter(pk=run.pk, lease_token=lease).update(exercise_version=current.version):
-        raise LeaseLost(f"Run {run.pk} was taken back before grading.")
-    log.warning("grading run %s: %s Grading with %s %s instead.", run.pk, problem, slug, current.version)
-    audit_record(
-        actor=None,
-        action="grading.version_upgraded",
-        target=run,
-        data={"from": run.exercise_version, "to": current.version, "why": problem},
-    )
-    run.exercise_version = current.version
-    return current, Path(current.package_path)
+    try:
+        return run.exercise, exercise_dir(run.exercise)
+    except PackageUnavailable as exc:
+        raise InfraError(str(exc)) from exc
 
 
-def grading_run_execute(*, run_id: int, grade_fn: GradeFn) -> GradingRun | None:
+def grading_run_execute(
+    *, run_id: int, grade_fn: GradeFn, should_yield: Callable[[], bool] | None = None
+) -> GradingRun | None:
     """Claim and grade one run. ``grade_fn(submission_dir, exercise_dir, on_progress, cancel=event)``
     returns ``(results, isolation)`` where results are ProbeResult field dicts; it stops early
     (``GradingCancelled``) once ``cancel`` is set, which happens when the lease is lost.
+
+    ``should_yield`` (a trial's run) is asked every second; when it says so the run is queued again
+    and the grading stops, as when the lease is lost.
 
     Returns the finished run, or None when there was nothing to do (already taken or done). What
     follows a finished grading across the apps (the invitation is graded, reviewers are assigned)
@@ -179,7 +163,7 @@ def grading_run_execute(*, run_id: int, grade_fn: GradeFn) -> GradingRun | None:
     Raises InfraError after recording a failed attempt, so the caller can retry later.
     """
     try:
-        run = GradingRun.objects.select_related("submission__invitation__assessment__exercise").get(pk=run_id)
+        run = GradingRun.objects.select_related("exercise", "submission").get(pk=run_id)
     except GradingRun.DoesNotExist:
         log.warning("grading run %s no longer exists", run_id)
         return None
@@ -191,7 +175,7 @@ def grading_run_execute(*, run_id: int, grade_fn: GradeFn) -> GradingRun | None:
 
     try:
         archive = _load_archive(run)
-        exercise, exercise_dir = _exercise_dir(run, lease)
+        exercise, package_dir = _exercise_dir(run)
         with tempfile.TemporaryDirectory(prefix=f"grade-{run.pk}-") as scratch:
             submission_dir = Path(scratch) / "submission"
             try:
@@ -199,10 +183,10 @@ def grading_run_execute(*, run_id: int, grade_fn: GradeFn) -> GradingRun | None:
             except ArchiveRejected as exc:
                 # It passed the same checks on upload; failing now means our side changed.
                 raise InfraError(f"The stored archive fails unpacking now: {exc}") from exc
-            with Heartbeat(run, lease) as heartbeat:
+            with Heartbeat(run, lease, should_yield=should_yield) as heartbeat:
                 try:
                     results, isolation = grade_fn(
-                        submission_dir, exercise_dir, heartbeat.progress, cancel=heartbeat.lost
+                        submission_dir, package_dir, heartbeat.progress, cancel=heartbeat.lost
                     )
                 except GradingCancelled as exc:
                     audit_record(

@@ -129,7 +129,7 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
             if cell.rubric is not None:
                 summary.rubric_levels.append(cell.rubric)
     failed_infra = GradingRun.objects.filter(
-        submission__invitation__assessment=assessment, state=GradingRun.FAILED_INFRA
+        submission__invitation__assessment=assessment, state=GradingRun.FAILED_INFRA, live=True
     ).count()
     return Overview(
         funnel=funnel,

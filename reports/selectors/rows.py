@@ -101,9 +101,9 @@ class CandidateRow(_ModeTotals):
 def _invitations_with_current(assessment: Assessment) -> QuerySet[Invitation]:
     """Invitations annotated with the latest submission and that submission's latest finished run."""
     latest = Submission.objects.filter(invitation=OuterRef("pk")).order_by("-number")
-    latest_done = GradingRun.objects.filter(submission=OuterRef("latest_submission"), state=GradingRun.DONE).order_by(
-        "-finished_at", "-pk"
-    )
+    latest_done = GradingRun.objects.filter(
+        submission=OuterRef("latest_submission"), state=GradingRun.DONE, live=True
+    ).order_by("-finished_at", "-pk")
     n_subs = (
         Submission.objects.filter(invitation=OuterRef("pk"))
         .order_by()
@@ -132,8 +132,10 @@ def _probe_counts(assessment: Assessment) -> tuple[dict[int, dict[str, ModeCell]
     """(run id → failure mode → counts, run id → exercise version), for every finished run of the
     assessment, from one grouped scan (the run is joined for its state anyway)."""
     rows = (
-        ProbeResult.objects.filter(run__submission__invitation__assessment=assessment, run__state=GradingRun.DONE)
-        .values_list("run_id", "failure_mode", "run__exercise_version")
+        ProbeResult.objects.filter(
+            run__submission__invitation__assessment=assessment, run__state=GradingRun.DONE, run__live=True
+        )
+        .values_list("run_id", "failure_mode", "run__exercise__version")
         .annotate(
             passed=Count("pk", filter=Q(outcome=ProbeResult.PASS)),
             failed=Count("pk", filter=Q(outcome=ProbeResult.FAIL)),

@@ -1,11 +1,13 @@
 """One candidate's scorecard: probes beside the reference, every reviewer's levels, their agreement, the history."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from assessments.models import GradingRun
+from django.db.models import Prefetch, Q
+
+from assessments.models import GradingRun, OutcomeCounts, ProbeResult, Regrade
 from assessments.selectors import FailureModes, exercise_failure_modes, run_failure_modes
 from candidates.models import Invitation, Submission
 from reports.models import WebhookDelivery
@@ -19,6 +21,14 @@ from rubrics.selectors import criterion_mode_titles
 class ReviewerColumn:
     review: Review
     scores: dict[int, CriterionScore]  # by criterion id
+
+
+@dataclass
+class HistoryRun:
+    """A finished check of the latest upload that a trial regrade made live replaced: kept to look back at."""
+
+    run: GradingRun
+    counts: OutcomeCounts
 
 
 @dataclass
@@ -37,6 +47,8 @@ class Scorecard:
     agreement: dict[str, Any]
     deliveries: list[WebhookDelivery]
     reference: ReferenceRow | None
+    history: list[HistoryRun] = field(default_factory=list)
+    viewing: HistoryRun | None = None  # the history run shown instead of the live one
 
     @property
     def probe_passed(self) -> int:
@@ -61,10 +73,30 @@ class Scorecard:
         return self.submissions[0].created_at - self.invitation.started_at
 
 
-def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
+def _history(submission: Submission | None) -> list[HistoryRun]:
+    if submission is None:
+        return []
+    runs = list(
+        GradingRun.objects.filter(submission=submission, state=GradingRun.DONE, live=False)
+        .filter(Q(trial__isnull=True) | Q(trial__state=Regrade.LIVE))
+        .select_related("exercise")
+        .order_by("-finished_at", "-pk")
+    )
+    counts: dict[int, OutcomeCounts] = {run.pk: OutcomeCounts() for run in runs}
+    for run_id, outcome in ProbeResult.objects.filter(run_id__in=counts).values_list("run_id", "outcome"):
+        counts[run_id].add(outcome)
+    return [HistoryRun(run=run, counts=counts[run.pk]) for run in runs]
+
+
+def invitation_scorecard(*, invitation: Invitation, history_run_id: int | None = None) -> Scorecard:
+    """The scorecard of the live results; ``history_run_id`` (one of ``history``) shows that older
+    check's probes instead, for looking back at what a trial regrade replaced."""
     assessment = invitation.assessment
     criteria = list(assessment.rubric.criteria.all())
-    submissions = list(invitation.submissions.order_by("-number").prefetch_related("grading_runs"))
+    runs = GradingRun.objects.filter(live=True).select_related("exercise").order_by("-queued_at", "-pk")
+    submissions = list(
+        invitation.submissions.order_by("-number").prefetch_related(Prefetch("grading_runs", queryset=runs))
+    )
     latest = submissions[0] if submissions else None
     current_run = None
     if latest is not None:
@@ -72,10 +104,13 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
         done.sort(key=lambda run: (run.finished_at or run.queued_at, run.pk), reverse=True)
         current_run = done[0] if done else None
     reference = reference_row(assessment=assessment)
+    history = _history(latest)
+    viewing = next((h for h in history if h.run.pk == history_run_id), None)
+    shown = viewing.run if viewing is not None else current_run
     modes = exercise_failure_modes(assessment.exercise)
-    if current_run is not None:
-        modes = run_failure_modes(current_run)
-    probe_groups = _probe_groups(current_run, reference, modes)
+    if shown is not None:
+        modes = run_failure_modes(shown)
+    probe_groups = _probe_groups(shown, reference if viewing is None else None, modes)
     reviews = []
     pending = 0
     if latest is not None:
@@ -110,6 +145,8 @@ def invitation_scorecard(*, invitation: Invitation) -> Scorecard:
         agreement=_agreement(criteria, reviews),
         deliveries=list(invitation.webhook_deliveries.select_related("endpoint").order_by("-created_at", "-pk")),
         reference=reference,
+        history=history,
+        viewing=viewing,
     )
 
 

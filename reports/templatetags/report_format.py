@@ -50,3 +50,9 @@ def get(mapping, key):
 @register.filter
 def call_cells(row, modes):
     return row.cells(modes)
+
+
+@register.filter
+def mode_title(modes, slug):
+    """The failure mode's title in ``modes`` (a FailureModes), or one made from its slug."""
+    return modes.title(slug)
