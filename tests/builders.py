@@ -1,5 +1,5 @@
 """Builders every test uses: archives (given members, a folder, a zip bomb), compiled Python that
-hides other source, and a graded submission."""
+hides other source, an exercise version's files, and a graded submission."""
 
 import io
 import subprocess
@@ -8,10 +8,11 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from assessments.models import ProbeResult
+from assessments.models import Exercise, ProbeResult
 from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation, Submission
 from candidates.services import candidate_get_or_create, invitation_create, invitation_mark_graded, invitation_start
+from grader.package import package_checksum
 from workflows.uploads import submission_accept, submission_upload
 
 
@@ -108,6 +109,22 @@ def echo_shadowed_by_a_pyc(folder: Path, *, python: str) -> tuple[str, bytes]:
     # The trap is real: Python left to itself runs the pyc, not the source a reviewer reads.
     assert "not an echo" in imported_answer(folder, python=python, package="echo")
     return f"echo/__pycache__/{name}", pyc
+
+
+# --- An exercise version's files ------------------------------------------------------------------
+
+
+def package_files_write(exercise: Exercise, files: dict[str, str]) -> Path:
+    """Write ``files`` into ``exercise``'s package folder and record the checksum of what it now holds,
+    as syncing it again with ``--force`` would (a development edit): pages and workers then read
+    those files. Returns the folder."""
+    folder = Path(exercise.package_path)
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    exercise.checksum = package_checksum(folder)
+    Exercise.objects.filter(pk=exercise.pk).update(checksum=exercise.checksum)
+    return folder
 
 
 # --- A graded submission ---------------------------------------------------------------------------
@@ -220,7 +237,7 @@ def graded_submission(
     else:
         notes = (files or {}).get("NOTES.md", "")
         submission = submission_accept(invitation=invitation, archive=archive, notes=notes)
-    run = submission.grading_runs.get()
+    run = submission.grading_runs.get(trial__isnull=True)  # an open trial regrade adds a run of its own
     if results is None:
         results = [("grounding", "pass"), ("grounding", "fail")]
     grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=probe_results(results), isolation={})

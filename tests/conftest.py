@@ -12,7 +12,7 @@ from assessments.models import Exercise
 from assessments.services import assessment_create
 from candidates.services import candidate_get_or_create, invitation_create
 from core.roles import MANAGERS, REVIEWERS, ensure_role_groups
-from grader.package import load_package
+from grader.package import load_package, package_checksum
 from rubrics.models import Rubric
 from rubrics.services import rubric_sync
 from workflows.exercises import exercise_sync
@@ -22,6 +22,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # candidate's machine (the bundled fake model, no Django): they are not the platform's tests.
 collect_ignore_glob = ["fixtures/exercises/*"]
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _exercise_cache(tmp_path_factory):
+    """This run's own cache of unpacked exercise versions, never the dev server's: a test that spoils
+    one must not spoil it for another checkout. The workers the suite starts inherit it."""
+    from django.conf import settings
+
+    cache = tmp_path_factory.mktemp("exercise-cache")
+    settings.EXERCISE_CACHE_DIR = cache
+    os.environ["EXERCISE_CACHE_DIR"] = str(cache)
+    return cache
 
 
 def _user(username: str, group: str | None = None, **extra) -> User:
@@ -99,7 +111,8 @@ def custom_exercise(exercise, tmp_path):
     """A synced exercise row that declares CUSTOM_MODES (in that order) and takes a JSON object.
 
     Its package folder is ``tmp_path / "ledger-sync"`` (empty: a test may put a ``templates/call.html``
-    there); its entry point is tiny-echo's, so the default test upload is a valid one.
+    there with ``tests.builders.package_files_write``); its entry point is tiny-echo's, so the default
+    test upload is a valid one.
     """
     package = tmp_path / "ledger-sync"
     package.mkdir()
@@ -107,7 +120,7 @@ def custom_exercise(exercise, tmp_path):
         slug="ledger-sync",
         version="2.0.0",
         title="Harden the ledger sync",
-        checksum="0" * 64,
+        checksum=package_checksum(package),
         package_path=str(package),
         entry_point=exercise.entry_point,
         time_limit_minutes=60,

@@ -41,7 +41,7 @@ class WorkerProcess:
     def __init__(
         self,
         *,
-        queues: str = "default,grading",
+        queues: str = "default,grading,regrade",
         # Two, as in production: a grading left running by an earlier test must not hold up the next one.
         concurrency: int = 2,
         extra_env: dict | None = None,

@@ -138,7 +138,7 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
         submission = Submission.objects.get(invitation=invitation)
         run = graded_by_the_worker(submission, timeout=GRADING_TIMEOUT_S)
         assert run.state == GradingRun.DONE, run.infra_error
-        assert run.exercise_version == package.version
+        assert run.exercise.version == package.version
         assert run.isolation.get("sandboxed") is True
         outcomes = dict(run.results.values_list("probe_id", "outcome"))
         assert len(outcomes) == 8 and set(outcomes.values()) == {"pass"}, outcomes

@@ -73,7 +73,7 @@ def test_it_numbers_submissions_uniquely(submission):
 
 def test_it_allows_only_one_live_grading_run_per_submission(submission):
     assert submission.grading_runs.filter(state=GradingRun.QUEUED).count() == 1
-    _violates(lambda: GradingRun.objects.create(submission=submission, exercise_version="0.1.0"))
+    _violates(lambda: GradingRun.objects.create(submission=submission, exercise=submission.grading_runs.get().exercise))
 
 
 def test_it_keeps_one_result_per_probe_and_a_valid_outcome(submission):

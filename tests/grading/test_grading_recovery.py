@@ -5,13 +5,16 @@ thresholds, and pause the suite's shared worker so that theirs get every message
 """
 
 import time
+from collections import Counter
 
 import pytest
 
-from assessments.models import GradingRun, ProbeResult
+from assessments.models import GradingRun, ProbeResult, Regrade
 from candidates.services import candidate_get_or_create, invitation_create, invitation_start
-from tests.builders import make_zip
+from core.models import AuditEvent
+from tests.builders import graded_submission, make_zip
 from tests.workers import RedisServer, WorkerProcess, wait_for
+from workflows.regrades import regrade_readiness, regrade_start
 from workflows.uploads import submission_accept
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -119,3 +122,59 @@ def test_runs_end_done_when_the_broker_is_down_for_ten_seconds(
             redis.stop()
     for pk in run_ids:
         _assert_one_result_set(pk)
+
+
+def test_a_trial_survives_its_worker_being_killed(
+    _celery_worker_session, transactional_db, assessment, manager, three_started_invitations
+):
+    """Killed mid-trial: the sweeper takes its runs back and revives the trial; a fresh worker grades
+    every run once, and the live results never move."""
+    with _celery_worker_session.paused():
+        # Graded before any worker listens: their (now pointless) messages find the runs done.
+        live = {
+            graded_submission(invitation=invitation, archive=SLOW_ARCHIVE).grading_runs.get().pk
+            for invitation in three_started_invitations
+        }
+        doomed = WorkerProcess(queues="default,grading,regrade", extra_env=FAST_SWEEP).start()
+        beat = None
+        survivor = None
+        try:
+            regrade = regrade_start(assessment=assessment, exercise=assessment.exercise, actor=manager)
+            trial = GradingRun.objects.filter(trial=regrade)
+            wait_for(
+                lambda: trial.filter(state=GradingRun.RUNNING).exists(), timeout=60, message="a trial run to start"
+            )
+            time.sleep(1.5)
+            doomed.kill()
+            killed = set(trial.filter(state=GradingRun.RUNNING).values_list("pk", flat=True))
+            assert killed  # the database still says a worker holds them
+
+            survivor = WorkerProcess(queues="default,grading,regrade", extra_env=FAST_SWEEP).start()
+            beat = WorkerProcess(beat=True, extra_env=FAST_SWEEP).start()
+            wait_for(
+                lambda: not trial.exclude(state=GradingRun.DONE).exists(),
+                timeout=180,
+                interval=1,
+                message="every trial run to finish elsewhere",
+            )
+        finally:
+            for process in (doomed, survivor, beat):
+                if process:
+                    process.stop()
+
+    runs = list(trial)
+    assert len(runs) == 3 and regrade_readiness(regrade=regrade).complete
+    done = Counter(
+        AuditEvent.objects.filter(action="grading.done", target_type="assessments.gradingrun").values_list(
+            "target_id", flat=True
+        )
+    )
+    for run in runs:
+        _assert_one_result_set(run.pk)
+        assert done[str(run.pk)] == 1, f"run {run.pk} was finished {done[str(run.pk)]} times"
+        assert run.attempt == (2 if run.pk in killed else 1) and not run.live
+    reclaimed = AuditEvent.objects.filter(action="grading.reclaimed.queued").values_list("target_id", flat=True)
+    assert set(reclaimed) == {str(pk) for pk in killed}
+    # The live results as they were: the trial is still only a trial.
+    assert set(GradingRun.objects.filter(live=True).values_list("pk", flat=True)) == live
+    assert Regrade.objects.get(pk=regrade.pk).state == Regrade.OPEN

@@ -27,6 +27,7 @@ from candidates.services import (
     invitation_mark_reviewed,
     invitation_token_rotate,
 )
+from grader.package import package_checksum
 from tests.builders import graded_submission, make_zip, zip_bomb
 from workflows.uploads import submission_accept, submission_upload
 
@@ -65,13 +66,18 @@ def test_the_brief_is_rendered_markdown(portal, invitation):
     assert "<h1>Tiny echo" in response.content.decode()
 
 
+def _synced_from(exercise, folder):
+    """``exercise`` as if its version had been synced from ``folder`` (the brief is read from its files)."""
+    exercise.package_path, exercise.checksum = str(folder), package_checksum(folder)
+    return exercise
+
+
 def test_the_brief_is_sanitised(tmp_path, exercise):
     (tmp_path / "brief.md").write_text(
         "# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2)) <img src=https://evil.example/p.png>"
         '\n\n<a href="https://example.com" onclick="steal()">ok</a>\n\n```\ncode <b>\n```\n'
     )
-    exercise.package_path = str(tmp_path)
-    html = exercise_brief_html(exercise)
+    html = exercise_brief_html(_synced_from(exercise, tmp_path))
     assert "<h1>Hi</h1>" in html
     assert "<script" not in html and "javascript:" not in html and "onclick" not in html
     assert "<img" not in html and "evil.example" not in html
@@ -84,8 +90,7 @@ def test_the_brief_reads_commonmark_style_lists(tmp_path, exercise):
         "Modes:\n- a\n- b\n\n1. **One**. Intro:\n   - nested x\n   - nested y\n\n   More on one.\n2. **Two**.\n"
         "\n```\n- not a list\nline\n```\n"
     )
-    exercise.package_path = str(tmp_path)
-    html = exercise_brief_html(exercise)
+    html = exercise_brief_html(_synced_from(exercise, tmp_path))
     assert "<p>Modes:</p>\n<ul>\n<li>a</li>" in html
     assert "<ul>\n<li>nested x</li>\n<li>nested y</li>\n</ul>" in html
     assert "<strong>Two</strong>" in html and html.count("<li>") == 6
@@ -380,7 +385,7 @@ def _released_feedback(client, invitation, manager, results, *, graded_under=Non
     assert client.get(f"/t/{token}/").status_code == 302
     submission = graded_submission(invitation=invitation, results=results)
     if graded_under:
-        submission.grading_runs.update(exercise_version=graded_under)
+        submission.grading_runs.update(exercise=graded_under)
     invitation_mark_reviewed(invitation=invitation)
     decision_record(invitation=invitation, outcome="advance", reason="Good.", actor=manager)
     invitation_feedback_release(invitation=invitation, actor=manager)
@@ -406,7 +411,7 @@ def test_feedback_names_and_explains_the_modes_as_the_exercise_declares_them(
 def test_feedback_on_a_run_graded_under_another_version_uses_that_versions_words(
     client, custom_assessment, custom_exercise, candidate, manager
 ):
-    Exercise.objects.create(
+    older = Exercise.objects.create(
         **{f: getattr(custom_exercise, f) for f in ("slug", "title", "checksum", "package_path", "entry_point")},
         version="1.0.0",
         time_limit_minutes=60,
@@ -419,7 +424,7 @@ def test_feedback_on_a_run_graded_under_another_version_uses_that_versions_words
     invitation, _ = invitation_create(assessment=custom_assessment, candidate=candidate, invited_by=manager)
 
     rows = _released_feedback(
-        client, invitation, manager, [("idempotency", "pass"), ("ordering", "pass")], graded_under="1.0.0"
+        client, invitation, manager, [("idempotency", "pass"), ("ordering", "pass")], graded_under=older
     )
 
     assert "Duplicate requests" in rows and "Said in 1.0.0." in rows and "Idempotency" not in rows

@@ -69,7 +69,7 @@ def test_it_uses_the_latest_uploads_latest_finished_run(build, assessment):
     latest = ada.submissions.order_by("-number").first()
     old = latest.grading_runs.get()
     GradingRun.objects.filter(pk=old.pk).update(finished_at=old.finished_at - timedelta(hours=1))
-    newer = GradingRun.objects.create(submission=latest, state=GradingRun.DONE, exercise_version="x")
+    newer = GradingRun.objects.create(submission=latest, state=GradingRun.DONE, exercise=old.exercise)
     GradingRun.objects.filter(pk=newer.pk).update(finished_at=old.finished_at)
     newer.results.create(probe_id="only", failure_mode="cost", outcome="pass", reason="ok")
     row = next(r for r in candidate_rows(assessment=assessment) if r.pk == ada.pk)

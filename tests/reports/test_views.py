@@ -175,7 +175,7 @@ def test_it_pages_a_long_comparison_and_keeps_sort_and_filters(client, manager, 
 
 
 def test_candidates_graded_against_different_exercise_versions_are_flagged(client, manager, assessment, build):
-    from assessments.models import GradingRun
+    from assessments.models import Exercise, GradingRun
 
     build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
     bo = build("Bo Graded", Invitation.GRADED, results=[result("g1", "grounding", "pass")])
@@ -185,7 +185,10 @@ def test_candidates_graded_against_different_exercise_versions_are_flagged(clien
     assert "different versions" not in client.get(overview).content.decode()
 
     # Bo's upload was graded after a probe fix shipped as a new version.
-    GradingRun.objects.filter(submission__invitation=bo).update(exercise_version="9.0.0")
+    fixed = Exercise.objects.get(pk=assessment.exercise.pk)
+    fixed.pk, fixed.version, fixed.is_current = None, "9.0.0", False
+    fixed.save()
+    GradingRun.objects.filter(submission__invitation=bo).update(exercise=fixed)
     version = assessment.exercise.version
     for url in (overview, comparison):
         page = client.get(url).content.decode()

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.template import Context
 from django.urls import reverse
 
+from assessments.models import Exercise
 from grader.package import load_package
+from rubrics.call_templates import package_call_template
 from rubrics.services import review_assign
-from tests.builders import evidence, graded_submission
+from tests.builders import evidence, graded_submission, package_files_write
 from workflows.exercises import exercise_sync
 
 HOSTILE = "<script>steal('ledger')</script>"
@@ -226,11 +229,8 @@ def test_the_help_desk_review_page_shows_calls_with_its_package_template(client,
     assert "<h3>Grounding</h3>" in html and "right article is found in a large corpus" in html
 
 
-def _write_call_template(exercise, text: str) -> Path:
-    path = Path(exercise.package_path) / "templates" / "call.html"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
+def _write_call_template(exercise, text: str) -> None:
+    package_files_write(exercise, {"templates/call.html": text})
 
 
 def test_a_package_template_is_given_the_stored_call_and_its_output_is_escaped(
@@ -267,18 +267,41 @@ def test_a_broken_package_template_falls_back_to_the_generic_view_with_a_warning
 
 
 def test_a_changed_package_template_is_read_again(client, reviewer, custom_assessment, custom_exercise):
-    path = _write_call_template(custom_exercise, "<p>first view</p>")
+    _write_call_template(custom_exercise, "<p>first view</p>")
     submission = graded_submission(custom_assessment, results=[_result("p", "idempotency", [_call()])])
     review = review_assign(submission=submission, reviewer=reviewer)
     client.force_login(reviewer)
     page = reverse("rubrics:review", args=[review.pk])
     assert "<p>first view</p>" in client.get(page).content.decode()
 
+    _write_call_template(custom_exercise, "<p>second view</p>")
+
+    assert "<p>second view</p>" in client.get(page).content.decode()
+
+
+def test_a_template_edited_in_place_is_compiled_again(tmp_path):
+    """The compiled template is kept per file until the file changes (it is read on every review page)."""
+    path = tmp_path / "templates" / "call.html"
+    path.parent.mkdir()
+    path.write_text("<p>first view</p>")
+    assert package_call_template(str(tmp_path)).render(Context({})) == "<p>first view</p>"
+
     path.write_text("<p>second view</p>")
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
-    assert "<p>second view</p>" in client.get(page).content.decode()
+    assert package_call_template(str(tmp_path)).render(Context({})) == "<p>second view</p>"
+
+
+def test_the_review_page_shows_evidence_when_the_exercise_files_cannot_be_had(
+    client, reviewer, custom_assessment, custom_exercise
+):
+    """Never stored, and the folder it was synced from holds other files: the generic view, not a 500."""
+    Exercise.objects.filter(pk=custom_exercise.pk).update(checksum="0" * 64)
+
+    html = _review_page(client, reviewer, custom_assessment, [_result("p", "idempotency", [_call(input="hi")])])
+
+    assert '<dt>Input</dt><dd><span class="call-text">hi</span></dd>' in html
 
 
 def test_the_admin_names_modes_as_the_exercise_does(client, custom_assessment):
