@@ -76,8 +76,7 @@ def _build(size: int, manager, exercise, rubric):
         for inv in invitations
     )  # fmt: skip
     runs = GradingRun.objects.bulk_create(
-        GradingRun(submission=s, state=GradingRun.DONE, exercise_version=exercise.version, finished_at=now)
-        for s in submissions
+        GradingRun(submission=s, state=GradingRun.DONE, exercise=exercise, finished_at=now) for s in submissions
     )
     outcomes = ["pass"] * 6 + ["fail"] * 3 + ["error"]
     ProbeResult.objects.bulk_create(

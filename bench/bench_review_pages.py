@@ -97,8 +97,7 @@ def _build(n_submissions: int, n_results: int):
     target = submissions[-1]
     target.archive.save("bench.zip", ContentFile(archive), save=True)
     runs = GradingRun.objects.bulk_create(
-        GradingRun(submission=s, state=GradingRun.DONE, exercise_version=exercise.version, finished_at=now)
-        for s in submissions
+        GradingRun(submission=s, state=GradingRun.DONE, exercise=exercise, finished_at=now) for s in submissions
     )
     per_run = max(1, n_results // len(runs))
     modes = ["grounding", "injection", "transient", "output", "input", "load", "cost"]
@@ -185,9 +184,7 @@ def _flooded_review(reviewer, assessment_id: int, probes: int = 42):
         exercise_version=assessment.exercise.version,
     )
     submission.archive.save("flood.zip", ContentFile(archive), save=True)
-    run = GradingRun.objects.create(
-        submission=submission, state=GradingRun.DONE, exercise_version=assessment.exercise.version
-    )
+    run = GradingRun.objects.create(submission=submission, state=GradingRun.DONE, exercise=assessment.exercise)
     modes = ["grounding", "injection", "transient", "output", "input", "load", "cost"]
     ProbeResult.objects.bulk_create(
         ProbeResult(
