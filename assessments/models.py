@@ -248,10 +248,6 @@ class GradingRun(models.Model):
         return f"Run {self.pk} of {self.submission_id} ({self.state})"
 
     @property
-    def is_trial(self) -> bool:
-        return self.trial_id is not None and not self.live
-
-    @property
     def is_unsandboxed(self) -> bool:
         return bool(self.isolation.get("unsandboxed"))
 

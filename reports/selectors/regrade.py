@@ -1,6 +1,7 @@
 """A trial regrade's preview: what making it live would change, per candidate and for the cohort.
 
-Old is each latest upload's live result; new is the trial's run of the same upload. Everything
+Old is each latest upload's live result (for a trial made live: the result it replaced); new is
+the trial's run of the same upload. Everything
 is read in a fixed number of queries (no evidence is loaded), so a cohort of hundreds previews in
 well under a second. Rates leave infrastructure errors out, as every report does.
 """
@@ -174,12 +175,15 @@ def regrade_preview(*, regrade: Regrade) -> Preview:
     assessment: Assessment = regrade.assessment
     latest = list(cohort_latest_submissions(assessment=assessment).select_related("invitation__candidate"))
     ids = [s.pk for s in latest]
+    if regrade.state == Regrade.LIVE:
+        # Made live: "old" is what it replaced, kept as history, not the live results it now is.
+        old_runs = GradingRun.objects.filter(
+            submission_id__in=ids, state=GradingRun.DONE, live=False, finished_at__lte=regrade.decided_at
+        ).exclude(trial=regrade)
+    else:
+        old_runs = GradingRun.objects.filter(submission_id__in=ids, state=GradingRun.DONE, live=True)
     live_runs: dict[int, int] = {}
-    for run_id, submission_id in (
-        GradingRun.objects.filter(submission_id__in=ids, state=GradingRun.DONE, live=True)
-        .order_by("finished_at", "pk")
-        .values_list("pk", "submission_id")
-    ):
+    for run_id, submission_id in old_runs.order_by("finished_at", "pk").values_list("pk", "submission_id"):
         live_runs[submission_id] = run_id  # the newest finished wins
     trial_runs = {
         submission_id: (run_id, state)

@@ -180,6 +180,11 @@ def test_a_trial_regrade_previews_exactly_what_changes_and_goes_live_or_away(
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Make live").click()
         page.get_by_text("Made live: the assessment is on v2.0.0").wait_for()
+        # The trial's page still says what it changed: old is now the history it replaced.
+        page.get_by_role("heading", name="What making it live changed").wait_for()
+        made_live = page.locator("tr[data-candidate='Ben Medium']")
+        assert made_live.locator("[data-cell='rate']").inner_text() == "75% → 50%"
+        assert page.locator("[data-figure='probes-changed']").inner_text() == "1"
         screenshot(page, "regrade-made-live")
         assert Assessment.objects.get(pk=assessment.pk).exercise == two
         event = AuditEvent.objects.get(action="regrade.made_live")
