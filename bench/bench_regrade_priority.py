@@ -262,6 +262,7 @@ def _measure_upload(
     from django.utils import timezone
 
     from assessments.models import GradingRun
+    from candidates.models import Invitation
     from candidates.services import candidate_get_or_create, invitation_create, invitation_start, invitation_withdraw
     from core.models import AuditEvent
     from workflows.uploads import submission_accept
@@ -307,7 +308,12 @@ def _measure_upload(
     if trial is not None:
         round_.trial_done = GradingRun.objects.filter(trial=trial, state=GradingRun.DONE).count()
     # Out of the cohort again, so that every trial is of exactly --trial-size uploads.
+    # The worker marks the invitation graded just after the run is done: withdraw after that.
+    deadline = time.monotonic() + 30
     invitation.refresh_from_db()
+    while invitation.state == Invitation.SUBMITTED and time.monotonic() < deadline:
+        time.sleep(0.2)
+        invitation.refresh_from_db()
     invitation_withdraw(invitation=invitation, actor=manager, reason="benchmark upload")
     if run.state != GradingRun.DONE:
         raise RuntimeError(f"the measured grading ended {run.state}: {run.infra_error}")

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5
 LEASE_CHECK_SECONDS = 1  # how soon a superseded grading notices and stops
+# How soon a trial's grading gives its slot to a candidate's: a candidate's upload waits this long
+# at most for a worker the trial holds (two small queries per check, per trial grading).
+YIELD_CHECK_SECONDS = 0.25
 
 
 class InfraError(Exception):
@@ -154,8 +157,8 @@ def grading_run_execute(
     returns ``(results, isolation)`` where results are ProbeResult field dicts; it stops early
     (``GradingCancelled``) once ``cancel`` is set, which happens when the lease is lost.
 
-    ``should_yield`` (a trial's run) is asked every second; when it says so the run is queued again
-    and the grading stops, as when the lease is lost.
+    ``should_yield`` (a trial's run) is asked every ``YIELD_CHECK_SECONDS``; when it says so the run
+    is queued again and the grading stops, as when the lease is lost.
 
     Returns the finished run, or None when there was nothing to do (already taken or done). What
     follows a finished grading across the apps (the invitation is graded, reviewers are assigned)
@@ -183,7 +186,8 @@ def grading_run_execute(
             except ArchiveRejected as exc:
                 # It passed the same checks on upload; failing now means our side changed.
                 raise InfraError(f"The stored archive fails unpacking now: {exc}") from exc
-            with Heartbeat(run, lease, should_yield=should_yield) as heartbeat:
+            check_every = YIELD_CHECK_SECONDS if should_yield is not None else LEASE_CHECK_SECONDS
+            with Heartbeat(run, lease, check_every=check_every, should_yield=should_yield) as heartbeat:
                 try:
                     results, isolation = grade_fn(
                         submission_dir, package_dir, heartbeat.progress, cancel=heartbeat.lost
