@@ -11,18 +11,22 @@ from django.conf import settings
 from assessments.grading.pipeline import InfraError
 from assessments.models import GradingRun
 
+# A grading's task, live or a trial's: the message is acknowledged only once it is done (a worker
+# lost mid-grading hands it back) and runs under the grading time limits; retries are the doorbell
+# of a run the database has queued again, so there is no cap on them.
+GRADING_TASK = {
+    "bind": True,
+    "ignore_result": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.GRADING_SOFT_TIME_LIMIT,
+    "time_limit": settings.GRADING_HARD_TIME_LIMIT,
+    "max_retries": None,
+}
+
 
 # Celery ships no type information: its decorator is untyped, so the task is too.
-@shared_task(  # type: ignore[untyped-decorator]
-    name="assessments.tasks.grade_submission",
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.GRADING_SOFT_TIME_LIMIT,
-    time_limit=settings.GRADING_HARD_TIME_LIMIT,
-    max_retries=None,
-)
+@shared_task(name="assessments.tasks.grade_submission", **GRADING_TASK)  # type: ignore[untyped-decorator]
 def grade_submission(self: Task, run_id: int) -> None:
     from workflows.grading import grading_run_grade
 
@@ -35,16 +39,7 @@ def grade_submission(self: Task, run_id: int) -> None:
             raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run["attempt"])) from None
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    name="workflows.tasks.grade_trial_run",
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.GRADING_SOFT_TIME_LIMIT,
-    time_limit=settings.GRADING_HARD_TIME_LIMIT,
-    max_retries=None,
-)
+@shared_task(name="workflows.tasks.grade_trial_run", **GRADING_TASK)  # type: ignore[untyped-decorator]
 def grade_trial_run(self: Task, regrade_id: int) -> None:
     """Drive a trial regrade: grade its next run, then send the next message (one run per message,
     so each keeps the grading time limits); wait while candidates' own gradings need the workers."""
