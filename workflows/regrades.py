@@ -25,6 +25,7 @@ from assessments.grading.engine import grade_in_sandbox
 from assessments.grading.pipeline import grading_run_execute
 from assessments.models import Assessment, Exercise, GradingRun, Regrade
 from assessments.services import grading_run_create, grading_run_requeue
+from candidates.models import Invitation
 from candidates.selectors import cohort_latest_submissions
 from core.audit import audit_record
 from core.transitions import apply_transition
@@ -182,7 +183,9 @@ def regrade_make_live(*, regrade: Regrade, actor: User) -> Regrade:
             raise RegradeError(f"Not ready to make live: {readiness.problem}")
         latest = cohort_latest_submissions(assessment=assessment).values_list("pk", flat=True)
         trial_runs = list(
-            GradingRun.objects.filter(trial=regrade, submission_id__in=list(latest)).select_related("submission")
+            GradingRun.objects.filter(trial=regrade, submission_id__in=list(latest)).select_related(
+                "submission__invitation"
+            )
         )
         replaced = GradingRun.objects.filter(submission_id__in=[r.submission_id for r in trial_runs], live=True)
         superseded = 0
@@ -209,8 +212,10 @@ def regrade_make_live(*, regrade: Regrade, actor: User) -> Regrade:
             },
         )
         for run in trial_runs:
-            run.live = True
-            grading_finished(run=run)
+            # Only an upload still waiting for its grading moves on; the others were graded before.
+            if run.submission.invitation.state == Invitation.SUBMITTED:
+                run.live = True
+                grading_finished(run=run)
     return regrade
 
 
