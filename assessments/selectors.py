@@ -139,14 +139,9 @@ def exercise_failure_modes(exercise: Exercise | None) -> FailureModes:
     return FailureModes.from_json(exercise.failure_modes if exercise is not None else [])
 
 
-def run_exercise(run: GradingRun) -> Exercise:
-    """The exercise version a run was graded with."""
-    return run.exercise
-
-
 def run_failure_modes(run: GradingRun) -> FailureModes:
     """The modes to show a run's results under: its version's, then the assessment's for any other slug."""
-    own = exercise_failure_modes(run_exercise(run))
+    own = exercise_failure_modes(run.exercise)
     return own.merged(exercise_failure_modes(run.submission.invitation.assessment.exercise))
 
 

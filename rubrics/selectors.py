@@ -16,7 +16,6 @@ from assessments.selectors import (
     FailureModes,
     assessments_owned_by,
     exercise_failure_modes,
-    run_exercise,
     run_failure_modes,
 )
 from candidates.models import Submission
@@ -210,7 +209,7 @@ def evidence_groups(*, run: GradingRun | None, results: Iterable[ProbeResult]) -
     own ``templates/call.html`` when it has one, else by the generic view."""
     if run is None:
         return []
-    exercise = run_exercise(run)
+    exercise = run.exercise
     groups = group_by_failure_mode(results, run_failure_modes(run))
     folder = exercise_dir_for_display(exercise)
     template = package_call_template(str(folder)) if folder else None
