@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PASSWORD
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in
 # a thread with a loop unless told that this is a test harness, not an async view.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -59,3 +61,12 @@ def screenshot():
         return path
 
     return take
+
+
+def login(page, username: str, password: str | None = None) -> None:
+    """Sign in through the login form as a person would (the shared cast's password by default)."""
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password or PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login/" not in url)

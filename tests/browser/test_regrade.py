@@ -22,9 +22,8 @@ from core.models import AuditEvent
 from grader.package import load_package
 from reports.models import WebhookDelivery
 from rubrics.models import Rubric
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, login
 from tests.builders import make_zip
-from tests.conftest import PASSWORD
 from tests.workers import graded_by_the_worker
 from workflows.exercises import exercise_sync
 from workflows.uploads import submission_accept
@@ -54,14 +53,6 @@ def _version_two(tmp_path: Path) -> Path:
     probes = folder / "hidden" / "probes.py"
     probes.write_text(probes.read_text().replace("MAX_ANSWER = 40", "MAX_ANSWER = 10"))
     return folder
-
-
-def _login(page, username):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def _live_state(assessment):
@@ -124,7 +115,7 @@ def test_a_trial_regrade_previews_exactly_what_changes_and_goes_live_or_away(
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
-        _login(page, manager.username)
+        login(page, manager.username)
         page.goto(f"/assessments/{assessment.pk}/")
         page.get_by_text("A newer version of this take-home, v2.0.0, is synced.").wait_for()
         page.get_by_role("link", name="Try v2.0.0").click()

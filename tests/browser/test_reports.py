@@ -20,7 +20,7 @@ from candidates.models import Invitation
 from reports.models import ReferenceRun, WebhookEndpoint
 from reports.services import webhook_delivery_attempt
 from reports.templatetags.report_format import duration, level, pct
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, login
 from tests.reports.test_webhooks import SECRET, Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -103,10 +103,7 @@ def _rate(counts):
 
 
 def _login(page, username, password):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    login(page, username, password)
     page.get_by_role("heading", name="Dashboard").wait_for()
 
 

@@ -2,18 +2,10 @@ import pytest
 
 from rubrics.models import CriterionScore, Review
 from rubrics.services import review_assign, review_score_save, review_submit
+from tests.browser.conftest import login
 from tests.builders import add_results, graded_submission
-from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page, username):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
@@ -27,7 +19,7 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
     not_mine = review_assign(submission=stranger, reviewer=reviewer2)
     criteria = list(assessment.rubric.criteria.all())
 
-    _login(page, "bob")
+    login(page, "bob")
     page.goto("/reviews/")
     page.get_by_role("heading", name="My reviews").wait_for()
     screenshot(page, "reviewer-queue")
@@ -84,7 +76,7 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
     assert response.status == 404
 
     page.context.clear_cookies()
-    _login(page, "alice")
+    login(page, "alice")
     page.goto("/reviews/disagreements/")
     page.get_by_role("heading", name="Disagreements").wait_for()
     assert page.get_by_text("levels 0 to 3").first.is_visible()

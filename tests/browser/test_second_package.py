@@ -26,9 +26,8 @@ from candidates.models import Invitation, Submission
 from grader.package import load_package
 from reports.templatetags.report_format import level, pct
 from rubrics.models import CriterionScore, Review, Rubric
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, login
 from tests.builders import zip_folder
-from tests.conftest import PASSWORD
 from tests.workers import graded_by_the_worker, wait_for
 from workflows.exercises import exercise_sync
 
@@ -68,14 +67,6 @@ def _context(browser, live_server):
     return context, page
 
 
-def _login(page, username):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
 def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
     browser, live_server, screenshot, celery_worker, manager, reviewer, tmp_path
 ):
@@ -96,7 +87,7 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
     candidate, candidate_page = _context(browser, live_server)
     try:
         # --- The manager invites a candidate from the assessment's page ---------------------------
-        _login(staff_page, manager.username)
+        login(staff_page, manager.username)
         staff_page.goto(f"/assessments/{assessment.pk}/")
         staff_page.get_by_label("Name").fill("Dana Candidate")
         staff_page.get_by_label("Email").fill("dana@example.com")
@@ -151,7 +142,7 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
         assert review.reviewer == reviewer
         staff.clear_cookies()
         page = staff_page
-        _login(page, reviewer.username)
+        login(page, reviewer.username)
         page.goto("/reviews/")
         page.get_by_role("link", name=f"Candidate {invitation.pseudonym}").click()
         page.get_by_role("heading", name=f"Candidate {invitation.pseudonym}").wait_for()
@@ -191,7 +182,7 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
 
         # --- The manager reads the scorecard, decides, and releases the feedback --------------------
         staff.clear_cookies()
-        _login(page, manager.username)
+        login(page, manager.username)
         page.goto(f"/reports/assessments/{assessment.pk}/candidates/{invitation.pk}/")
         page.get_by_role("heading", name="Dana Candidate").wait_for()
         total = sum(c.weight * 3 for c in criteria)
