@@ -36,7 +36,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import time
 import tomllib
@@ -53,42 +52,6 @@ VAR_DIR = ROOT / "var" / f"bench-regrade-{os.getpid()}"
 
 
 # --- Private services: a database, a broker, a VAR_DIR ---------------------------------------------
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port (no persistence), so no queue is shared with anything."""
-
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> PrivateRedis:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 def _server_url(postgres: str, name: str) -> str:
@@ -370,11 +333,17 @@ def main() -> int:
         parser.error("--repeat must be >= 1 and --trial-size >= 2 (both worker slots need a trial run)")
 
     load_start = os.getloadavg()
-    redis_server = PrivateRedis().start()
+    # The broker's URL goes into Django's settings, and tests.workers (its redis-server) needs Django.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        broker_port = probe.getsockname()[1]
+    _setup_django(args.postgres, f"redis://127.0.0.1:{broker_port}/0")
+    from tests.workers import RedisServer
+
+    redis_server = RedisServer(port=broker_port).start()
     _create_database(args.postgres)
     worker = None
     try:
-        _setup_django(args.postgres, redis_server.url)
         import redis
         from django.conf import settings
         from django.core.management import call_command

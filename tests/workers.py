@@ -136,13 +136,18 @@ def graded_by_the_worker(submission, *, timeout: float):
     )
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class RedisServer:
     """A private redis-server on a free port, which a test may stop and start again."""
 
-    def __init__(self):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
 
     @property
