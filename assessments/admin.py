@@ -42,7 +42,7 @@ class RegradeAdmin(admin.ModelAdmin):
         return False  # started, made live and discarded from the reports, where the preview is
 
 
-_PROBE_RESULT_FIELDS = ("probe_id", "mode", "outcome", "reason", "duration_s")
+_PROBE_RESULT_FIELDS = ("probe_id", "mode", "outcome", "score", "reason", "duration_s")
 
 
 class ProbeResultInline(admin.TabularInline):

@@ -268,6 +268,11 @@ class ProbeResult(models.Model):
     probe_id = models.CharField(max_length=100)
     failure_mode = models.CharField(max_length=20)  # a slug the exercise version declares
     outcome = models.CharField(max_length=10, choices=OUTCOMES)
+    score = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="A graded probe's fraction of a point, 0 to 1 (counted whatever the outcome); empty: pass/fail.",
+    )
     reason = models.CharField(max_length=500)
     evidence = models.JSONField(default=dict, blank=True)
     duration_s = models.FloatField(default=0)
@@ -280,27 +285,54 @@ class ProbeResult(models.Model):
                 condition=Q(outcome__in=["pass", "fail", "error"]), name="proberesult_outcome_valid"
             ),
             models.CheckConstraint(condition=Q(duration_s__gte=0), name="proberesult_duration_nonnegative"),
+            # A score is a judged result's: an error is the infrastructure's and is never scored.
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(outcome__in=["pass", "fail"], score__gte=0, score__lte=1),
+                name="proberesult_score_fraction_of_judged",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.probe_id}: {self.outcome}"
+        return f"{self.probe_id}: {self.outcome}" + ("" if self.score is None else f" ({self.score:.0%})")
+
+
+def outcome_points(outcome: str, score: float | None) -> float:
+    """What one result counts towards a probe score: a graded probe its score, a pass 1, a fail 0.
+
+    An error is never judged (0 here, and left out of ``judged``).
+    """
+    if outcome not in (ProbeResult.PASS, ProbeResult.FAIL):
+        return 0.0
+    if score is not None:
+        return score
+    return 1.0 if outcome == ProbeResult.PASS else 0.0
 
 
 @dataclass
 class OutcomeCounts:
-    """Probe outcomes added up. Errors are the infrastructure's, never judged: the rate leaves them out."""
+    """Probe outcomes added up. Errors are the infrastructure's, never judged: the rate leaves them out.
+
+    ``points`` is what the judged results earned (a pass 1, a fail 0, a graded probe its score),
+    so ``rate``, the probe score, averages graded probes' scores with pass/fail outcomes.
+    ``passed`` and ``failed`` count outcomes as they are, a graded probe by its pass mark.
+    """
 
     passed: int = 0
     failed: int = 0
     errors: int = 0
+    points: float = 0.0
+    scored: int = 0  # judged results that were graded (carried a score)
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: str, score: float | None = None) -> None:
         if outcome == ProbeResult.PASS:
             self.passed += 1
         elif outcome == ProbeResult.FAIL:
             self.failed += 1
         else:
             self.errors += 1
+            return
+        self.points += outcome_points(outcome, score)
+        self.scored += score is not None
 
     @property
     def judged(self) -> int:
@@ -308,7 +340,12 @@ class OutcomeCounts:
 
     @property
     def rate(self) -> float | None:
-        return self.passed / self.judged if self.judged else None
+        return self.points / self.judged if self.judged else None
+
+    @property
+    def points_text(self) -> str:
+        """The points in as few digits as they need (2, 1.5, 0.812), for "1.5 of 2" beside a rate."""
+        return f"{round(self.points, 3):g}"
 
 
 class WorkerHeartbeat(models.Model):

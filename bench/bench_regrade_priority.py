@@ -196,7 +196,8 @@ class Round:
         self.condition, self.number = condition, number
         self.total_s = self.wait_s = self.grading_s = 0.0
         self.state = ""
-        self.passed = self.results = 0
+        self.results = 0
+        self.points = 0.0  # a pass 1, a graded probe its score: the figure the reports rate by
         self.yields: list[float] = []  # seconds after the upload, one per trial run that yielded
         self.trial_running_at_upload = 0
         self.trial_running_beside_live = 0  # most trial runs RUNNING while the live run ran (after 2 s)
@@ -207,7 +208,7 @@ class Round:
         text = (
             f"{self.condition:<14} #{self.number}: to done {self.total_s:6.1f} s "
             f"(wait for a slot {self.wait_s:5.1f} s, grading {self.grading_s:5.1f} s), "
-            f"{self.state} {self.passed}/{self.results} passed; load {self.load[0]:.2f}"
+            f"{self.state} {self.points:g}/{self.results} points; load {self.load[0]:.2f}"
         )
         if self.condition != "without trial":
             yields = ", ".join(f"{y:.1f}" for y in self.yields) or "none"
@@ -224,7 +225,7 @@ def _measure_upload(
 ) -> Round:
     from django.utils import timezone
 
-    from assessments.models import GradingRun
+    from assessments.models import GradingRun, OutcomeCounts
     from candidates.models import Invitation
     from candidates.services import candidate_get_or_create, invitation_create, invitation_start, invitation_withdraw
     from core.models import AuditEvent
@@ -265,7 +266,10 @@ def _measure_upload(
     round_.wait_s = (run.started_at.timestamp() - t0) if run.started_at else float("nan")
     round_.grading_s = (finished - run.started_at.timestamp()) if run.started_at else float("nan")
     round_.results = run.results.count()
-    round_.passed = run.results.filter(outcome="pass").count()
+    counts = OutcomeCounts()
+    for outcome, score in run.results.values_list("outcome", "score"):
+        counts.add(outcome, score)
+    round_.points = round(counts.points, 3)
     yielded = AuditEvent.objects.filter(action="grading.yielded", created_at__gte=since).order_by("created_at")
     round_.yields = [e.created_at.timestamp() - t0 for e in yielded]
     if trial is not None:
@@ -376,7 +380,7 @@ def main() -> int:
         if not args.no_warmup:
             warm = _measure_upload(Round("warm-up", 0), index=index, worker=worker, **common)
             index += 1
-            print(f"warm-up (not counted): {warm.total_s:.1f} s, {warm.passed}/{warm.results} passed", flush=True)
+            print(f"warm-up (not counted): {warm.total_s:.1f} s, {warm.points:g}/{warm.results} points", flush=True)
             _quiesce(broker, worker)
 
         rounds: list[Round] = []

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import dateformat, timezone
 
-from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
+from assessments.models import Assessment, Exercise, GradingRun, OutcomeCounts, ProbeResult
 from assessments.packages import PackageUnavailable, exercise_dir
 from assessments.selectors import run_failure_modes
 from candidates.models import Candidate, Invitation, Submission, hash_token
@@ -169,8 +169,9 @@ def _blank_line_before_lists(text: str) -> str:
 def feedback_summary(*, invitation: Invitation) -> list[dict[str, str]]:
     """One verdict per failure mode from the latest finished run of the latest upload.
 
-    All probes of a mode passed: handled; some: partly; none: not handled. Infrastructure
-    errors are ours, not the candidate's, so they count for nothing either way.
+    All probes of a mode passed: handled; some: partly; none: not handled. Counted in points, as
+    the reports are: a graded probe short of full marks leaves its mode partly handled at best.
+    Infrastructure errors are ours, not the candidate's, so they count for nothing either way.
     """
     latest = invitation.submissions.order_by("-number").first()
     if latest is None:
@@ -183,17 +184,17 @@ def feedback_summary(*, invitation: Invitation) -> list[dict[str, str]]:
     )
     if run is None:
         return []
-    counts: dict[str, list[int]] = {}
-    for mode, outcome in run.results.exclude(outcome=ProbeResult.ERROR).values_list("failure_mode", "outcome"):
-        passed_total = counts.setdefault(mode, [0, 0])
-        passed_total[1] += 1
-        if outcome == ProbeResult.PASS:
-            passed_total[0] += 1
+    counts: dict[str, OutcomeCounts] = {}
+    for mode, outcome, score in run.results.exclude(outcome=ProbeResult.ERROR).values_list(
+        "failure_mode", "outcome", "score"
+    ):
+        counts.setdefault(mode, OutcomeCounts()).add(outcome, score)
     summary = []
     # Titles and hints are the exercise version's own: the package words them for candidates.
     for info in run_failure_modes(run).ordered(counts):
-        passed, total = counts[info.slug]
-        verdict = HANDLED if passed == total else NOT_HANDLED if passed == 0 else PARTLY
+        mode_counts = counts[info.slug]
+        points, judged = mode_counts.points, mode_counts.judged
+        verdict = HANDLED if points >= judged else NOT_HANDLED if points <= 0 else PARTLY
         summary.append(
             {
                 "mode": info.slug,

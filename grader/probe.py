@@ -22,8 +22,35 @@ STORED_ANSWER_CHARS = 4_000
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a check decided about one probe.
+
+    ``score`` is None for a pass/fail probe: it counts 1 point when passed and 0 when failed. A
+    float from 0 to 1 makes it a graded probe, for failure modes that are a matter of degree (load,
+    cost, latency): it counts that fraction of a point whatever ``passed`` says, and ``reason``
+    should carry the measured figure ("26 of 32 answered in time (81%)"). ``passed`` still decides
+    the badge reviewers see and which of passed or failed the probe is counted in.
+    """
+
     passed: bool
     reason: str
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            return
+        problem = score_problem(self.score)
+        if problem:
+            raise ValueError(f"Verdict score: {problem}")
+        object.__setattr__(self, "score", float(self.score))  # an int 0 or 1 is stored as the float it means
+
+
+def score_problem(score: object) -> str | None:
+    """Why ``score`` is not a graded probe's score (a number from 0 to 1), or None when it is."""
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        return f"{score!r} is not a number from 0 to 1"
+    if not 0 <= score <= 1:  # NaN fails this too
+        return f"{score!r} is not from 0 to 1"
+    return None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ Each probe gets its own fake model (fresh state), its own scratch folder and its
 process, started by an executor and killed hard at the contract's limit. Probes run concurrently on
 a thread pool, long ones first; ``exclusive`` (timing-sensitive) probes run alone before the rest.
 
+A graded probe (its check's verdict carries a ``score`` from 0 to 1) is still a pass or a fail and
+counts that fraction of a point; a pass/fail probe counts 1 when it passes. A verdict whose score is
+neither None nor a number from 0 to 1 is the package's bug: an error, like a check that raises.
+
 Outcomes: ``fail`` is the candidate's (raised, timed out, returned garbage, crashed, flooded the
 model, checks not met); ``error`` is ours and is never counted against the candidate. Only the
 platform decides that a fault is its own, from outside the candidate's process: the fake model or
@@ -48,7 +52,7 @@ from typing import IO, Any, TypeGuard
 from grader.executors import Executor, ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
 from grader.fakemodel import FakeModel, Responder, parse_script
 from grader.package import ExercisePackage, PackageError, load_package
-from grader.probe import CallResult, Evidence, Probe
+from grader.probe import CallResult, Evidence, Probe, Verdict, score_problem
 from grader.schema import validate
 
 log = logging.getLogger(__name__)
@@ -214,15 +218,33 @@ class ProbeOutcome:
     reason: str
     duration_s: float
     evidence: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None  # a graded probe's, 0 to 1; None for a pass/fail probe and an error
+
+    @property
+    def points(self) -> float:
+        """What the outcome counts: a graded probe its score, a pass 1, a fail (and an error) 0."""
+        if self.outcome == "error":
+            return 0.0
+        if self.score is not None:
+            return self.score
+        return 1.0 if self.outcome == "pass" else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "failure_mode": self.failure_mode,
             "outcome": self.outcome,
             "reason": self.reason,
             "duration_s": round(self.duration_s, 3),
         }
+        if self.score is not None:  # only a graded probe's: a pass/fail probe's JSON is as it always was
+            out["score"] = self.score
+        return out
+
+
+def points_text(points: float) -> str:
+    """Points in as few digits as they need: 2, 1.5, 0.812."""
+    return f"{round(points, 3):g}"
 
 
 @dataclass
@@ -244,6 +266,15 @@ class GradeReport:
         return len(self.outcomes)
 
     @property
+    def points(self) -> float:
+        """Passes count 1, graded probes their score (errors nothing): ``passed`` when none is graded."""
+        return sum(o.points for o in self.outcomes)
+
+    @property
+    def has_graded(self) -> bool:
+        return any(o.score is not None for o in self.outcomes)
+
+    @property
     def infra_errors(self) -> int:
         return sum(o.outcome == "error" for o in self.outcomes)
 
@@ -255,11 +286,18 @@ class GradeReport:
             counts["total"] += 1
         return out
 
+    def points_by_failure_mode(self) -> dict[str, float]:
+        """Per failure mode, in the package's order: the points its probes earned (see ``points``)."""
+        out: dict[str, float] = {}
+        for o in self.outcomes:
+            out[o.failure_mode] = out.get(o.failure_mode, 0.0) + o.points
+        return out
+
     def outcome(self, probe_id: str) -> ProbeOutcome:
         return next(o for o in self.outcomes if o.id == probe_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "exercise": self.exercise,
             "version": self.version,
             "passed": self.passed,
@@ -268,6 +306,9 @@ class GradeReport:
             "by_failure_mode": self.by_failure_mode(),
             "probes": [o.to_json() for o in self.outcomes],
         }
+        if self.has_graded:  # the probes' scores summed: with pass/fail probes alone it is ``passed``
+            out["points"] = round(self.points, 3)
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,14 +649,24 @@ def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Ev
         flood=flood,
     )
     stored = evidence.to_json()
-    outcome, reason = _judge(probe, evidence, watch)
+    outcome, reason, score = _judge(probe, evidence, watch)
     return ProbeOutcome(
-        probe.id, probe.failure_mode, probe.description, outcome, reason, time.monotonic() - started, stored
+        probe.id, probe.failure_mode, probe.description, outcome, reason, time.monotonic() - started, stored, score
     )
 
 
-def _judge(probe: Probe, evidence: Evidence, watch: _Watch) -> tuple[str, str]:
-    """(outcome, reason). "error" only for what the platform alone decides is its own fault."""
+def _judge(probe: Probe, evidence: Evidence, watch: _Watch) -> tuple[str, str, float | None]:
+    """(outcome, reason, score). "error" only for what the platform alone decides is its own fault;
+    the score is a graded check's, from 0 to 1 (None for a pass/fail probe and for every error)."""
+    decided, reason = _verdict(probe, evidence, watch)
+    if isinstance(decided, str):
+        return decided, reason, None
+    score = getattr(decided, "score", None)
+    return ("pass" if decided.passed else "fail"), decided.reason, None if score is None else float(score)
+
+
+def _verdict(probe: Probe, evidence: Evidence, watch: _Watch) -> tuple[str | Verdict, str]:
+    """The check's verdict, or (outcome, reason) when the probe was decided without it."""
     if watch.infra:
         return "error", f"infrastructure: {watch.infra}"
     broken = next((r for r in evidence.requests if r.get("fault") in ("fake_error", "responder_error")), None)
@@ -637,7 +688,13 @@ def _judge(probe: Probe, evidence: Evidence, watch: _Watch) -> tuple[str, str]:
         # staff must see and fix, never a free pass: the probe is retried, then the run fails as ours.
         log.exception("probe %s: the check raised", probe.id)
         return "error", f"the check raised (a platform bug): {type(exc).__name__}: {exc}"
-    return ("pass" if verdict.passed else "fail"), verdict.reason
+    score = getattr(verdict, "score", None)
+    if score is not None and (problem := score_problem(score)):
+        # Verdict refuses a bad score when it is made, but a check may return anything at all: a
+        # score that cannot be counted is the package's bug, handled like a check that raised.
+        log.error("probe %s: the check returned an unusable score: %s", probe.id, problem)
+        return "error", f"the check returned an unusable score (a bug in the package): score {problem}"
+    return verdict, ""
 
 
 def _flood_reason(evidence: Evidence) -> str:

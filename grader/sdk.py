@@ -12,6 +12,12 @@ What a package uses it for:
   (:class:`CallResult`: the input, what was returned as plain JSON, how it broke the contract, how
   long it took) and every request the candidate's code made to the fake model, bodies included.
   The helpers below compose small checks that return ``None`` when satisfied or a reason.
+- **Graded checks**, for failure modes that are a matter of degree (load, cost, latency): a
+  :class:`Verdict` with ``score`` (0 to 1) counts that fraction of a point instead of 1 for a pass
+  and 0 for a fail; :func:`graded` makes one from the measured fraction and a pass mark, and the
+  reason should carry the figure ("26 of 32 answered in time (81%)"). ``score=None`` (the default)
+  is a pass/fail probe. A score outside 0 to 1, or not a number, is the package's bug: the probe
+  ends in error, like a check that raises.
 - **Scripting the fake model**: :func:`parse_script` reads the fault-script grammar (the same text a
   probe's ``script`` holds), :func:`last_user_text`, :func:`system_text` and :func:`estimate_tokens`
   read a recorded request body, and a responder (:class:`Responder`) decides what a healthy model
@@ -24,6 +30,7 @@ never raises (a check that raises is the platform's fault, and the grading is st
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +55,7 @@ __all__ = [
     "contract_kept",
     "each_call",
     "estimate_tokens",
+    "graded",
     "last_user_text",
     "load_exercise",
     "model_was_asked",
@@ -125,6 +133,19 @@ def verdict(*checks: Check, passed: str = "handled") -> Callable[[Evidence], Ver
         return Verdict(False, reason) if reason else Verdict(True, passed)
 
     return judge
+
+
+def graded(score: float, reason: str, pass_at: float = 1.0) -> Verdict:
+    """A graded probe's verdict: ``score`` (the fraction achieved) clamped to 0-1 and rounded to 3
+    decimals, passed when that stored score reaches ``pass_at``. Put the measured figure in ``reason``::
+
+        return graded(on_time / total, f"{on_time} of {total} answered in time ({on_time / total:.0%})", pass_at=0.9)
+    """
+    value = float(score)
+    if math.isnan(value):  # clamping would turn it into 0: a check that computed no figure is the package's bug
+        raise ValueError("graded: the score is NaN")
+    clamped = round(min(1.0, max(0.0, value)), 3)
+    return Verdict(clamped >= pass_at, reason, score=clamped)
 
 
 def load_exercise(path: Path | str) -> Exercise:

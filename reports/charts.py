@@ -65,12 +65,12 @@ def histogram(values: list[float], *, maximum: float, bins: int = 6, width: floa
 
 
 def mode_bars(modes, *, width: float = 760, bar_height: float = 22, gap: float = 10, label_w: float = 170):
-    """One 100 % stacked bar per failure mode: passed vs failed probe results (errors are counted apart)."""
+    """One 100 % stacked bar per failure mode: the points earned vs the rest (errors are counted apart)."""
     span = width - label_w - 60
     rows = []
     for i, summary in enumerate(modes):
         judged = summary.passed + summary.failed
-        pass_w = span * summary.passed / judged if judged else 0
+        pass_w = span * summary.rate if judged else 0  # points, so graded probes fill their share
         rows.append(
             {
                 "summary": summary,

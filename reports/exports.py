@@ -63,7 +63,7 @@ def regrade_csv(out, *, preview: RegradePreview) -> None:
             delta = by_mode.get(mode)
             line += [delta.old.passed, delta.old.judged, delta.new.passed, delta.new.judged] if delta else [""] * 4
         line.append(
-            "; ".join(f"{c.probe_id}: {c.old_outcome or 'absent'} -> {c.new_outcome or 'absent'}" for c in row.changes)
+            "; ".join(f"{c.probe_id}: {c.old_label or 'absent'} -> {c.new_label or 'absent'}" for c in row.changes)
         )
         line.append("; ".join(f"{c.title}: {c.old_level} -> {c.new_level}" for c in row.criteria))
         writer.writerow([_cell(v) for v in line])

@@ -83,7 +83,7 @@ def reference_grade(
         shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         results, isolation = grade_fn(work, package)
     stored = [
-        {key: result[key] for key in ("probe_id", "failure_mode", "outcome", "reason") if key in result}
+        {key: result[key] for key in ("probe_id", "failure_mode", "outcome", "score", "reason") if key in result}
         for result in results
     ]
     reference, _ = ReferenceRun.objects.update_or_create(

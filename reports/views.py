@@ -127,6 +127,8 @@ def _heat_row(row, modes: list[str]) -> dict:
     for mode in modes:
         cell = row.cell(mode)
         title = f"{cell.passed} passed, {cell.failed} failed" + (f", {cell.errors} infra errors" if cell.errors else "")
+        if cell.scored:  # graded probes: the rate shown is points over probes, not passes
+            title += f"; {cell.points_text} of {cell.judged} points"
         cells.append(
             {"rate": pct(cell.rate), "heat": heat(cell.rate), "rubric": level(cell.rubric),
              "lvl": level_class(cell.rubric), "title": title}

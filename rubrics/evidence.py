@@ -14,7 +14,7 @@ from assessments.models import OutcomeCounts, ProbeResult
 from assessments.selectors import FailureModes
 from rubrics.models import Criterion
 
-# Pass rate (errors excluded) -> suggested level, highest threshold first.
+# Probe score (points over judged results, errors excluded) -> suggested level, highest threshold first.
 SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
 
 TIMELINE_WIDTH = 640
@@ -29,6 +29,8 @@ class Judged(Protocol):
     def failure_mode(self) -> str: ...
     @property
     def outcome(self) -> str: ...
+    @property
+    def score(self) -> float | None: ...
 
 
 @dataclass
@@ -37,10 +39,12 @@ class Suggestion:
     passed: int
     counted: int
     errors: int
+    points: float = 0.0  # a pass 1, a graded probe its score
+    scored: int = 0  # counted results that were graded: when any, the page shows the score too
 
     @property
     def percent(self) -> int | None:
-        return round(100 * self.passed / self.counted) if self.counted else None
+        return round(100 * self.points / self.counted) if self.counted else None
 
 
 @dataclass(kw_only=True)
@@ -50,16 +54,23 @@ class ModeGroup(OutcomeCounts):
     description: str = ""  # the package's words for staff
     results: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def score_text(self) -> str:
+        """The mode's probe score ("75%") when a graded probe is among its results, else ""."""
+        return _percent(self.rate) if self.scored and self.rate is not None else ""
+
 
 def suggested_level(results: Iterable[Judged]) -> Suggestion:
     """The level the probe outcomes point at; infrastructure errors are not the candidate's doing."""
     counts = OutcomeCounts()
     for result in results:
-        counts.add(result.outcome)
+        counts.add(result.outcome, result.score)
+    figures = (counts.passed, counts.judged, counts.errors, counts.points, counts.scored)
     if counts.rate is None:
-        return Suggestion(None, counts.passed, counts.judged, counts.errors)
-    level = next(level for threshold, level in SUGGESTION_THRESHOLDS if counts.rate >= threshold)
-    return Suggestion(level, counts.passed, counts.judged, counts.errors)
+        return Suggestion(None, *figures)
+    rate = round(counts.rate, 9)  # the points of graded probes are sums of fractions: 0.7 must reach 0.7
+    level = next(level for threshold, level in SUGGESTION_THRESHOLDS if rate >= threshold)
+    return Suggestion(level, *figures)
 
 
 def suggestions_for(criteria: Iterable[Criterion], results: Iterable[Judged]) -> dict[int, Suggestion | None]:
@@ -87,7 +98,7 @@ def group_by_failure_mode(results: Iterable[ProbeResult], modes: FailureModes) -
             group = ModeGroup(slug=mode.slug, title=mode.title, description=mode.description)
             groups[result.failure_mode] = group
         group.results.append(_present(result))
-        group.add(result.outcome)
+        group.add(result.outcome, result.score)
     return sorted(groups.values(), key=lambda g: modes.sort_key(g.slug))
 
 
@@ -101,6 +112,8 @@ def _present(result: ProbeResult) -> dict[str, Any]:
     return {
         "probe_id": result.probe_id,
         "outcome": result.outcome,
+        "score": result.score,
+        "score_text": "" if result.score is None else _percent(result.score),  # a graded probe's, e.g. "81%"
         "reason": result.reason,
         "description": _text(evidence.get("description")),
         "duration_s": result.duration_s,
@@ -112,6 +125,10 @@ def _present(result: ProbeResult) -> dict[str, Any]:
         "peak_in_flight": evidence.get("peak_in_flight"),
         "stderr_tail": _text(evidence.get("stderr_tail"))[-1500:],
     }
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.0f}%"
 
 
 def _requests_total(evidence: dict[str, Any]) -> int:

@@ -54,6 +54,7 @@ def report_results(report: GradeReport, max_bytes: int = MAX_RUN_EVIDENCE_BYTES)
                 "probe_id": o.id,
                 "failure_mode": o.failure_mode,
                 "outcome": o.outcome,
+                "score": o.score,  # a graded probe's fraction of a point; None for a pass/fail probe
                 "reason": o.reason[:MAX_REASON],
                 "duration_s": max(0.0, round(o.duration_s, 3)),
                 "evidence": {"description": o.description, **o.evidence},

@@ -38,7 +38,8 @@ def comparison_rows(
     if state:
         rows = [row for row in rows if row.state == state]
     if min_pass is not None:
-        rows = [row for row in rows if row.pass_rate is not None and row.pass_rate * 100 >= min_pass]
+        # Rounded: a probe score is a sum of fractions, and 0.29 * 100 is 28.999999999999996.
+        rows = [row for row in rows if row.pass_rate is not None and round(row.pass_rate * 100, 6) >= min_pass]
     key = comparison_sort_keys(modes).get(sort) or comparison_sort_keys(modes)["name"]
     present = [row for row in rows if key(row) is not None]
     missing = [row for row in rows if key(row) is None]

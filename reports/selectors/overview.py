@@ -1,4 +1,7 @@
-"""The overview page: the funnel, completion and time spent, rubric totals, and each failure mode's pass rate."""
+"""The overview page: the funnel, completion and time spent, rubric totals, and each failure mode's pass rate.
+
+A mode's pass rate is its probe score (points over judged results: graded probes count their score).
+"""
 
 import statistics
 from dataclasses import dataclass, field
@@ -45,6 +48,7 @@ class ModeSummary:
     passed: int = 0
     failed: int = 0
     errors: int = 0
+    points: float = 0.0
     handled: int = 0
     partly: int = 0
     missed: int = 0
@@ -53,7 +57,7 @@ class ModeSummary:
     @property
     def rate(self) -> float | None:
         judged = self.passed + self.failed
-        return self.passed / judged if judged else None
+        return self.points / judged if judged else None
 
     @property
     def candidates(self) -> int:
@@ -119,10 +123,12 @@ def assessment_overview(*, assessment: Assessment) -> Overview:
             summary.passed += cell.passed
             summary.failed += cell.failed
             summary.errors += cell.errors
+            summary.points += cell.points
             if cell.judged:
-                if cell.passed == cell.judged:
+                # By points: a graded probe short of full marks leaves the mode partly handled.
+                if cell.points >= cell.judged:
                     summary.handled += 1
-                elif cell.passed == 0:
+                elif cell.points <= 0:
                     summary.missed += 1
                 else:
                     summary.partly += 1

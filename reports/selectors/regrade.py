@@ -3,7 +3,8 @@
 Old is each latest upload's live result (for a trial made live: the result it replaced); new is
 the trial's run of the same upload. Everything
 is read in a fixed number of queries (no evidence is loaded), so a cohort of hundreds previews in
-well under a second. Rates leave infrastructure errors out, as every report does.
+well under a second. Rates leave infrastructure errors out, as every report does, and are probe
+scores: a graded probe counts its score, so a score that moves is a change even when its outcome stays.
 """
 
 from collections import defaultdict
@@ -20,12 +21,13 @@ UP, DOWN = "up", "down"
 
 
 class _Result(NamedTuple):
-    """A probe result as the suggestion rules read it (``failure_mode``, ``outcome``), without its evidence."""
+    """A probe result as the suggestion rules read it (failure mode, outcome, score), without its evidence."""
 
     probe_id: str
     failure_mode: str
     outcome: str
     reason: str
+    score: float | None
 
 
 @dataclass
@@ -36,6 +38,21 @@ class ProbeChange:
     old_reason: str
     new_outcome: str  # "" when the probe is not in the new version
     new_reason: str
+    old_score: float | None = None  # a graded probe's
+    new_score: float | None = None
+
+    @property
+    def old_label(self) -> str:
+        return _outcome_label(self.old_outcome, self.old_score)
+
+    @property
+    def new_label(self) -> str:
+        return _outcome_label(self.new_outcome, self.new_score)
+
+
+def _outcome_label(outcome: str, score: float | None) -> str:
+    """The outcome ("fail"), a graded probe's with its score ("fail 81%"); "" when the probe is absent."""
+    return outcome if score is None or not outcome else f"{outcome} {score:.0%}"
 
 
 @dataclass
@@ -47,7 +64,8 @@ class ModeDelta:
 
     @property
     def changed(self) -> bool:
-        return (self.old.passed, self.old.judged) != (self.new.passed, self.new.judged)
+        old, new = self.old, self.new
+        return (old.passed, old.judged, round(old.points, 6)) != (new.passed, new.judged, round(new.points, 6))
 
 
 @dataclass
@@ -136,7 +154,7 @@ def _ranks(rates: dict[int, float]) -> dict[int, int]:
 def _counts(results: list[_Result]) -> OutcomeCounts:
     counts = OutcomeCounts()
     for result in results:
-        counts.add(result.outcome)
+        counts.add(result.outcome, result.score)
     return counts
 
 
@@ -150,7 +168,7 @@ def _probe_changes(old: list[_Result], new: list[_Result]) -> list[ProbeChange]:
     changes = []
     for probe_id in sorted(before.keys() | after.keys()):
         a, b = before.get(probe_id), after.get(probe_id)
-        if a is not None and b is not None and a.outcome == b.outcome:
+        if a is not None and b is not None and (a.outcome, a.score) == (b.outcome, b.score):
             continue
         changes.append(
             ProbeChange(
@@ -160,6 +178,8 @@ def _probe_changes(old: list[_Result], new: list[_Result]) -> list[ProbeChange]:
                 old_reason=a.reason if a else "",
                 new_outcome=b.outcome if b else "",
                 new_reason=b.reason if b else "",
+                old_score=a.score if a else None,
+                new_score=b.score if b else None,
             )
         )
     return changes
@@ -168,7 +188,7 @@ def _probe_changes(old: list[_Result], new: list[_Result]) -> list[ProbeChange]:
 def _passes(counts: OutcomeCounts | None, bar: int | None) -> bool | None:
     if bar is None or counts is None or counts.rate is None:
         return None
-    return counts.rate * 100 >= bar
+    return round(counts.rate * 100, 6) >= bar  # rounded: points of graded probes are sums of fractions
 
 
 def regrade_preview(*, regrade: Regrade) -> Preview:
@@ -193,12 +213,12 @@ def regrade_preview(*, regrade: Regrade) -> Preview:
     }
     wanted = set(live_runs.values()) | {run_id for run_id, state in trial_runs.values() if state == GradingRun.DONE}
     results: dict[int, list[_Result]] = defaultdict(list)
-    for run_id, *fields in (
+    for run_id, probe_id, mode, outcome, reason, score in (
         ProbeResult.objects.filter(run_id__in=wanted)
         .order_by("probe_id")
-        .values_list("run_id", "probe_id", "failure_mode", "outcome", "reason")
+        .values_list("run_id", "probe_id", "failure_mode", "outcome", "reason", "score")
     ):
-        results[run_id].append(_Result(*fields))
+        results[run_id].append(_Result(probe_id, mode, outcome, reason, score))
     criteria = list(assessment.rubric.criteria.all())
     submitted: dict[tuple[int, int], list[int]] = defaultdict(list)
     for submission_id, criterion_id, level in CriterionScore.objects.filter(

@@ -2,10 +2,12 @@
 
 Per candidate the figures come from the latest submission's latest finished grading run; probe
 pass rates leave out ``error`` outcomes (the infrastructure's fault, never the candidate's), which
-are counted apart. A rubric level per failure mode is the mean of the submitted reviewers' levels
-on the criteria that list that mode; the rubric total is the weighted sum of each criterion's mean
-level. Every report costs a fixed number of queries, whatever the number of candidates: a few
-aggregates grouped by candidate, then arithmetic in Python.
+are counted apart. A rate is points over judged results: a pass is 1 point, a fail 0, a graded
+probe its score, so graded probes are averaged as the fractions they are. A rubric level per
+failure mode is the mean of the submitted reviewers' levels on the criteria that list that mode;
+the rubric total is the weighted sum of each criterion's mean level. Every report costs a fixed
+number of queries, whatever the number of candidates: a few aggregates grouped by candidate, then
+arithmetic in Python.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from assessments.models import Assessment, GradingRun, OutcomeCounts, ProbeResult
 from assessments.selectors import FailureModes, assessment_failure_modes
@@ -52,9 +55,22 @@ class _ModeTotals:
         return sum(c.errors for c in self.modes.values())
 
     @property
+    def points(self) -> float:
+        return sum(c.points for c in self.modes.values())
+
+    @property
+    def scored(self) -> int:
+        return sum(c.scored for c in self.modes.values())
+
+    @property
+    def points_text(self) -> str:
+        return f"{round(self.points, 3):g}"
+
+    @property
     def pass_rate(self) -> float | None:
+        """The probe score: points over judged results (errors left out)."""
         judged = self.passed + self.failed
-        return self.passed / judged if judged else None
+        return self.points / judged if judged else None
 
     def cell(self, mode: str) -> ModeCell:
         """The figures of one failure mode; an empty cell for a mode this row never met."""
@@ -128,6 +144,15 @@ _INVITATION_FIELDS = (
 )  # fmt: skip
 
 
+_JUDGED = Q(outcome__in=[ProbeResult.PASS, ProbeResult.FAIL])
+# One judged result's points in SQL, as outcome_points counts them: its score, else 1 for a pass, 0 for a fail.
+_POINTS = Coalesce(
+    F("score"),
+    Case(When(outcome=ProbeResult.PASS, then=Value(1.0)), default=Value(0.0), output_field=FloatField()),
+    output_field=FloatField(),
+)
+
+
 def _probe_counts(assessment: Assessment) -> tuple[dict[int, dict[str, ModeCell]], dict[int, str]]:
     """(run id → failure mode → counts, run id → exercise version), for every finished run of the
     assessment, from one grouped scan (the run is joined for its state anyway)."""
@@ -140,13 +165,17 @@ def _probe_counts(assessment: Assessment) -> tuple[dict[int, dict[str, ModeCell]
             passed=Count("pk", filter=Q(outcome=ProbeResult.PASS)),
             failed=Count("pk", filter=Q(outcome=ProbeResult.FAIL)),
             errors=Count("pk", filter=Q(outcome=ProbeResult.ERROR)),
+            points=Sum(_POINTS, filter=_JUDGED, output_field=FloatField()),
+            scored=Count("pk", filter=_JUDGED & Q(score__isnull=False)),
         )
         .order_by()
     )
     counts: dict[int, dict[str, ModeCell]] = {}
     versions: dict[int, str] = {}
-    for run_id, mode, version, passed, failed, errors in _plain_rows(rows):
-        counts.setdefault(run_id, {})[mode] = ModeCell(passed=passed, failed=failed, errors=errors)
+    for run_id, mode, version, passed, failed, errors, points, scored in _plain_rows(rows):
+        counts.setdefault(run_id, {})[mode] = ModeCell(
+            passed=passed, failed=failed, errors=errors, points=float(points or 0), scored=scored
+        )
         versions[run_id] = version
     return counts, versions
 
@@ -212,7 +241,7 @@ def rubric_figures(
 def _plain_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
     """Run a values_list() query and return the database's own tuples.
 
-    Only for queries whose columns are integers and short strings: it skips Django's per-value
+    Only for queries whose columns are numbers and short strings: it skips Django's per-value
     converters, which at 50,000 probe results cost more than the query itself.
     """
     sql, params = qs.query.sql_with_params()
@@ -324,5 +353,5 @@ def reference_row(*, assessment: Assessment) -> ReferenceRow | None:
         return None
     modes: dict[str, ModeCell] = {}
     for result in run.results:
-        modes.setdefault(result["failure_mode"], ModeCell()).add(result["outcome"])
+        modes.setdefault(result["failure_mode"], ModeCell()).add(result["outcome"], result.get("score"))
     return ReferenceRow(run=run, modes=modes)

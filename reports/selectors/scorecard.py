@@ -63,8 +63,22 @@ class Scorecard:
         return sum(g["cell"].errors for g in self.probe_groups)
 
     @property
+    def probe_points(self) -> float:
+        return float(sum(g["cell"].points for g in self.probe_groups))
+
+    @property
+    def probe_points_text(self) -> str:
+        return f"{round(self.probe_points, 3):g}"
+
+    @property
+    def probe_scored(self) -> int:
+        """Judged results that were graded: when any, the summary shows points beside the passes."""
+        return sum(g["cell"].scored for g in self.probe_groups)
+
+    @property
     def probe_rate(self) -> float | None:
-        return self.probe_passed / self.probe_judged if self.probe_judged else None
+        """The probe score: points over judged results (a graded probe counts its score)."""
+        return self.probe_points / self.probe_judged if self.probe_judged else None
 
     @property
     def time_spent(self) -> timedelta | None:
@@ -83,8 +97,10 @@ def _history(submission: Submission | None) -> list[HistoryRun]:
         .order_by("-finished_at", "-pk")
     )
     counts: dict[int, OutcomeCounts] = {run.pk: OutcomeCounts() for run in runs}
-    for run_id, outcome in ProbeResult.objects.filter(run_id__in=counts).values_list("run_id", "outcome"):
-        counts[run_id].add(outcome)
+    for run_id, outcome, score in ProbeResult.objects.filter(run_id__in=counts).values_list(
+        "run_id", "outcome", "score"
+    ):
+        counts[run_id].add(outcome, score)
     return [HistoryRun(run=run, counts=counts[run.pk]) for run in runs]
 
 
@@ -167,7 +183,7 @@ def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None, modes:
             }
         group = groups[result.failure_mode]
         group["results"].append(result)
-        group["cell"].add(result.outcome)
+        group["cell"].add(result.outcome, result.score)
     ordered = [groups[mode.slug] for mode in modes.ordered(groups)]
     for group in ordered:
         group["reference"] = reference.modes.get(group["mode"]) if reference else None

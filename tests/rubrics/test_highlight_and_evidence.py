@@ -54,7 +54,7 @@ def test_notes_are_rendered_and_sanitised():
 
 
 def _results(*outcomes, mode="grounding"):
-    return [SimpleNamespace(outcome=o, failure_mode=mode) for o in outcomes]
+    return [SimpleNamespace(outcome=o, failure_mode=mode, score=None) for o in outcomes]
 
 
 def test_the_suggested_level_follows_the_pass_rate_without_errors():
@@ -139,7 +139,9 @@ def test_a_healthy_answer_is_drawn_as_answered_and_a_flood_says_how_many_request
     data["requests"][1]["fault"] = "ok"  # the script's step for a healthy answer is no fault
     data["requests"][0]["invalid"] = "messages: Field required"
     data["requests_total"] = 7396
-    result = SimpleNamespace(probe_id="p", outcome="fail", reason="a request flood", duration_s=6.0, evidence=data)
+    result = SimpleNamespace(
+        probe_id="p", outcome="fail", score=None, reason="a request flood", duration_s=6.0, evidence=data
+    )
 
     shown = _present(result)
 
