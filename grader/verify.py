@@ -26,7 +26,9 @@ fails with "infrastructure error, re-run" so that a flaky machine is not taken f
 Scheduling, to keep a full verification within minutes on two cores: the timing-sensitive probes
 (``exclusive``) of every grading run first, one grading at a time and nothing else beside them;
 then the other probes of all gradings, ``parallel`` gradings at once, each with ``workers`` probes
-at once. The kit's own tests run beside the second phase.
+at once. The kit's own tests run beside the second phase. A submission whose score is not bounded
+(no ``min_score`` or ``max_score``: a mutant) is graded only on the probes its ``must_pass`` and
+``must_fail`` name.
 
 ``submissions.toml``
 --------------------
@@ -38,7 +40,7 @@ At the package root, next to ``exercise.toml``::
     runs = 3                    # optional (default 1): every run must give identical outcomes
     must_pass = ["*"]           # optional: probe-id globs (fnmatch) whose probes must all pass
     must_fail = []              # optional: probe-id globs whose probes must all fail
-    min_score = 0.0             # optional: fraction of probes passed, at least
+    min_score = 0.0             # optional: points over probes, at least (a pass is 1, a graded probe its score)
     max_score = 1.0             # optional: at most (the starter's ceiling goes here)
     description = "..."         # optional, one line
 
@@ -86,7 +88,7 @@ from typing import Any
 
 from grader.executors import Executor, ExecutorError, ForkServerExecutor
 from grader.package import ExercisePackage
-from grader.runner import Exercise, GradeReport, GradingError, ProbeOutcome, grade, load_exercise
+from grader.runner import Exercise, GradeReport, GradingError, ProbeOutcome, grade, load_exercise, points_text
 from grader.sandbox import SandboxExecutor
 from grader.starterkit import build_starter_kit
 from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive, zip_folder
@@ -621,7 +623,7 @@ class SubmissionResult:
             "not_graded": self.not_graded,
             "passed": first.passed if first else None,
             "total": first.total if first else None,
-            "score": round(first.passed / first.total, 4) if first and first.total else None,
+            "score": round(first.points / first.total, 4) if first and first.total else None,
             "by_failure_mode": first.by_failure_mode() if first else {},
             "outcomes": [{o.id: o.outcome for o in report.outcomes} for report in self.reports],
             "wall_s": [round(report.wall_s, 1) for report in self.reports],
@@ -717,14 +719,15 @@ def _table(result: Verification) -> list[str]:
             rows.append([name, *["-" for _ in modes], "not graded", "FAIL"])
             continue
         counts = first.by_failure_mode()
+        points = first.points_by_failure_mode()
         marked = {p.mode for p in sub.problems if p.mode}
         cells = []
         for mode in modes:
             c = counts.get(mode)
-            cell = f"{c['passed']}/{c['total']}" if c else "-"
+            cell = f"{points_text(points[mode])}/{c['total']}" if c else "-"
             cells.append(cell + (MARK if mode in marked else ""))
         score_mark = MARK if any(p.kind == "score" for p in sub.problems) else ""
-        score = f"{first.passed}/{first.total} {first.passed / first.total:.2f}{score_mark}" if first.total else "-"
+        score = f"{_score_text(first)} {first.points / first.total:.2f}{score_mark}" if first.total else "-"
         rows.append([name, *cells, score, "OK" if sub.ok else "FAIL"])
     header = ["submission", *modes, "score", ""]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -734,8 +737,15 @@ def _table(result: Verification) -> list[str]:
         )
         for row in [header, *rows]
     ]
-    out.append(f"({MARK}: an expectation on this cell failed; cells count the first run's passed/total)")
+    out.append(
+        f"({MARK}: an expectation on this cell failed; cells count the first run's points/total: "
+        "a pass is 1, a graded probe its score)"
+    )
     return out
+
+
+def _score_text(report: GradeReport) -> str:
+    return f"{points_text(report.points)}/{report.total}"
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -771,13 +781,13 @@ def judge(spec: SubmissionSpec, reports: Sequence[GradeReport], probe_ids: Seque
             details.setdefault(key, got)
         if errors or not report.total:
             continue
-        score = report.passed / report.total
+        score = report.points / report.total
         runs = f" in run {run}" if len(reports) > 1 else ""
         if score < spec.min_score - 1e-9:
             problems.append(
                 Problem(
                     "score",
-                    f"score {score:.2f} ({report.passed}/{report.total}) is below min_score {spec.min_score:g}{runs}",
+                    f"score {score:.2f} ({_score_text(report)}) is below min_score {spec.min_score:g}{runs}",
                     spec.name,
                     expected=f">= {spec.min_score:g}",
                     got=f"{score:.4f}",
@@ -787,7 +797,7 @@ def judge(spec: SubmissionSpec, reports: Sequence[GradeReport], probe_ids: Seque
             problems.append(
                 Problem(
                     "score",
-                    f"score {score:.2f} ({report.passed}/{report.total}) is above max_score {spec.max_score:g}{runs}",
+                    f"score {score:.2f} ({_score_text(report)}) is above max_score {spec.max_score:g}{runs}",
                     spec.name,
                     expected=f"<= {spec.max_score:g}",
                     got=f"{score:.4f}",
@@ -1013,6 +1023,15 @@ def _label(job: _Job) -> str:
     return job.result.spec.name + (f" (run {job.run} of {runs})" if runs > 1 else "")
 
 
+def probes_needed(spec: SubmissionSpec, probe_ids: Sequence[str]) -> set[str]:
+    """The probes a submission must be graded on: all of them when its score is bounded (a score is
+    over every probe), else only those its ``must_pass`` and ``must_fail`` name. A mutant that
+    names its few probes costs those, not the whole package (verify stays within minutes)."""
+    if {"min_score", "max_score"} & spec.declared:
+        return set(probe_ids)
+    return set(spec.matched((*spec.must_pass, *spec.must_fail), probe_ids))
+
+
 def _run(
     exercise: Exercise,
     jobs: list[_Job],
@@ -1033,9 +1052,15 @@ def _run(
 
     done = 0
     lock = threading.Lock()
+    all_ids = [p.id for p in exercise.probes]
+    needed = {id(job): probes_needed(job.result.spec, all_ids) for job in jobs}
 
-    def grade_part(job: _Job, probe_ids: list[str], alone: bool) -> None:
+    def phase(probe_ids: list[str]) -> list[_Job]:
+        return [job for job in jobs if needed[id(job)] & set(probe_ids)]
+
+    def grade_part(job: _Job, probe_ids: list[str], alone: bool, of: int) -> None:
         nonlocal done
+        probe_ids = [pid for pid in probe_ids if pid in needed[id(job)]]
         if job.failed or not probe_ids:
             return
         started = time.monotonic()
@@ -1055,14 +1080,15 @@ def _run(
         errors = f", {report.infra_errors} infrastructure error(s)" if report.infra_errors else ""
         with lock:
             done += 1
-            count = f"[{done}/{len(jobs)}]"
+            count = f"[{done}/{of}]"
         took = time.monotonic() - started
-        say(f"  {count} {_label(job)}: {report.passed}/{report.total} passed in {took:.0f} s{errors}")
+        points = f" (points {_score_text(report)})" if report.has_graded else ""
+        say(f"  {count} {_label(job)}: {report.passed}/{report.total} passed{points} in {took:.0f} s{errors}")
 
     if exclusive:
         say(f"timing-sensitive probes ({', '.join(exclusive)}), one grading at a time, nothing beside them:")
-        for job in jobs:
-            grade_part(job, exclusive, alone=True)
+        for job in phase(exclusive):
+            grade_part(job, exclusive, alone=True, of=len(phase(exclusive)))
 
     kit_thread: threading.Thread | None = None
     if kit_tests:
@@ -1084,7 +1110,7 @@ def _run(
     done = 0
     say(f"the other probes, {max(1, parallel)} grading(s) at a time, {max(1, workers)} probes each:")
     with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:
-        list(pool.map(lambda job: grade_part(job, rest, alone=False), jobs))
+        list(pool.map(lambda job: grade_part(job, rest, alone=False, of=len(phase(rest))), phase(rest)))
     if kit_thread is not None:
         kit_thread.join()
         if result.kit is not None and not result.kit.passed:

@@ -326,4 +326,16 @@ def test_a_broken_expectation_makes_the_command_exit_non_zero_naming_submission_
     assert any(line.startswith("mutants/never-asks ") and line.endswith("FAIL") and "0/1!" in line for line in lines)
     assert "  checksum: tiny-verify 0.1.0 is not synced yet" in lines
     assert lines[-1] == "verify tiny-verify 0.1.0: FAIL (1 problem)"
-    assert "mutants/never-asks: 1/2 passed" in progress.getvalue()
+    # A mutant without score bounds is graded only on the probes its lists name (here one).
+    assert "mutants/never-asks: 0/1 passed" in progress.getvalue()
+
+
+def test_a_submission_without_score_bounds_is_graded_only_on_the_probes_it_names():
+    from grader.verify import SubmissionSpec, probes_needed
+
+    ids = ["grounding-a", "grounding-b", "load-burst", "cost-x"]
+    mutant = SubmissionSpec(name="m", must_fail=("grounding-a",), must_pass=("cost-*",), declared=frozenset({"name"}))
+    bounded = SubmissionSpec(name="s", max_score=0.2, declared=frozenset({"name", "max_score"}))
+
+    assert probes_needed(mutant, ids) == {"grounding-a", "cost-x"}
+    assert probes_needed(bounded, ids) == set(ids)
