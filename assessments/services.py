@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -212,6 +213,11 @@ class ExerciseSyncError(Exception):
     pass
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """A version string as numbers to compare ("1.10.0" > "1.9.2"); text around the numbers is ignored."""
+    return tuple(int(n) for n in re.findall(r"\d+", version))
+
+
 def exercise_version_sync(*, package: ExercisePackage, force: bool = False) -> tuple[Exercise, str]:
     """Load one package version's row. Returns (exercise, 'created'|'updated'|'unchanged').
 
@@ -240,15 +246,24 @@ def exercise_version_sync(*, package: ExercisePackage, force: bool = False) -> t
         }
         # Kept by checksum, so that any worker grades a run of this version with exactly these files.
         package_archive_store(root=package.path, checksum=package.checksum)
-        if existing and all(getattr(existing, k) == v for k, v in fields.items()) and existing.is_current:
-            return existing, "unchanged"
-        Exercise.objects.filter(slug=package.slug, is_current=True).exclude(version=package.version).update(
-            is_current=False
+        # The highest version is the current one (what new assessments get), whatever order the
+        # folders are synced in: an earlier version kept beside it (exercises/previous/) never
+        # takes its place.
+        newest = max(
+            [package.version, *Exercise.objects.filter(slug=package.slug).values_list("version", flat=True)],
+            key=version_key,
         )
+        current = version_key(package.version) >= version_key(newest)
+        if existing and all(getattr(existing, k) == v for k, v in fields.items()) and existing.is_current == current:
+            return existing, "unchanged"
+        if current:
+            Exercise.objects.filter(slug=package.slug, is_current=True).exclude(version=package.version).update(
+                is_current=False
+            )
         exercise, created = Exercise.objects.update_or_create(
             slug=package.slug,
             version=package.version,
-            defaults={**fields, "is_current": True, "synced_at": timezone.now()},
+            defaults={**fields, "is_current": current, "synced_at": timezone.now()},
         )
         audit_record(actor=None, action="exercise.synced", target=exercise, data={"checksum": package.checksum})
     return exercise, "created" if created else "updated"

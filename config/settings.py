@@ -242,7 +242,15 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Exercises and grading ------------------------------------------------------------------------
-EXERCISE_DIRS = [Path(p) for p in env_list("EXERCISE_DIRS", [str(BASE_DIR / "exercises")], sep=os.pathsep)]
+# exercises/previous/ keeps earlier versions of this repository's packages (help-desk 1.3.0), so a
+# fresh install can still grade, regrade and show an assessment pinned to one; the highest version
+# of a slug is the current one whatever the order (assessments.services.version_key).
+EXERCISE_DIRS = [
+    Path(p)
+    for p in env_list(
+        "EXERCISE_DIRS", [str(BASE_DIR / "exercises"), str(BASE_DIR / "exercises" / "previous")], sep=os.pathsep
+    )
+]
 # Where a host unpacks the stored files of the exercise versions it needs (by checksum; never pruned
 # by the app, and safe to delete: they come back from the database on next use).
 EXERCISE_CACHE_DIR = Path(env_str("EXERCISE_CACHE_DIR", str(VAR_DIR / "exercise-cache")))

@@ -61,6 +61,30 @@ def test_a_new_version_becomes_current_and_the_old_one_stays(db, package_dir):
     assert versions == {"0.1.0": False, "0.2.0": True}
 
 
+def test_an_earlier_version_synced_later_does_not_take_the_current_ones_place(db, tmp_path, package_dir):
+    older = tmp_path / "previous"
+    shutil.copytree(package_dir / "tiny-echo", older / "tiny-echo")
+    manifest = package_dir / "tiny-echo" / "exercise.toml"
+    manifest.write_text(manifest.read_text().replace('version = "0.1.0"', 'version = "0.10.0"'))
+
+    _sync(package_dir)
+    assert "created   tiny-echo 0.1.0" in _sync(older)  # 0.1.0 after 0.10.0: kept, not current
+    assert "unchanged tiny-echo 0.1.0" in _sync(older)
+    assert "unchanged tiny-echo 0.10.0" in _sync(package_dir)
+
+    assert dict(Exercise.objects.values_list("version", "is_current")) == {"0.1.0": False, "0.10.0": True}
+
+
+def test_the_repository_syncs_help_desk_2_as_current_and_keeps_1_3_beside_it(db):
+    from django.conf import settings as live
+
+    assert [p.name for p in live.EXERCISE_DIRS[:2]] == ["exercises", "previous"]
+    _sync(*reversed(live.EXERCISE_DIRS[:2]))  # either order gives the same current version
+    versions = dict(Exercise.objects.filter(slug="helpdesk-answerer").values_list("version", "is_current"))
+
+    assert versions == {"1.3.0": False, "2.0.0": True}
+
+
 def test_it_names_the_broken_file(db, package_dir):
     (package_dir / "tiny-echo" / "exercise.toml").write_text('slug = "tiny-echo"\ntitle = [broken')
     err = StringIO()

@@ -16,9 +16,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from assessments.services import version_key
 from grader.executors import ExecutorError, ForkServerExecutor, SubprocessExecutor
 from grader.package import ExercisePackage, PackageError, discover_packages, load_package
-from grader.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise
+from grader.runner import DEFAULT_WORKERS, GradeReport, GradingError, grade, load_exercise, points_text
 from grader.sandbox import SandboxExecutor
 from grader.unpack import ArchiveLimits, ArchiveRejected, Manifest, unpack_archive, zip_folder
 
@@ -31,7 +32,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="A submission zip, or a folder holding its entry point's package")
         parser.add_argument(
-            "--exercise", required=True, help="Exercise slug (found in EXERCISE_DIRS), or the path of a package folder"
+            "--exercise",
+            required=True,
+            help="Exercise slug (its highest version in EXERCISE_DIRS; slug@1.3.0 for another) or a package folder",
         )
         parser.add_argument("--json", action="store_true", help="Print exactly one JSON object")
         parser.add_argument("--probe", action="append", dest="probes", metavar="ID", help="Run only these probes")
@@ -80,10 +83,11 @@ class Command(BaseCommand):
             except PackageError as exc:
                 raise CommandError(str(exc)) from exc
         packages, _ = discover_packages(settings.EXERCISE_DIRS)
-        for package in packages:
-            if package.slug == slug:
-                return package
-        known = ", ".join(sorted(p.slug for p in packages)) or "none"
+        wanted, _, version = slug.partition("@")
+        found = [p for p in packages if p.slug == wanted and (not version or p.version == version)]
+        if found:  # the highest version, unless one was named (exercises/previous/ keeps earlier ones)
+            return max(found, key=lambda p: version_key(p.version))
+        known = ", ".join(sorted(f"{p.slug}@{p.version}" for p in packages)) or "none"
         raise CommandError(f"no exercise {slug!r} in EXERCISE_DIRS (known: {known})")
 
     def _submission(self, path: Path, tmp: Path, limits: dict) -> tuple[Path, Manifest]:
@@ -118,18 +122,23 @@ class Command(BaseCommand):
         self.stdout.write(f"{'probe':<{width}}  {'mode':<{mode_width}}  {'outcome':<7}  {'time':>6}  reason")
         for o in report.outcomes:
             style = {"pass": self.style.SUCCESS, "fail": self.style.ERROR}.get(o.outcome, self.style.WARNING)
-            line = f"{o.id:<{width}}  {o.failure_mode:<{mode_width}}  {o.outcome:<7}  {o.duration_s:5.1f}s  {o.reason}"
+            reason = o.reason if o.score is None else f"[score {o.score:.0%}] {o.reason}"
+            line = f"{o.id:<{width}}  {o.failure_mode:<{mode_width}}  {o.outcome:<7}  {o.duration_s:5.1f}s  {reason}"
             self.stdout.write(style(line))
         self.stdout.write("")
         # Per failure mode in the package's order, under the title it gives the mode.
         titles = {m.slug: m.title for m in package.failure_modes}
         order = {slug: n for n, slug in enumerate(titles)}
         by_mode = report.by_failure_mode()
+        points = report.points_by_failure_mode()
         title_width = max([len(titles.get(slug, slug)) for slug in by_mode] + [4])
         for slug in sorted(by_mode, key=lambda s: (order.get(s, len(order)), s)):
             counts = by_mode[slug]
-            self.stdout.write(f"  {titles.get(slug, slug):<{title_width}} {counts['passed']}/{counts['total']}")
+            graded = f" passed, points {points_text(points[slug])}" if report.has_graded else ""
+            self.stdout.write(f"  {titles.get(slug, slug):<{title_width}} {counts['passed']}/{counts['total']}{graded}")
         summary = f"{report.passed}/{report.total} passed, {report.infra_errors} infrastructure error(s)"
+        if report.has_graded:  # a graded probe counts its score: points are the figure reports rate by
+            summary += f", points {points_text(report.points)}/{report.total}"
         self.stdout.write(f"{summary}; {report.wall_s:.1f} s")
 
     def _ignored(self, ignored: list[dict]) -> None:
