@@ -2,21 +2,21 @@
 
 The official ``anthropic`` SDK, pointed at it with ``base_url`` / ``ANTHROPIC_BASE_URL``, cannot
 tell it from the real API: same JSON shapes, error bodies, status codes, headers (``request-id``,
-``retry-after``, ``retry-after-ms``, ``x-should-retry``) and streaming events. Hidden probes use it
-to see how a candidate's code behaves when the model misbehaves, and it records every request so a
-probe can judge *how* the code talked to the model (retries, gaps, timeouts, concurrency, cost).
+``retry-after``, ``retry-after-ms``, ``x-should-retry``) and streaming events. Point code at it
+to see how it behaves when the model misbehaves; it records every request, so that a test can
+judge *how* the code talked to the model (retries, gaps, timeouts, concurrency, cost).
 
-Python standard library only, Python 3.11+, no Django, and no import from outside this package (its
-modules import each other relatively): the package is bundled into starter kits as
-``devtools/fakemodel/`` so candidates can work offline (``python devtools/fakemodel --port 8765
---script "ok,429,ok"``, or ``from fakemodel import FakeModel`` with ``devtools`` on ``sys.path``).
+Python standard library only, Python 3.11+, and no import from outside this package (its modules
+import each other relatively), so the folder works wherever it is copied. In a starter kit it is
+``devtools/fakemodel/`` (on the platform: grader.fakemodel): run it as ``python devtools/fakemodel
+--port 8765 --script "ok,429,ok"``, or ``import fakemodel`` with ``devtools`` on ``sys.path``.
 The package: ``script`` (the grammar below), ``replies`` (responders, tokens, the reply and its
 faults), ``wire`` (JSON, SSE, errors, headers, request validation), ``server`` (``FakeModel`` and
 its HTTP/1.1) and ``cli`` (the command line; ``__main__`` runs it).
 
-In process::
+In process (with ``devtools`` on ``sys.path``)::
 
-    from grader.fakemodel import FakeModel
+    from fakemodel import FakeModel
     with FakeModel(script="429(retry_after=1)*2,ok", seed=0, max_in_flight=4) as fm:
         client = anthropic.Anthropic(base_url=fm.base_url, api_key="sk-test")
         ...
@@ -24,7 +24,7 @@ In process::
         fm.peak_in_flight  # most requests served at once
         fm.reset(script="ok")
 
-Standalone: ``python -m grader.fakemodel`` (in a starter kit: ``python devtools/fakemodel``) ``--port
+Standalone: ``python devtools/fakemodel`` (or ``python -m fakemodel`` from ``devtools``) ``--port
 PORT --script SCRIPT [--responder module:callable | /path/file.py:callable] [--seed N]
 [--max-in-flight N] [--tpm N] [--context-window N] [--unix-socket PATH] [--host HOST]``. It prints
 ``fakemodel listening on URL`` and, standalone only, also serves ``GET /_fake/requests`` (JSON list
@@ -139,8 +139,8 @@ the body. ``fm.flood`` reports both counts; when either is non-zero the records 
 Headers are kept to 64 per record, 1,000 characters each. A request the fake itself fails on (its
 own bug) is recorded with fault ``fake_error`` and the error.
 
-What the SDK did (anthropic 2.14.0, observed in tests/grading/test_fakemodel_sdk.py)
----------------------------------------------------------------------------------------
+What the SDK did (anthropic 2.14.0, observed against this fake)
+----------------------------------------------------------------
 =======================  ======================================================================
 fault                    what ``client.messages`` did
 =======================  ======================================================================

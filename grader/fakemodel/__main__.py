@@ -1,5 +1,5 @@
-"""Run the fake from the command line: ``python -m fakemodel``, ``python -m grader.fakemodel``, or the
-folder itself, as in a starter kit: ``python devtools/fakemodel --script "529,ok"``."""
+"""Run the fake from the command line: the folder itself, as in a starter kit
+(``python devtools/fakemodel --script "529,ok"``), or ``python -m fakemodel`` from its parent folder."""
 
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 
 The fake starts when this file is imported, before any test module imports ``helpdesk``, so code
 that builds its client at import time also talks to the fake. Each test starts with the healthy
-script; a test can switch it, e.g. ``fake_model.reset(script="529,ok")``, and read
-``fake_model.requests`` to see what your code sent.
+script and the healthy model; a test can switch the script, e.g.
+``fake_model.reset(script="529,ok")``, make the model say the wrong things, e.g.
+``fake_model.responder = responder_for("misquote")`` (``from responder import responder_for``;
+the modes are listed in devtools/responder.py), and read ``fake_model.requests`` to see what your
+code sent.
 """
 
 from __future__ import annotations
@@ -36,4 +39,5 @@ def _stop_fake_at_the_end():
 @pytest.fixture(autouse=True)
 def fake_model():
     _FAKE.reset(script="ok")
+    _FAKE.responder = respond
     return _FAKE
