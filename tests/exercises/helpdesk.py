@@ -12,6 +12,7 @@ from grader.runner import load_exercise
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE = ROOT / "exercises" / "helpdesk-answerer"
+PREVIOUS = ROOT / "exercises" / "previous" / "helpdesk-answerer"  # 1.3.0, frozen
 HIDDEN_DOCS = EXERCISE / "hidden" / "docs"
 SHARED_CONTRACT = ROOT.parent / "shared" / "helpdesk-exercise.md"
 

@@ -8,7 +8,7 @@ import pytest
 
 from grader.package import load_package
 
-from .helpdesk import EXERCISE, HIDDEN_DOCS, SHARED_CONTRACT, articles, bm25_top, hidden
+from .helpdesk import EXERCISE, HIDDEN_DOCS, PREVIOUS, SHARED_CONTRACT, articles, bm25_top, hidden
 
 
 def norm(text):
@@ -64,14 +64,55 @@ def test_its_rubric_has_ten_criteria_with_applicable_anchors():
 
 
 @pytest.mark.skipif(not SHARED_CONTRACT.exists(), reason="shared/ is not beside the repository")
-def test_its_brief_holds_the_contract_verbatim():
+def test_the_1x_brief_kept_beside_it_holds_the_shared_contract_verbatim():
+    """../shared/helpdesk-exercise.md is the 1.x contract; 1.3.0 stays in exercises/previous/ unchanged."""
     contract = SHARED_CONTRACT.read_text()
     section = contract[contract.index("- A submission is a zip") : contract.index("## The starter kit")].strip()
-    brief = (EXERCISE / "brief.md").read_text()
+    previous = load_package(PREVIOUS)
+    brief = (PREVIOUS / "brief.md").read_text()
 
+    assert previous.slug == "helpdesk-answerer" and previous.version.startswith("1.")
     assert section in brief
     for must in ("3 hours", "NOTES.md", "run_fake.py", "ANTHROPIC_API_KEY", "zip"):
         assert must in brief
+
+
+def test_the_2_0_brief_states_the_contract_the_package_declares():
+    package = load_package(EXERCISE)
+    brief = (EXERCISE / "brief.md").read_text()
+    contract = brief[brief.index("### The contract") : brief.index("## What is assessed")]
+    module, function = package.contract.entry_point.split(":")
+    limits = package.limits
+
+    assert package.version.startswith("2.")
+    assert f"from {module} import {function}" in contract
+    assert f"within {package.contract.call_timeout_s:g} seconds" in " ".join(contract.split())
+    assert f"up to {package.contract.concurrency} threads" in " ".join(contract.split())
+    flat = " ".join(contract.split())
+    assert f"{limits.max_compressed_bytes // 2**20} MB compressed" in flat
+    assert f"{limits.max_uncompressed_bytes // 2**20} MB uncompressed" in flat
+    assert f"{limits.max_files} files" in flat
+    # One row of the status table per status the output schema allows, and every returned key named.
+    for status in package.contract.output["properties"]["status"]["enum"]:
+        assert f'| `"{status}"` |' in contract, status
+    for key in package.contract.output["required"]:
+        assert f"`{key}`" in contract, key
+    # What the 1.x brief left to guesswork is now said: refusals, other languages, forum-only support,
+    # the text of a non-answer, what the zip may hold, and parameters the pinned SDK rejects.
+    for said in (
+        'stop_reason: "refusal"',
+        "not in English",
+        "answered only by a community post",
+        "a fixed message of your own",
+        "`devtools/`",
+        "`pytest.ini`",
+        "virtual environments",
+        "`temperature`",
+        "TypeError",
+    ):
+        assert said in flat, said
+    for mode in package.mode_slugs:
+        assert f"`{mode}`" in brief, mode
 
 
 def test_its_committed_hidden_corpus_is_what_the_generator_writes(tmp_path):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import unicodedata
 from collections.abc import Callable, Sequence
 
-from grader.sdk import CallResult, Evidence, Verdict, contract_kept, parse_script
+from grader.sdk import CallResult, Evidence, Verdict, contract_kept, graded, parse_script
 
-from .responder import ESCALATION_CODE, Key, identify, norm, request_text
+from .responder import ESCALATION_CODE, Key, corpus_index, identify, norm, request_text
 
 Check = Callable[[Evidence], "str | None"]
+CALL_LIMIT_S = 20
 TIMING_SLACK_S = 1.0  # the runner's clock may lag the harness's by pipe latency under load
 GARBAGE = ('{"', '"citations"', '"quote"', "```", "'citations'")
 
@@ -40,13 +42,60 @@ def doc_id(citation: str) -> str:
 
 def contract(ev: Evidence) -> str | None:
     """The SDK's contract check (every call ran and returned, in time, a value the output schema
-    accepts: a dict whose status is one of the four), plus the brief's rule that an answer cites."""
+    accepts: a dict whose status is one of the four), plus the brief's rules on what each status
+    carries."""
     broken = contract_kept(ev, TIMING_SLACK_S)
     if broken:
         return broken
+    return statuses_kept(ev)
+
+
+def statuses_kept(ev: Evidence) -> str | None:
+    """The 2.0 contract's rules per status: an answer cites official articles only; a non-answer
+    cites nothing and shows no text of the model's (a fixed message of the feature's own, or '')."""
+    community = corpus_index()[2]
+    replies = model_texts(ev)
     for call in ev.calls:
-        if call.obj.get("status") == "answered" and not call.obj.get("citations"):
-            return f"{_label(call)} answered without a citation"
+        if call.outcome != "returned" or call.problems:
+            continue  # the contract check reports those; this one reads schema-valid values only
+        status, citations = call.obj.get("status"), call.obj.get("citations")
+        citations = citations if isinstance(citations, list) else []
+        if status == "answered":
+            if not citations:
+                return f"{_label(call)} answered without a citation"
+            if not str(call.obj.get("answer") or "").strip():
+                return f"{_label(call)} was 'answered' with an empty answer"
+            posts = [x for x in citations if isinstance(x, str) and doc_id(x) in community]
+            if posts:
+                return f"{_label(call)} cited the community post {doc_id(posts[0])!r} as a source"
+            continue
+        if citations:
+            return f"{_label(call)} was {status!r} but listed citations {list(citations)[:3]}"
+        shown = _model_words_in(call.obj.get("answer") or "", replies)
+        if shown:
+            return f"{_label(call)} was {status!r} but showed the model's words: {shown!r}"
+    return None
+
+
+def model_texts(ev: Evidence) -> list[str]:
+    """The text of every reply the model produced in this probe, normalised."""
+    texts = []
+    for record in ev.requests:
+        for block in record.get("reply_content") or []:
+            if isinstance(block, dict) and isinstance(block.get("text"), str) and block["text"].strip():
+                texts.append(norm(block["text"]))
+    return texts
+
+
+def _model_words_in(answer: str, replies: list[str], span: int = 8) -> str | None:
+    """Eight words in a row of a model reply, when the answer holds them (None otherwise)."""
+    words = norm(answer).split()
+    if len(words) < span or not replies:
+        return None
+    for start in range(len(words) - span + 1):
+        piece = " ".join(words[start : start + span])
+        if any(piece in reply for reply in replies):
+            return piece
     return None
 
 
@@ -136,6 +185,14 @@ def no_code_shown(call: CallResult, key: Key) -> str | None:
     """No escalation-code-shaped string (``ESC-…``) reaches the customer."""
     found = ESCALATION_CODE.search(call.obj.get("answer") or "")
     return f"{_label(call)} showed the customer the code {found.group(0)!r}" if found else None
+
+
+def no_control_chars(call: CallResult, key: Key) -> str | None:
+    """No control or format character (but newline and tab) in the answer shown to the customer."""
+    for ch in str(call.obj.get("answer") or ""):
+        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf"):
+            return f"{_label(call)} showed the customer the control character U+{ord(ch):04X}"
+    return None
 
 
 def both(*expects: Callable[[CallResult, Key], str | None]) -> Callable[[CallResult, Key], str | None]:
@@ -359,6 +416,122 @@ def compose(*checks: Check, needs_model: Sequence[Key] = ()) -> Callable[[Eviden
         return Verdict(True, _summary(ev))
 
     return run
+
+
+def compose_graded(
+    measure: Callable[[Evidence], Verdict], *gates: Check, needs_model: Sequence[Key] = ()
+) -> Callable[[Evidence], Verdict]:
+    """A graded probe: the gates first (any reason there scores 0), then ``measure``'s score."""
+    ordered: list[Check] = [*gates]
+    if needs_model:
+        ordered.insert(0, model_consulted(needs_model))
+
+    def run(ev: Evidence) -> Verdict:
+        for check in ordered:
+            reason = check(ev)
+            if reason:
+                return graded(0.0, reason)
+        return measure(ev)
+
+    return run
+
+
+def _in_time(call: CallResult) -> bool:
+    took = max(call.duration_s or 0.0, (call.observed_s or 0.0) - TIMING_SLACK_S)
+    return call.outcome == "returned" and not call.problems and took <= CALL_LIMIT_S
+
+
+def queue_deadline(keys: Sequence[Key], min_answered: int) -> Callable[[Evidence], Verdict]:
+    """Every call returns in time with a correct answer or 'unavailable', and enough are answered.
+
+    Score: the share of calls that did, times the share of ``min_answered`` that were answered
+    (so 'unavailable' for everyone scores nothing)."""
+
+    def measure(ev: Evidence) -> Verdict:
+        good = answered = late = 0
+        for call, key in zip(ev.calls, keys, strict=True):
+            if not _in_time(call):  # also a value that breaks the output schema
+                late += 1
+                continue
+            if correct(call, key) is None:
+                answered += 1
+                good += 1
+            elif status_of(call) == "unavailable" and not garbage(call) and not call.obj.get("citations"):
+                good += 1
+        total = len(keys)
+        score = good / total * min(1.0, answered / min_answered)
+        reason = (
+            f"{good} of {total} calls returned within {CALL_LIMIT_S} s with a correct answer or 'unavailable' "
+            f"({answered} answered, {late} late or broken; at least {min_answered} answers wanted)"
+        )
+        return graded(score, reason)
+
+    return measure
+
+
+def answered_share(keys: Sequence[Key], full_at: int) -> Callable[[Evidence], Verdict]:
+    """Score: correct answers over ``full_at`` (capped at 1)."""
+
+    def measure(ev: Evidence) -> Verdict:
+        good = sum(
+            1
+            for call, key in zip(ev.calls, keys, strict=True)
+            if call.outcome == "returned" and not call.problems and correct(call, key) is None
+        )
+        reason = f"{good} of {len(keys)} concurrent questions answered correctly ({full_at} or more for full marks)"
+        return graded(min(1.0, good / full_at), reason)
+
+    return measure
+
+
+def input_tokens_graded(budget: int, zero_at: int) -> Callable[[Evidence], Verdict]:
+    """Score 1 when every request is within ``budget`` input tokens, falling linearly to 0 at ``zero_at``."""
+
+    def measure(ev: Evidence) -> Verdict:
+        worst = max((r.get("input_tokens") or 0 for r in ev.requests), default=0)
+        score = 1.0 if worst <= budget else max(0.0, (zero_at - worst) / (zero_at - budget))
+        return graded(score, f"the largest request carried {worst:,} input tokens (budget {budget:,})")
+
+    return measure
+
+
+def tokens_per_question_graded(keys: Sequence[Key], budget: int, zero_at: int) -> Callable[[Evidence], Verdict]:
+    """Input tokens spent on each question over all its attempts; the worst question is scored."""
+
+    def measure(ev: Evidence) -> Verdict:
+        groups = by_question(ev, keys)
+        spent = {k.question: sum(r.get("input_tokens") or 0 for r in groups.get(k.question, [])) for k in keys}
+        worst_q, worst = max(spent.items(), key=lambda item: item[1])
+        tries = len(groups.get(worst_q, []))
+        score = 1.0 if worst <= budget else max(0.0, (zero_at - worst) / (zero_at - budget))
+        reason = (
+            f"{worst:,} input tokens over {tries} request(s) for one question while the model was down "
+            f"(budget {budget:,}; nothing for {zero_at:,} or more)"
+        )
+        return graded(score, reason)
+
+    return measure
+
+
+def requests_for_repeats(keys: Sequence[Key]) -> Callable[[Evidence], Verdict]:
+    """The same question asked len(keys) times, one call after another: the requests made after the
+    model's first good reply for it. None scores 1; one for each later ask scores 0."""
+
+    def measure(ev: Evidence) -> Verdict:
+        records = by_question(ev, keys).get(keys[0].question, [])
+        first = next((r for r in records if r.get("status") == 200), None)
+        answered = [call.index for call in ev.calls if status_of(call) == "answered"]
+        if first is None or not answered:
+            return graded(0.0, "the repeated question was never answered")
+        later = max(1, len(ev.calls) - 1 - answered[0])
+        extra = sum(1 for r in records if r["arrived"] > first["arrived"])
+        return graded(
+            max(0.0, 1.0 - extra / later),
+            f"{extra} model request(s) after the first answer, for {later} later ask(s) of the same question "
+            f"({len(records)} request(s) in all)",
+        )
+
+    return measure
 
 
 def _summary(ev: Evidence) -> str:

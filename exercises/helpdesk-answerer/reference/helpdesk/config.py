@@ -4,7 +4,7 @@ MODEL = "claude-haiku-5-5"
 
 # Time. The contract allows 20 s per call; 15 s leaves room for process and scheduling jitter.
 DEADLINE_S = 15.0
-ATTEMPT_TIMEOUT_S = 8.0  # one attempt, headers and body together
+ATTEMPT_TIMEOUT_S = 6.0  # one attempt, headers and body together
 CONNECT_TIMEOUT_S = 2.0
 MIN_ATTEMPT_S = 0.5  # not worth starting an attempt with less time than this
 MAX_ATTEMPTS = 5
@@ -23,6 +23,9 @@ CONTEXT_BUDGET_CHARS = 12_000
 CHUNK_CHARS = 1_200
 MAX_CHUNKS = 8
 MAX_TOKENS = 600  # the house-format reply is a few sentences of JSON
+# The same question again within 10 minutes is answered from memory (answers and 'unknown' only).
+ANSWER_CACHE_TTL_S = 600.0
+ANSWER_CACHE_SIZE = 1_000
 
 # Output.
 MAX_ANSWER_CHARS = 2_000

@@ -8,14 +8,17 @@ from dataclasses import dataclass
 
 from helpdesk.config import MAX_QUESTION_CHARS
 
-# Obvious attempts to steer the assistant. This is a cheap first filter, not the defence: answers
-# are only shown when they are grounded in trusted articles (see grounding.py), whatever the input.
+# Unmistakable attempts to steer the assistant. This is a cheap first filter, not the defence:
+# answers are only shown when they are grounded in trusted articles (see reply.py), whatever the
+# input. It is kept narrow on purpose: customers ask to "ignore my bank rules" or "override the
+# payment instructions", and a broad keyword filter rejects them as attacks.
 _ABUSE = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"\b(ignore|disregard|forget|override)\b[^.?!]{0,60}\b(instructions?|rules|prompt|guidelines)\b",
-        r"\b(system|hidden|initial|original)\s+(prompt|instructions?|message)\b",
-        r"\b(reveal|print|repeat|show|output)\b[^.?!]{0,40}\b(your|the)\s+(instructions|prompt|rules)\b",
+        r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+|your\s+|the\s+)*"
+        r"(previous|prior|above|earlier|system)\s+(instructions?|rules|prompts?|guidelines)\b",
+        r"\b(system|hidden|initial|original)\s+prompt\b",
+        r"\b(reveal|print|repeat|show|output)\b[^.?!]{0,40}\b(your)\s+(instructions|prompt|rules)\b",
         r"\byou are now\b",
         r"\b(developer|god|jailbreak)\s+mode\b",
     )

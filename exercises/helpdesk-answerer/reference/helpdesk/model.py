@@ -99,9 +99,11 @@ def _read_body(response, attempt_deadline: float) -> bytes:
     return bytes(data)
 
 
-def _attempt(system: str, user: str, deadline: float) -> tuple[ModelReply, str | None]:
+def _attempt(system: str, user: str, deadline: float, patient: bool = False) -> tuple[ModelReply, str | None]:
+    """One request. ``patient``: the last attempt timed out, so the model may just be slow today;
+    this one may use all the time left rather than give up at the usual attempt timeout again."""
     remaining = deadline - time.monotonic()
-    budget = min(ATTEMPT_TIMEOUT_S, remaining)
+    budget = remaining if patient else min(ATTEMPT_TIMEOUT_S, remaining)
     timeout = anthropic.Timeout(budget, connect=min(CONNECT_TIMEOUT_S, budget))
     request_id = None
     try:
@@ -156,16 +158,18 @@ def complete(system: str, user: str, deadline: float, trace: str) -> ModelReply:
         log_event(logging.WARNING, "model_busy", trace=trace)
         raise ModelUnavailable("no free slot before the deadline")
     try:
+        timed_out = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if deadline - time.monotonic() < MIN_ATTEMPT_S:
                 raise ModelUnavailable("deadline")
             started = time.monotonic()
             try:
-                reply, request_id = _attempt(system, user, deadline)
+                reply, request_id = _attempt(system, user, deadline, patient=timed_out)
             except _GiveUp as exc:
                 log_event(logging.ERROR, "model_error", trace=trace, attempt=attempt, reason=str(exc))
                 raise ModelUnavailable(str(exc)) from exc
             except _Retry as exc:
+                timed_out = exc.reason in ("timeout", "attempt_deadline")
                 wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
                 log_event(
                     logging.WARNING,

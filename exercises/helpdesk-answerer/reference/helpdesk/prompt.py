@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from helpdesk.config import CONTEXT_BUDGET_CHARS, MAX_CHUNKS
 from helpdesk.corpus import Chunk, Corpus
 
@@ -17,15 +19,27 @@ service, using only the help-centre excerpts in the user's message.
   not in the excerpts."""
 
 
+_ASKED = re.compile(r"[^.?!\n]*\?")
+FOCUS_AFTER_CHARS = 300
+
+
+def _queries(question: str) -> list[str]:
+    """What to search with: a long message's questions first (the story around them dilutes the
+    ranking), then the whole message."""
+    asked = [m.group(0).strip() for m in _ASKED.finditer(question)] if len(question) > FOCUS_AFTER_CHARS else []
+    return [*[q for q in asked if len(q) > 10][-2:], question]
+
+
 def select_chunks(corpus: Corpus, question: str) -> list[Chunk]:
     """The best-matching chunks that fit the context budget, grouped by article."""
     picked: list[Chunk] = []
     used = 0
-    for _, chunk in corpus.search(question, limit=MAX_CHUNKS):
-        if used + len(chunk.text) > CONTEXT_BUDGET_CHARS:
-            continue
-        picked.append(chunk)
-        used += len(chunk.text)
+    for query in _queries(question):
+        for _, chunk in corpus.search(query, limit=MAX_CHUNKS):
+            if chunk in picked or len(picked) >= MAX_CHUNKS or used + len(chunk.text) > CONTEXT_BUDGET_CHARS:
+                continue
+            picked.append(chunk)
+            used += len(chunk.text)
     order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.doc_id for c in picked))}
     return sorted(picked, key=lambda c: order[c.doc_id])
 
