@@ -10,7 +10,7 @@ PDF_PKGS := libpango-1.0-0:libpango-1.0.so.0 libpangoft2-1.0-0:libpangoft2-1.0.s
 	libharfbuzz-subset0:libharfbuzz-subset.so.0 fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 PDF_TEST_PKGS := poppler-utils:pdftoppm
 
-.PHONY: run test test-fast lint format venv sandbox-runtime clean
+.PHONY: run test test-fast lint format venv sandbox-runtime clean verify
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -43,6 +43,13 @@ test-fast: venv ## The suite without the slow, worker and browser tests (PYTEST_
 	@scripts/build-sandbox-runtime
 	@mkdir -p var/static
 	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+
+verify: venv ## Every exercise package graded in the sandbox, as before a release (help-desk 2.0: ~26 min on two cores)
+	@scripts/install-system-deps $(SANDBOX_PKGS)
+	@scripts/build-sandbox-runtime
+	@for d in exercises/*/ exercises/previous/*/ tests/fixtures/exercises/order-extractor/; do \
+	  if [ -f "$$d/exercise.toml" ]; then DEBUG=1 $(PY) manage.py exercise verify "$$d" || exit 1; fi; \
+	done
 
 lint: venv ## Style (ruff), the layers (import-linter), and types (mypy)
 	$(VENV)/bin/ruff check .
