@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from grader.sdk import Probe
@@ -317,20 +318,11 @@ CARD_RETRIES = Key(
 )
 # An answer to another question, from an article the feature never showed the model.
 _onedrive, _krw = fact("integration-onedrive"), fact("currency-krw")
-ONEDRIVE_ELSEWHERE = Key(
-    _onedrive.question,
-    doc_id=_onedrive.doc_id,
-    sentence=_onedrive.sentence,
-    answer=_onedrive.answer,
-    facts=_onedrive.facts,
-    twist=Twist(BANK_SYNC.sentence or "", ("bank-feeds",), BANK_SYNC.sentence or ""),
+ONEDRIVE_ELSEWHERE = replace(
+    _onedrive, twist=Twist(BANK_SYNC.sentence or "", ("bank-feeds",), BANK_SYNC.sentence or "")
 )
-KRW_ELSEWHERE = Key(
-    _krw.question,
-    doc_id=_krw.doc_id,
-    sentence=_krw.sentence,
-    answer=_krw.answer,
-    facts=_krw.facts,
+KRW_ELSEWHERE = replace(
+    _krw,
     twist=Twist(
         "Your account is locked for 15 minutes after five failed sign-in attempts in a row.",
         ("account-locked",),
@@ -394,51 +386,20 @@ PAYMENT_INSTRUCTIONS = Key(
 )
 # Right answer, right quote, and a citation the customer must not be sent to (made up, or a post).
 _dkk = fact("currency-dkk")
-DKK_GHOST = Key(
-    _dkk.question,
-    doc_id=_dkk.doc_id,
-    sentence=_dkk.sentence,
-    answer=_dkk.answer,
-    facts=_dkk.facts,
-    twist=Twist(_dkk.answer or "", (_dkk.doc_id, "currency-dkk-rounding-faq"), _dkk.sentence or ""),
+DKK_GHOST = replace(
+    _dkk, twist=Twist(_dkk.answer or "", (_dkk.doc_id, "currency-dkk-rounding-faq"), _dkk.sentence or "")
 )
-BANK_SYNC_POST = Key(
-    BANK_SYNC.question,
-    doc_id=BANK_SYNC.doc_id,
-    sentence=BANK_SYNC.sentence,
-    answer=BANK_SYNC.answer,
-    facts=BANK_SYNC.facts,
-    twist=Twist(BANK_SYNC.answer or "", ("bank-feeds", "bank-feed-duplicates"), BANK_SYNC.sentence or ""),
+BANK_SYNC_POST = replace(
+    BANK_SYNC, twist=Twist(BANK_SYNC.answer or "", ("bank-feeds", "bank-feed-duplicates"), BANK_SYNC.sentence or "")
 )
 # Citations as the model sometimes writes them: a path with the extension, a title-cased file name.
 _zoho = fact("integration-zoho-crm")
-ZOHO_PATH = Key(
-    _zoho.question,
-    doc_id=_zoho.doc_id,
-    sentence=_zoho.sentence,
-    answer=_zoho.answer,
-    facts=_zoho.facts,
-    twist=Twist(_zoho.answer or "", (f"docs/{_zoho.doc_id}.md",), _zoho.sentence or ""),
-)
-UPTIME_FILE = Key(
-    UPTIME.question,
-    doc_id=UPTIME.doc_id,
-    sentence=UPTIME.sentence,
-    answer=UPTIME.answer,
-    facts=UPTIME.facts,
-    twist=Twist(UPTIME.answer or "", ("Uptime-And-Status.md",), UPTIME.sentence or ""),
-)
+ZOHO_PATH = replace(_zoho, twist=Twist(_zoho.answer or "", (f"docs/{_zoho.doc_id}.md",), _zoho.sentence or ""))
+UPTIME_FILE = replace(UPTIME, twist=Twist(UPTIME.answer or "", ("Uptime-And-Status.md",), UPTIME.sentence or ""))
 
 # The model "answers" with nothing: an empty answer that cites a real article with a real quote.
 _make = fact("integration-microsoft-teams")
-TEAMS_EMPTY = Key(
-    _make.question,
-    doc_id=_make.doc_id,
-    sentence=_make.sentence,
-    answer=_make.answer,
-    facts=_make.facts,
-    twist=Twist("", (_make.doc_id,), _make.sentence or ""),
-)
+TEAMS_EMPTY = replace(_make, twist=Twist("", (_make.doc_id,), _make.sentence or ""))
 # A long, ordinary message (about 1,500 characters, under the contract's 2,000): worked on.
 _paypal = fact("integration-paypal")
 LONG_STORY = (
@@ -454,22 +415,11 @@ LONG_STORY = (
     "expect before I bother our accountant with it or start clicking buttons I do not understand. Thank you for "
     "reading all of this, I know it is long, and thank you for a product that has mostly made our lives easier. "
 )
-LONG_QUESTION = Key(
-    LONG_STORY + _paypal.question,
-    doc_id=_paypal.doc_id,
-    sentence=_paypal.sentence,
-    answer=_paypal.answer,
-    facts=_paypal.facts,
-    match=_paypal.question,
-)
+LONG_QUESTION = replace(_paypal, question=LONG_STORY + _paypal.question, match=_paypal.question)
 
 # A right answer with a right quote, and one more claim that no article makes.
-CARD_FEE_PLUS = Key(
-    CARD_FEE.question,
-    doc_id=CARD_FEE.doc_id,
-    sentence=CARD_FEE.sentence,
-    answer=CARD_FEE.answer,
-    facts=CARD_FEE.facts,
+CARD_FEE_PLUS = replace(
+    CARD_FEE,
     twist=Twist(
         "Card payments cost 2.9 percent plus 30 cents per successful payment, and American Express cards are accepted "
         "too.",
@@ -477,12 +427,8 @@ CARD_FEE_PLUS = Key(
         CARD_FEE.sentence or "",
     ),
 )
-NONPROFIT_PLUS = Key(
-    NONPROFIT.question,
-    doc_id=NONPROFIT.doc_id,
-    sentence=NONPROFIT.sentence,
-    answer=NONPROFIT.answer,
-    facts=NONPROFIT.facts,
+NONPROFIT_PLUS = replace(
+    NONPROFIT,
     twist=Twist(
         "Yes, registered nonprofits get 25 percent off any plan, and schools and universities get the same discount.",
         ("discounts",),
@@ -490,12 +436,8 @@ NONPROFIT_PLUS = Key(
     ),
 )
 # A correct answer whose quote differs from the article in typography only (as models write).
-LOCKED_TYPO = Key(
-    LOCKED.question,
-    doc_id=LOCKED.doc_id,
-    sentence=LOCKED.sentence,
-    answer=LOCKED.answer,
-    facts=LOCKED.facts,
+LOCKED_TYPO = replace(
+    LOCKED,
     twist=Twist(
         LOCKED.answer or "",
         ("account-locked",),
@@ -518,20 +460,16 @@ BANK_CONNECT_TYPO = Key(
 
 # Questions no article answers: the model says so in words, yet cites an article and quotes it.
 _SHOPIFY = _FACTS["integration-shopify"].sentence
-AMAZON_SAYS_NOT = Key(
-    AMAZON.question,
-    kind="unanswerable",
-    fabrication=AMAZON.fabrication,
+AMAZON_SAYS_NOT = replace(
+    AMAZON,
     twist=Twist(
         "The help centre does not say whether Tallyhop integrates with Amazon Seller Central.",
         ("integration-shopify",),
         _SHOPIFY,
     ),
 )
-CRYPTO_SAYS_NOT = Key(
-    CRYPTO.question,
-    kind="unanswerable",
-    fabrication=CRYPTO.fabrication,
+CRYPTO_SAYS_NOT = replace(
+    CRYPTO,
     twist=Twist(
         "The articles do not mention paying for a Tallyhop subscription with cryptocurrency.",
         ("payment-methods",),
@@ -540,12 +478,8 @@ CRYPTO_SAYS_NOT = Key(
 )
 # A correct answer carrying characters that rewrite what the customer sees (bidi override, ANSI).
 _gchat = fact("integration-google-chat")
-GCHAT_CONTROL = Key(
-    _gchat.question,
-    doc_id=_gchat.doc_id,
-    sentence=_gchat.sentence,
-    answer=_gchat.answer,
-    facts=_gchat.facts,
+GCHAT_CONTROL = replace(
+    _gchat,
     twist=Twist(
         "\x1b" + (_gchat.answer or "").replace(" to ", " to \u202e", 1) + "\u200b\x07",
         (_gchat.doc_id,),
@@ -555,28 +489,19 @@ GCHAT_CONTROL = Key(
 
 # Questions no article answers, answered with another subject's real sentence: Amazon put in for
 # Shopify, students for nonprofits. Amount, polarity and quote all check out.
-AMAZON_AS_SHOPIFY = Key(
-    AMAZON.question,
-    kind="unanswerable",
-    fabrication=AMAZON.fabrication,
+AMAZON_AS_SHOPIFY = replace(
+    AMAZON,
     twist=Twist(
         "Yes, Tallyhop imports new Amazon Seller Central orders every 15 minutes.", ("integration-shopify",), _SHOPIFY
     ),
 )
-STUDENT_AS_NONPROFIT = Key(
-    STUDENT.question,
-    kind="unanswerable",
-    fabrication=STUDENT.fabrication,
-    twist=Twist("Yes, students get 25 percent off any plan.", ("discounts",), NONPROFIT.sentence or ""),
+STUDENT_AS_NONPROFIT = replace(
+    STUDENT, twist=Twist("Yes, students get 25 percent off any plan.", ("discounts",), NONPROFIT.sentence or "")
 )
 
 _sgd = fact("currency-sgd")
-SGD_MISQUOTED = Key(
-    _sgd.question,
-    doc_id=_sgd.doc_id,
-    sentence=_sgd.sentence,
-    answer=_sgd.answer,
-    facts=_sgd.facts,
+SGD_MISQUOTED = replace(
+    _sgd,
     twist=Twist(
         "Tallyhop rounds amounts in Singapore dollar (SGD) to three decimal places.",
         (_sgd.doc_id,),
