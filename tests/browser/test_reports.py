@@ -42,7 +42,7 @@ def demo(settings):
     run = _current_run(femi)
     ReferenceRun.objects.update_or_create(
         exercise=assessment.exercise,
-        defaults={"results": list(run.results.values("probe_id", "failure_mode", "outcome", "reason"))},
+        defaults={"results": list(run.results.values("probe_id", "failure_mode", "outcome", "score", "reason"))},
     )
     return assessment
 
@@ -69,13 +69,21 @@ def _expected(assessment):
         if latest and inv.started_at:
             spent.append(latest.created_at - inv.started_at)
         run = _current_run(inv)
-        mine = {"pass": 0, "fail": 0, "error": 0, "modes": {}}
+        mine = {"pass": 0, "fail": 0, "error": 0, "points": 0.0, "modes": {}}
         if run:
             funnel["graded"] += 1
             for r in run.results.all():
-                mine[r.outcome] += 1
-                modes.setdefault(r.failure_mode, {"pass": 0, "fail": 0, "error": 0})[r.outcome] += 1
-                mine["modes"].setdefault(r.failure_mode, {"pass": 0, "fail": 0, "error": 0})[r.outcome] += 1
+                # A probe score is points: a pass 1, a fail 0, a graded probe (load, cost) its score.
+                points = (
+                    0.0 if r.outcome == "error" else (r.score if r.score is not None else float(r.outcome == "pass"))
+                )
+                for counts in (
+                    mine,
+                    modes.setdefault(r.failure_mode, {"pass": 0, "fail": 0, "error": 0, "points": 0.0}),
+                    mine["modes"].setdefault(r.failure_mode, {"pass": 0, "fail": 0, "error": 0, "points": 0.0}),
+                ):
+                    counts[r.outcome] += 1
+                    counts["points"] += points
         total = None
         if latest:
             levels = {}
@@ -91,7 +99,7 @@ def _expected(assessment):
         "funnel": funnel,
         "completion": funnel["submitted"] / funnel["started"] if funnel["started"] else None,
         "median": statistics.median(spent) if spent else None,
-        "modes": {m: c["pass"] / (c["pass"] + c["fail"]) if c["pass"] + c["fail"] else None for m, c in modes.items()},
+        "modes": {m: _rate(c) for m, c in modes.items()},
         "errors": sum(c["error"] for c in modes.values()),
         "candidates": per_candidate,
     }
@@ -99,7 +107,7 @@ def _expected(assessment):
 
 def _rate(counts):
     judged = counts["pass"] + counts["fail"]
-    return counts["pass"] / judged if judged else None
+    return counts["points"] / judged if judged else None
 
 
 def _login(page, username, password):

@@ -51,6 +51,10 @@ class _AnswerCache:
             self._items.move_to_end(self.key(question))
             return dict(item[1], citations=list(item[1]["citations"])), item[2]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, question: str, result: dict, reason: str) -> None:
         if result["status"] not in ("answered", "unknown") or reason in ("nothing_retrieved",):
             return
@@ -62,6 +66,11 @@ class _AnswerCache:
 
 
 _cache = _AnswerCache()
+
+
+def clear_cache() -> None:
+    """Forget every remembered answer (after an article changes; between tests)."""
+    _cache.clear()
 
 
 def _answer(question: object, deadline: float, trace: str) -> tuple[dict, str]:

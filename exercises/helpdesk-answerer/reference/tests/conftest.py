@@ -35,5 +35,8 @@ def _stop_fake_at_the_end():
 
 @pytest.fixture(autouse=True)
 def fake_model():
+    from helpdesk.service import clear_cache
+
+    clear_cache()  # each test asks its question afresh
     _FAKE.reset(script="ok")
     return _FAKE

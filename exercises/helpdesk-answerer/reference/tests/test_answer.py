@@ -81,3 +81,17 @@ def test_it_never_cites_a_community_post():
         quote="Disconnecting the bank and connecting it again under Banking fixed it straight away.",
     )
     assert verify(post, corpus).answer is None
+
+
+def test_a_repeated_question_is_answered_from_memory_but_a_failure_is_not_remembered(fake_model):
+    question = "How do I reset my password?"
+    fake_model.reset(script="529")
+    assert answer(question)["status"] == "unavailable"
+    failed = len(fake_model.requests)
+
+    fake_model.reset(script="ok")
+    first = answer(question)
+    again = answer(question)
+
+    assert first["status"] == again["status"] == "answered" and again == first
+    assert failed >= 2 and len(fake_model.requests) == 1
