@@ -51,6 +51,7 @@ from typing import IO, Any, TypeGuard
 
 from grader.executors import Executor, ExecutorError, ForkServerExecutor, HarnessJob, RunningHarness
 from grader.fakemodel import FakeModel, Responder, parse_script
+from grader.load import cpu_pressure, starved
 from grader.package import ExercisePackage, PackageError, load_package
 from grader.probe import CallResult, Evidence, Probe, Verdict, score_problem
 from grader.schema import validate
@@ -219,6 +220,7 @@ class ProbeOutcome:
     duration_s: float
     evidence: dict[str, Any] = field(default_factory=dict)
     score: float | None = None  # a graded probe's, 0 to 1; None for a pass/fail probe and an error
+    pressure_s: float | None = None  # seconds of it during which some task waited for a CPU (grader.load)
 
     @property
     def points(self) -> float:
@@ -572,13 +574,40 @@ class GradingCancelled(Exception):
 
 def run_probe(ctx: _Context, probe: Probe, cancel: threading.Event | None = None) -> ProbeOutcome:
     started = time.monotonic()
+    pressure = cpu_pressure()
+    before = pressure.total()
     try:
-        return _run_probe(ctx, probe, started, cancel)
+        outcome = _run_probe(ctx, probe, started, cancel)
     except GradingCancelled:
         raise
     except Exception as exc:
         log.exception("probe %s: the runner failed", probe.id)
-        return _error(probe, started, f"runner error (a platform bug): {type(exc).__name__}: {exc}")
+        outcome = _error(probe, started, f"runner error (a platform bug): {type(exc).__name__}: {exc}")
+    outcome.pressure_s = max(0.0, pressure.total() - before)
+    return outcome
+
+
+def busy_note(first: ProbeOutcome) -> str:
+    """What a timing probe's reason says when it was run again because the machine was busy the first time."""
+    return (
+        f"run again alone: the first run ({first.outcome}, {points_text(first.points)} point) was on a machine"
+        f" short of CPU for {first.pressure_s or 0:.1f} s of its {first.duration_s:.1f} s;"
+        " this is the second run's result"
+    )
+
+
+def timing_failure_on_a_busy_machine(probe: Probe, outcome: ProbeOutcome) -> bool:
+    """A timing probe that did not pass while the machine was starved of CPU (see :mod:`grader.load`).
+
+    Only ``long`` probes (they spend most of the call limit waiting on the clock). An ``exclusive``
+    probe already runs with nothing beside it, and the load it measures is its own."""
+    return (
+        probe.long
+        and not probe.exclusive
+        and outcome.outcome != "error"
+        and outcome.points < 1
+        and starved(outcome.pressure_s, outcome.duration_s)
+    )
 
 
 def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Event | None) -> ProbeOutcome:
@@ -730,6 +759,7 @@ def grade(
     on_progress: Callable[[int, int], None] | None = None,
     exclusive_alone: bool = True,
     cancel: threading.Event | None = None,
+    rerun_starved: bool = True,
 ) -> GradeReport:
     """Run the exercise's probes (or those named) against an unpacked submission folder.
 
@@ -740,7 +770,11 @@ def grade(
     processes, starts no more and raises :class:`GradingCancelled`.
 
     A probe that ends in ``error`` (ours) is run once more, alone, after the others: a box that
-    could not start while the machine was busy gets a second chance with nothing beside it.
+    could not start while the machine was busy gets a second chance with nothing beside it. So is a
+    timing probe (``long``) that did not pass while the machine was starved of CPU
+    (:mod:`grader.load`); the second run's result stands, whatever the load then, and its reason says
+    it was run again. ``rerun_starved=False`` leaves those to the caller (the package verification
+    runs them at the end, with nothing beside them); their outcomes carry ``pressure_s``.
     """
     started = time.monotonic()
     exercise = load_exercise(exercise_dir)
@@ -783,6 +817,13 @@ def grade(
                     again = run_probe(ctx, probe, cancel)
                     if again.outcome == "error":
                         again.reason = f"{again.reason} (also when run again alone; first: {first})"[:2_000]
+                    results[probe.id] = again
+                    retried.append(probe.id)
+                busy = [p for p in selected if rerun_starved and timing_failure_on_a_busy_machine(p, results[p.id])]
+                for probe in busy:
+                    first = results[probe.id]
+                    again = run_probe(ctx, probe, cancel)
+                    again.reason = f"{again.reason} ({busy_note(first)})"[:2_000]
                     results[probe.id] = again
                     retried.append(probe.id)
             except GradingCancelled:

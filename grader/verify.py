@@ -26,7 +26,10 @@ fails with "infrastructure error, re-run" so that a flaky machine is not taken f
 Scheduling, to keep a full verification within minutes on two cores: the timing-sensitive probes
 (``exclusive``) of every grading run first, one grading at a time and nothing else beside them;
 then the other probes of all gradings, ``parallel`` gradings at once, each with ``workers`` probes
-at once. The kit's own tests run beside the second phase. A submission whose score is not bounded
+at once. The kit's own tests run beside the second phase. Last, a ``long`` (timing) probe that did
+not pass in the second phase while the machine was short of CPU (:mod:`grader.load`) is run again,
+alone, where a pass could change the verdict (a ``must_pass`` probe, or a submission with a
+``min_score``); the second run's result stands. A submission whose score is not bounded
 (no ``min_score`` or ``max_score``: a mutant) is graded only on the probes its ``must_pass`` and
 ``must_fail`` name.
 
@@ -88,7 +91,17 @@ from typing import Any
 
 from grader.executors import Executor, ExecutorError, ForkServerExecutor
 from grader.package import ExercisePackage
-from grader.runner import Exercise, GradeReport, GradingError, ProbeOutcome, grade, load_exercise, points_text
+from grader.runner import (
+    Exercise,
+    GradeReport,
+    GradingError,
+    ProbeOutcome,
+    busy_note,
+    grade,
+    load_exercise,
+    points_text,
+    timing_failure_on_a_busy_machine,
+)
 from grader.sandbox import SandboxExecutor
 from grader.starterkit import build_starter_kit
 from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive, zip_folder
@@ -1058,7 +1071,7 @@ def _run(
     def phase(probe_ids: list[str]) -> list[_Job]:
         return [job for job in jobs if needed[id(job)] & set(probe_ids)]
 
-    def grade_part(job: _Job, probe_ids: list[str], alone: bool, of: int) -> None:
+    def grade_part(job: _Job, probe_ids: list[str], alone: bool, of: int, rerun_starved: bool = True) -> None:
         nonlocal done
         probe_ids = [pid for pid in probe_ids if pid in needed[id(job)]]
         if job.failed or not probe_ids:
@@ -1071,6 +1084,7 @@ def _run(
                 probe_ids=probe_ids,
                 executor=executor,
                 workers=1 if alone else max(1, workers),
+                rerun_starved=alone and rerun_starved,  # beside other gradings a rerun is as busy: see below
             )
         except (GradingError, ExecutorError) as exc:
             job.failed = f"grading could not run: {exc}"
@@ -1078,6 +1092,8 @@ def _run(
             return
         job.parts.append(report)
         errors = f", {report.infra_errors} infrastructure error(s)" if report.infra_errors else ""
+        busy = sum("run again alone: the first run" in o.reason for o in report.outcomes)
+        errors += f", {busy} run again on a busy machine" if busy else ""
         with lock:
             done += 1
             count = f"[{done}/{of}]"
@@ -1117,6 +1133,39 @@ def _run(
             result.problems.append(Problem("kit", result.kit.summary))
         elif result.kit is not None:
             result.notes.append(f"kit tests: {result.kit.summary} ({_seconds(result.kit.seconds)})")
+
+    # A timing probe that did not pass while the machine was short of CPU (three gradings and the kit's
+    # virtualenv beside it) is run again here, one at a time with nothing beside it, as the runner
+    # does in production; the second run's result stands. Only where a pass could change the verdict:
+    # a probe the submission must pass, or any when its score has a floor. A failure can only lower a
+    # score, so a ceiling or a must_fail is checked as well by the busy run (and the reruns of a
+    # starter's long probes would cost minutes).
+    by_id = {p.id: p for p in exercise.probes}
+
+    def matters(job: _Job, outcome: ProbeOutcome) -> bool:
+        spec = job.result.spec
+        return "min_score" in spec.declared or outcome.id in spec.matched(spec.must_pass, [outcome.id])
+
+    busy = [
+        (
+            job,
+            [o for o in job.parts[-1].outcomes if timing_failure_on_a_busy_machine(by_id[o.id], o) and matters(job, o)],
+        )
+        for job in phase(rest)
+        if not job.failed and job.parts
+    ]
+    busy = [(job, outcomes) for job, outcomes in busy if outcomes]
+    if busy:
+        say(f"timing probes that did not pass on a busy machine, again with nothing beside them ({len(busy)}):")
+        done = 0
+        for job, outcomes in busy:
+            before = len(job.parts)
+            grade_part(job, [o.id for o in outcomes], alone=True, of=len(busy), rerun_starved=False)
+            if len(job.parts) > before:
+                first = {o.id: o for o in outcomes}
+                for outcome in job.parts[-1].outcomes:
+                    outcome.reason = f"{outcome.reason} ({busy_note(first[outcome.id])})"[:2_000]
+                job.parts[-1].retried_alone.extend(first)
 
     for job in jobs:
         if job.failed:
