@@ -821,9 +821,9 @@ def grade(
                     retried.append(probe.id)
                 busy = [p for p in selected if rerun_starved and timing_failure_on_a_busy_machine(p, results[p.id])]
                 for probe in busy:
-                    first = results[probe.id]
+                    starved_run = results[probe.id]
                     again = run_probe(ctx, probe, cancel)
-                    again.reason = f"{again.reason} ({busy_note(first)})"[:2_000]
+                    again.reason = f"{again.reason} ({busy_note(starved_run)})"[:2_000]
                     results[probe.id] = again
                     retried.append(probe.id)
             except GradingCancelled:
