@@ -354,6 +354,11 @@ class WorkerHeartbeat(models.Model):
     hostname = models.CharField(max_length=255, unique=True)
     seen_at = models.DateTimeField()
     pid = models.PositiveIntegerField(default=0)
+    # A worker that consumes the grading queues proves it can grade first (assessments.grading.selfcheck):
+    # None for one that does not grade (or has not checked yet), False with the reason when it cannot.
+    grading_ready = models.BooleanField(null=True, default=None)
+    grading_problem = models.TextField(blank=True, default="")
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.hostname} @ {self.seen_at:%H:%M:%S}"

@@ -33,6 +33,36 @@ def workers_online(*, now: datetime | None = None) -> list[WorkerHeartbeat]:
     return list(WorkerHeartbeat.objects.filter(seen_at__gte=now - WORKER_FRESH_FOR).order_by("hostname"))
 
 
+@dataclass(frozen=True)
+class GradingAvailability:
+    """What the staff dashboard says about grading: who can grade, who cannot and why."""
+
+    ready: list[WorkerHeartbeat]  # proved they can grade (or do not check: GRADING_SELF_CHECK off)
+    unavailable: list[WorkerHeartbeat]  # consume the grading queues but failed their self-check
+
+
+def grading_availability(*, now: datetime | None = None) -> GradingAvailability:
+    workers = workers_online(now=now)
+    return GradingAvailability(
+        ready=[w for w in workers if w.grading_ready is not False],
+        unavailable=[w for w in workers if w.grading_ready is False],
+    )
+
+
+def grading_failures(*, user: User) -> list[GradingRun]:
+    """Candidates' gradings that failed on our side after every attempt, in this manager's open assessments."""
+    qs = GradingRun.objects.filter(
+        state=GradingRun.FAILED_INFRA, live=True, submission__invitation__assessment__archived_at__isnull=True
+    )
+    if not user.is_superuser:
+        qs = qs.filter(submission__invitation__assessment__owner=user)
+    return list(
+        qs.select_related("submission__invitation__candidate", "submission__invitation__assessment").order_by(
+            "-finished_at", "-pk"
+        )[:50]
+    )
+
+
 def grading_counts() -> dict[str, int]:
     rows = GradingRun.objects.filter(live=True).values("state").annotate(n=Count("id"))
     counts = {state: 0 for state, _ in GradingRun.STATES}

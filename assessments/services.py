@@ -172,7 +172,7 @@ def grading_run_fail_attempt(*, run: GradingRun, lease_token: uuid.UUID, error: 
     return run
 
 
-def grading_run_requeue(*, run: GradingRun, actor: User) -> GradingRun:
+def grading_run_requeue(*, run: GradingRun, actor: User | None) -> GradingRun:
     """Staff send a run that failed on our side back to the queue, with a fresh attempt budget.
 
     Sending its task is the caller's (workflows.grading.grading_run_regrade), on commit.
@@ -205,6 +205,22 @@ def grading_runs_reclaim_stale(*, stale_after: timedelta, now: datetime | None =
 def worker_heartbeat_record(*, hostname: str, pid: int) -> WorkerHeartbeat:
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
         hostname=hostname, defaults={"seen_at": timezone.now(), "pid": pid}
+    )
+    return heartbeat
+
+
+def worker_grading_state_record(*, hostname: str, pid: int, ready: bool, problem: str = "") -> WorkerHeartbeat:
+    """A grading worker's self-check result, with its heartbeat (workflows.worker)."""
+    now = timezone.now()
+    heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname,
+        defaults={
+            "seen_at": now,
+            "pid": pid,
+            "grading_ready": ready,
+            "grading_problem": "" if ready else problem[:2000],
+            "checked_at": now,
+        },
     )
     return heartbeat
 

@@ -7,7 +7,13 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments.models import Assessment, Exercise, GradingRun, Regrade
-from assessments.selectors import assessments_owned_by, grading_counts, owned_assessment_or_404, workers_online
+from assessments.selectors import (
+    assessments_owned_by,
+    grading_availability,
+    grading_counts,
+    grading_failures,
+    owned_assessment_or_404,
+)
 from candidates.forms import CsvInviteForm, InviteForm
 from candidates.models import Invitation, Submission
 from candidates.selectors import assessment_invitations, assessments_with_funnel, feedback_summary
@@ -33,10 +39,11 @@ def _visible_assessments(user):
 
 @staff_required
 def dashboard(request):
-    context: dict[str, Any] = {"workers": workers_online()}
+    context: dict[str, Any] = {"grading_workers": grading_availability()}
     if is_manager(request.user):
         context["assessments"] = _visible_assessments(request.user)[:10]
         context["grading"] = grading_counts()
+        context["grading_failures"] = grading_failures(user=request.user)
         context["funnel_states"] = Invitation.FUNNEL
     if is_reviewer(request.user):
         context["reviews"] = review_counts(reviewer=request.user)
@@ -232,4 +239,6 @@ def grading_run_regrade(request, pk: int, run_pk: int):
         messages.error(request, "Only a run that failed on our side can be graded again.")
     else:
         messages.success(request, "The upload is queued for grading again.")
+    if request.POST.get("back") == "dashboard":  # a fixed name, not a URL: nothing to redirect elsewhere
+        return redirect("assessments:dashboard")
     return redirect("assessments:detail", pk=assessment.pk)

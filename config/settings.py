@@ -270,6 +270,12 @@ GRADING_RETRY_DELAY_S = env_int("GRADING_RETRY_DELAY_S", 10)
 GRADING_STALE_AFTER_S = env_int("GRADING_STALE_AFTER_S", 60)
 # A queued run untouched for this long has its message sent again (the broker may have lost it).
 GRADING_REQUEUE_AFTER_S = env_int("GRADING_REQUEUE_AFTER_S", 600)
+# A worker consuming the grading queues proves it can grade before it takes any (workflows.worker):
+# checked again this often while it can, this often while it cannot; its state is written this often.
+GRADING_SELF_CHECK = env_bool("GRADING_SELF_CHECK", True)
+GRADING_SELF_CHECK_EVERY_S = env_int("GRADING_SELF_CHECK_EVERY_S", 300)
+GRADING_SELF_CHECK_RETRY_S = env_int("GRADING_SELF_CHECK_RETRY_S", 30)
+GRADING_SELF_CHECK_BEAT_S = env_int("GRADING_SELF_CHECK_BEAT_S", 30)
 # A trial regrade's run waits this long before trying again when candidates' gradings hold the workers.
 REGRADE_YIELD_DELAY_S = env_int("REGRADE_YIELD_DELAY_S", 5)
 # How many of a trial's runs are graded at once (messages driving it; never more than this in the queue).

@@ -52,6 +52,8 @@ class WorkerProcess:
         self.concurrency = concurrency
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen | None = None
+        # Its node name, as its heartbeat row and control commands know it (%h is the host name).
+        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
         self.output: deque[str] = deque(maxlen=500)
         self._ready = threading.Event()
 
@@ -62,12 +64,15 @@ class WorkerProcess:
             "DATABASE_URL": test_database_url(),
             "PYTHONUNBUFFERED": "1",
             "GRADING_TEST_SECRET": WORKER_SECRET,
+            # The self-check runs when the worker starts; not again mid-session, when a test's own
+            # exercise rows (files it never stored) could make a long-lived worker stop grading.
+            "GRADING_SELF_CHECK_EVERY_S": "86400",
             **self.extra_env,
         }
         argv = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "-Q", self.queues, "-c", str(self.concurrency), "--pool", "prefork",
-            "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            "-n", self.name,
             "--without-mingle", "--without-gossip", "-l", "INFO",
         ]  # fmt: skip
         if self.beat:

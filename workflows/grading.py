@@ -5,8 +5,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from assessments.grading.engine import grade_in_sandbox
@@ -15,6 +18,7 @@ from assessments.models import GradingRun, Regrade
 from assessments.services import grading_run_requeue, grading_runs_reclaim_stale
 from candidates.models import Invitation
 from candidates.services import invitation_mark_graded
+from core.audit import audit_record
 from core.transitions import IllegalTransition
 from rubrics.services import reviews_assign_for_submission
 from workflows.tasks import grade_submission as grade_submission_task
@@ -49,8 +53,9 @@ def grading_finished(*, run: GradingRun) -> None:
             log.info("invitation %s moved on before run %s finished", invitation.pk, run.pk)
 
 
-def grading_run_regrade(*, run: GradingRun, actor: User) -> GradingRun:
-    """Staff send a run that failed on our side back to the queue; its task is sent on commit."""
+def grading_run_regrade(*, run: GradingRun, actor: User | None) -> GradingRun:
+    """Staff (or a worker that has just proved it can grade: actor None) send a run that failed on
+    our side back to the queue; its task is sent on commit."""
     with transaction.atomic():
         run = grading_run_requeue(run=run, actor=actor)
         if run.trial_id is None:
@@ -59,6 +64,61 @@ def grading_run_regrade(*, run: GradingRun, actor: User) -> GradingRun:
             trial_id = run.trial_id
             transaction.on_commit(lambda: grade_trial_run_task.delay(trial_id))
     return run
+
+
+def grading_runs_resume() -> list[int]:
+    """Send every run that failed on our side back to the queue, with a fresh attempt budget.
+
+    Called when a grading worker has just proved it can grade (workflows.worker): the fault that
+    stopped them (a missing runtime, a sandbox that would not start) has been fixed, and nobody
+    should have to press "Grade again" for each candidate. Returns the ids of the runs sent.
+    """
+    resumed = []
+    for run in GradingRun.objects.filter(state=GradingRun.FAILED_INFRA).order_by("pk"):
+        try:
+            grading_run_regrade(run=run, actor=None)
+        except IllegalTransition:  # superseded or sent back by someone else meanwhile
+            continue
+        resumed.append(run.pk)
+    return resumed
+
+
+def grading_failed_notify(*, run: GradingRun) -> bool:
+    """Tell the assessment's manager that a candidate's grading could not run on our side.
+
+    Sent when a live run has used up its attempts (FAILED_INFRA); the dashboard lists it under
+    "Needs you" until it is graded. Returns whether the email went out (a refused email is logged;
+    the dashboard still shows it).
+    """
+    if not run.live or run.state != GradingRun.FAILED_INFRA:
+        return False
+    invitations = Invitation.objects.select_related("assessment__owner", "candidate")
+    invitation = invitations.get(pk=run.submission.invitation_id)
+    owner = invitation.assessment.owner
+    if not owner.email:
+        log.warning("grading run %s failed on our side; the assessment's owner has no email address", run.pk)
+        return False
+    context = {
+        "run": run,
+        "invitation": invitation,
+        "assessment": invitation.assessment,
+        "candidate": invitation.candidate,
+        "manager": owner,
+        "link": settings.SITE_URL + reverse("assessments:detail", args=[invitation.assessment_id]),
+    }
+    subject = render_to_string("assessments/email/grading_failed_subject.txt", context)
+    try:
+        send_mail(
+            " ".join(subject.split()),
+            render_to_string("assessments/email/grading_failed.txt", context),
+            settings.DEFAULT_FROM_EMAIL,
+            [owner.email],
+        )
+    except Exception:
+        log.exception("grading run %s: the email to the manager could not be sent", run.pk)
+        return False
+    audit_record(actor=None, action="grading.manager_told", target=run, data={"to": owner.email})
+    return True
 
 
 def grading_runs_sweep(*, now: datetime | None = None) -> list[int]:
@@ -74,6 +134,8 @@ def grading_runs_sweep(*, now: datetime | None = None) -> list[int]:
         if run.state == GradingRun.QUEUED and run.trial_id is None:
             grade_submission_task.delay(run.pk)
             sent.append(run.pk)
+        elif run.state == GradingRun.FAILED_INFRA:
+            grading_failed_notify(run=run)
     # A trial is driven by a few messages, not one per run: revive one whose drivers went quiet
     # (a reclaimed run of it, or none of its workers has looked for work for a while).
     revived = {run.trial_id for run in reclaimed if run.trial_id is not None and run.state == GradingRun.QUEUED}

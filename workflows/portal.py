@@ -24,7 +24,8 @@ class PortalStatus:
     run_done: int = 0
     run_total: int = 0
     unsandboxed: bool = False  # development mode: the run says so wherever it is shown
-    retrying: bool = False
+    retrying: bool = False  # an attempt failed on our side and another is coming
+    stalled: bool = False  # the attempts are used up: waiting for the hiring team or a healthy worker
 
     @property
     def latest(self) -> Submission | None:
@@ -78,7 +79,7 @@ def portal_status(*, invitation: Invitation) -> PortalStatus:
     elif run.state == GradingRun.DONE:
         status.stage = "review" if reviewed else "checked"
     elif run.state == GradingRun.FAILED_INFRA:
-        status.stage, status.retrying = "checking", True
+        status.stage, status.stalled = "checking", True
     elif run.state == GradingRun.RUNNING:
         status.stage, status.retrying = "checking", run.attempt > 1
         status.run_done, status.run_total = run.progress_done, run.progress_total

@@ -28,15 +28,17 @@ GRADING_TASK = {
 # Celery ships no type information: its decorator is untyped, so the task is too.
 @shared_task(name="assessments.tasks.grade_submission", **GRADING_TASK)  # type: ignore[untyped-decorator]
 def grade_submission(self: Task, run_id: int) -> None:
-    from workflows.grading import grading_run_grade
+    from workflows.grading import grading_failed_notify, grading_run_grade
 
     try:
         grading_run_grade(run_id=run_id)
     except InfraError:
-        run = GradingRun.objects.filter(pk=run_id).values("state", "attempt").first()
-        if run and run["state"] == GradingRun.QUEUED:
+        run = GradingRun.objects.filter(pk=run_id).select_related("submission").first()
+        if run and run.state == GradingRun.QUEUED:
             # The run is queued again in the database; this retry is only the doorbell.
-            raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run["attempt"])) from None
+            raise self.retry(countdown=min(60, settings.GRADING_RETRY_DELAY_S * run.attempt)) from None
+        if run and run.state == GradingRun.FAILED_INFRA:
+            grading_failed_notify(run=run)
 
 
 @shared_task(name="workflows.tasks.grade_trial_run", **GRADING_TASK)  # type: ignore[untyped-decorator]

@@ -351,7 +351,9 @@ def test_an_honest_infrastructure_fault_is_retried_then_shown_to_staff(
     scratch = ROOT / "var" / f"test-broken-{os.getpid()}-{time.monotonic_ns()}"
     scratch.mkdir(parents=True)
     scratch.chmod(0o755)
-    env = {"GRADING_RETRY_DELAY_S": "1"}
+    # The fault comes after the worker proved it could grade (a runtime broken under a running worker):
+    # its self-check would otherwise keep it from taking the grading at all (tests/core/test_worker_self_check.py).
+    env = {"GRADING_RETRY_DELAY_S": "1", "GRADING_SELF_CHECK": "0"}
     if fault == "runtime without modules":
         env["SANDBOX_RUNTIME_DIR"] = str(_runtime_without_modules(scratch / "runtime"))
     else:
@@ -381,3 +383,8 @@ def test_an_honest_infrastructure_fault_is_retried_then_shown_to_staff(
     client.force_login(manager)
     page = client.get(reverse("assessments:detail", args=[invitation.assessment.pk])).content.decode()
     assert "Failed (infrastructure)" in page and "Grade again" in page and said in page
+    dashboard = client.get(reverse("assessments:dashboard")).content.decode()
+    assert "Needs you" in dashboard and said in dashboard
+    # The worker told the manager (its email went through the worker's own mail backend).
+    told = AuditEvent.objects.get(action="grading.manager_told", target_id=str(run.pk))
+    assert told.data == {"to": manager.email}

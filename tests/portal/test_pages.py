@@ -330,8 +330,14 @@ def test_status_on_a_retry_blames_our_side_not_the_candidate(portal, started, va
     html = portal.get(url("status", started)).content.decode()
     assert "We hit a problem on our side and are re-checking your submission; nothing is lost" in html
     assert "sandbox" not in html
+
+    # The attempts are used up: no "re-checking" that is not happening, no progress bar that never moves.
     GradingRun.objects.filter(pk=run.pk).update(state=GradingRun.FAILED_INFRA)
-    assert "nothing is lost" in portal.get(url("status", started)).content.decode()
+    html = portal.get(url("status", started)).content.decode()
+    assert "Our checks could not run on our side. The hiring team has been told" in html
+    assert "you do not need to do anything" in html
+    assert "re-checking" not in html and "Preparing the checks" not in html and "sandbox" not in html
+    assert "hx-trigger" in html  # it keeps polling, so the page moves on by itself once the checks run
 
 
 def test_status_under_review_and_decided(portal, started, valid_zip, manager, reviewer):
