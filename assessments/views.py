@@ -196,7 +196,9 @@ def invitation_erase(request, pk: int, invitation_pk: int):
             "invitation": invitation,
             "candidate": candidate,
             "other_invitations": candidate.invitations.exclude(pk=invitation.pk).select_related("assessment"),
-            "n_uploads": Submission.objects.filter(invitation__candidate=candidate).exclude(archive="").count(),
+            "n_uploads": Submission.objects.filter(
+                invitation__candidate=candidate, stored_archive__isnull=False
+            ).count(),
         },
     )
 

@@ -31,7 +31,6 @@ import django
 django.setup()
 
 from django.contrib.auth.models import Group, User  # noqa: E402
-from django.core.files.base import ContentFile  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
@@ -44,7 +43,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 def _build(n_submissions: int, n_results: int):
     from assessments.models import GradingRun, ProbeResult
     from assessments.services import assessment_create
-    from candidates.models import Candidate, Invitation, Submission
+    from candidates.models import Candidate, Invitation, StoredArchive, Submission
     from core.roles import REVIEWERS, ensure_role_groups
     from grader.package import load_package
     from rubrics.models import Review, Rubric
@@ -86,7 +85,6 @@ def _build(n_submissions: int, n_results: int):
         Submission(
             invitation=inv,
             number=1,
-            archive=f"bench/{i}.zip",
             sha256=sha,
             size_bytes=len(archive),
             notes=DEFAULT_FILES["NOTES.md"],
@@ -95,7 +93,7 @@ def _build(n_submissions: int, n_results: int):
         for i, inv in enumerate(invitations)
     )
     target = submissions[-1]
-    target.archive.save("bench.zip", ContentFile(archive), save=True)
+    StoredArchive.objects.create(submission=target, data=archive)
     runs = GradingRun.objects.bulk_create(
         GradingRun(submission=s, state=GradingRun.DONE, exercise=exercise, finished_at=now) for s in submissions
     )
@@ -158,7 +156,7 @@ def _flood_evidence(requests: int = 1600) -> dict:
 def _flooded_review(reviewer, assessment_id: int, probes: int = 42):
     from assessments.grading.engine import MAX_RUN_EVIDENCE_BYTES, _bound_run_evidence
     from assessments.models import Assessment, GradingRun, ProbeResult
-    from candidates.models import Candidate, Invitation, Submission
+    from candidates.models import Candidate, Invitation, StoredArchive, Submission
     from rubrics.models import Review
     from tests.builders import DEFAULT_FILES, make_zip
 
@@ -183,7 +181,7 @@ def _flooded_review(reviewer, assessment_id: int, probes: int = 42):
         size_bytes=len(archive),
         exercise_version=assessment.exercise.version,
     )
-    submission.archive.save("flood.zip", ContentFile(archive), save=True)
+    StoredArchive.objects.create(submission=submission, data=archive)
     run = GradingRun.objects.create(submission=submission, state=GradingRun.DONE, exercise=assessment.exercise)
     modes = ["grounding", "injection", "transient", "output", "input", "load", "cost"]
     ProbeResult.objects.bulk_create(

@@ -142,14 +142,17 @@ class Invitation(models.Model):
 
 
 def _archive_path(submission: "Submission", filename: str) -> str:
-    # Never the candidate's filename: it is hostile input and could collide or mislead.
+    """Where uploads lived before they moved into the database (migration 0005 reads them from there)."""
     return f"submissions/{submission.invitation_id}/{submission.number}-{secrets.token_hex(8)}.zip"
+
+
+class ArchiveUnavailable(OSError):
+    """The stored archive is gone (erased) or no longer matches its sha256: never the candidate's fault."""
 
 
 class Submission(models.Model):
     invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="submissions")
     number = models.PositiveIntegerField(help_text="1 for the first upload, 2 for the first resubmission, …")
-    archive = models.FileField(upload_to=_archive_path, max_length=300)
     sha256 = models.CharField(max_length=64)
     size_bytes = models.PositiveIntegerField()
     notes = models.TextField(blank=True, help_text="From the upload form or NOTES.md in the archive.")
@@ -173,6 +176,19 @@ class Submission(models.Model):
     def __str__(self):
         return f"Submission {self.number} of {self.invitation}"
 
+    def archive_bytes(self) -> bytes:
+        """The uploaded zip, exactly as accepted: read from the database, checked against its sha256.
+
+        Raises ArchiveUnavailable (an OSError) when it was erased or its bytes changed.
+        """
+        try:
+            data = bytes(self.stored_archive.data)
+        except StoredArchive.DoesNotExist:
+            raise ArchiveUnavailable("the uploaded archive is not stored (erased, or never kept)") from None
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ArchiveUnavailable("the stored archive no longer matches its sha256; refusing to use it")
+        return data
+
     @property
     def ignored_by_reason(self) -> list[dict]:
         """The ignored files grouped under their reason, in the order the archive listed them."""
@@ -180,6 +196,24 @@ class Submission(models.Model):
         for item in self.ignored_files or []:
             groups.setdefault(item.get("reason", ""), []).append(item)
         return [{"reason": reason, "files": files} for reason, files in groups.items()]
+
+
+class StoredArchive(models.Model):
+    """An upload's bytes (at most the exercise's archive limit, 5 MB by default), in PostgreSQL.
+
+    Every host that grades or shows a submission reads it from the database it already shares, so a
+    worker on another machine needs nothing else; the upload and its bytes commit together (no file
+    without its row, no row without its file), and the database's backups hold them. Apart from the
+    submission's row, so that listing submissions never loads megabytes.
+    """
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, primary_key=True, related_name="stored_archive"
+    )
+    data = models.BinaryField()
+
+    def __str__(self):
+        return f"Archive of {self.submission}"
 
 
 class Decision(models.Model):

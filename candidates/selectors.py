@@ -302,7 +302,7 @@ def cohort_latest_submissions(*, assessment: Assessment) -> QuerySet[Submission]
     return (
         Submission.objects.filter(invitation__assessment=assessment, number=Subquery(newest[:1]))
         .exclude(invitation__state=Invitation.WITHDRAWN)
-        .exclude(archive="")
+        .filter(stored_archive__isnull=False)
         .select_related("invitation")
         .order_by("pk")
     )

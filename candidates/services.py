@@ -1,7 +1,5 @@
-import contextlib
 import hashlib
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,8 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -20,7 +16,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import Assessment
-from candidates.models import Candidate, Decision, Invitation, Submission, hash_token, new_pseudonym, new_token
+from candidates.models import (
+    Candidate,
+    Decision,
+    Invitation,
+    StoredArchive,
+    Submission,
+    hash_token,
+    new_pseudonym,
+    new_token,
+)
 from candidates.selectors import (
     candidates_past_retention,
     duration_words,
@@ -142,8 +147,8 @@ def submission_store(
             exercise_version=exercise.version,
             ignored_files=ignored_files or [],
         )
-        submission.archive.save("upload.zip", ContentFile(archive), save=False)
         submission.save()
+        StoredArchive.objects.create(submission=submission, data=archive)
         if locked.state != Invitation.SUBMITTED:
             apply_transition(locked, Invitation.SUBMITTED)
         audit_record(
@@ -449,8 +454,8 @@ def candidate_erase(
             raise InvitationError("This candidate's data was already erased.")
         invitation_ids = list(locked.invitations.values_list("pk", flat=True))
         submissions = Submission.objects.filter(invitation__candidate=locked)
-        files = [name for name in submissions.values_list("archive", flat=True) if name]
-        submissions.update(archive="", notes="", ignored_files=[])  # file names come from the archive
+        files = StoredArchive.objects.filter(submission__in=submissions).delete()[0]
+        submissions.update(notes="", ignored_files=[])  # file names come from the archive
         Decision.objects.filter(invitation__candidate=locked).update(reason=erased_text)
         redacted = _audit_redact(invitation_ids, erased_text)
         locked.name = f"Erased candidate #{locked.pk}"
@@ -463,13 +468,11 @@ def candidate_erase(
             target=locked,
             data={
                 "invitations": len(invitation_ids),
-                "files_deleted": len(files),
+                "files_deleted": files,
                 "audit_redacted": redacted,
                 "why": reason,
             },
         )
-        # Files go only once the rows no longer point at them; a rollback keeps both.
-        transaction.on_commit(lambda: _delete_files(files))
     return locked
 
 
@@ -483,17 +486,3 @@ def _audit_redact(invitation_ids: list[int], erased_text: str) -> int:
             event.save(update_fields=["data"])
             redacted += 1
     return redacted
-
-
-def _delete_files(names: list[str]) -> None:
-    folders = set()
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            log.exception("erasure: could not delete %s", name)
-        folders.add(str(Path(name).parent))
-    for folder in folders:
-        # Not empty, already gone, or a storage without folders: all fine to leave.
-        with contextlib.suppress(OSError, NotImplementedError):
-            os.rmdir(default_storage.path(folder))

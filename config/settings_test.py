@@ -17,7 +17,7 @@ ALLOWED_HOSTS = ["*"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Hashing with the production hasher makes every login in the suite cost ~300 ms.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = VAR_DIR / "test-uploads"  # noqa: F405
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "test-uploads")  # noqa: F405
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{TEST_RUN_ID}.sqlite3")}  # noqa: F405
 # The suite's workers and the suite share a broker of their own, never the dev server's.

@@ -107,9 +107,8 @@ def review_file(request, review_id: int):
 
 def _archive_bytes(submission) -> bytes | None:
     try:
-        with submission.archive.open("rb") as fh:
-            return fh.read()
-    except (OSError, ValueError):
+        return submission.archive_bytes()
+    except OSError:  # ArchiveUnavailable: erased, or its bytes changed
         return None
 
 
@@ -118,7 +117,7 @@ def _code_context(request, review: Review) -> dict:
     starter, exercise = selectors.starter_dir_for(submission)
     data = _archive_bytes(submission)
     if data is None:
-        code = CodeView(error="The uploaded archive is not available on this server.")
+        code = CodeView(error="The uploaded archive is not available (erased, or no longer matching its checksum).")
     else:
         code = code_view(
             archive=data,

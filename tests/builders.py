@@ -8,6 +8,8 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from django.db import transaction
+
 from assessments.models import Exercise, ProbeResult
 from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation, Submission
@@ -232,15 +234,19 @@ def graded_submission(
     if archive is None:
         files = DEFAULT_FILES if files is None else files
         archive = make_zip(files)
-    if checked:
-        submission = submission_upload(invitation=invitation, archive=archive)
-    else:
-        notes = (files or {}).get("NOTES.md", "")
-        submission = submission_accept(invitation=invitation, archive=archive, notes=notes)
-    run = submission.grading_runs.get(trial__isnull=True)  # an open trial regrade adds a run of its own
-    if results is None:
-        results = [("grounding", "pass"), ("grounding", "fail")]
-    grading_run_finish(run=run, lease_token=grading_run_claim(run=run), results=probe_results(results), isolation={})
+    # One transaction: the grading task the upload sends on commit finds the run already done, so a
+    # real worker running beside the test (the session's) has nothing to race the builder for.
+    with transaction.atomic():
+        if checked:
+            submission = submission_upload(invitation=invitation, archive=archive)
+        else:
+            notes = (files or {}).get("NOTES.md", "")
+            submission = submission_accept(invitation=invitation, archive=archive, notes=notes)
+        run = submission.grading_runs.get(trial__isnull=True)  # an open trial regrade adds a run of its own
+        if results is None:
+            results = [("grounding", "pass"), ("grounding", "fail")]
+        lease = grading_run_claim(run=run)
+        grading_run_finish(run=run, lease_token=lease, results=probe_results(results), isolation={})
     if mark_graded:
         invitation_mark_graded(invitation=invitation)
     return submission

@@ -54,7 +54,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
         # Its node name, as its heartbeat row and control commands know it (%h is the host name).
         self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
-        self.output: deque[str] = deque(maxlen=500)
+        self.output: deque[str] = deque(maxlen=5000)
         self._ready = threading.Event()
 
     def start(self, timeout: float = 60) -> "WorkerProcess":

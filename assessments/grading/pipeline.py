@@ -8,7 +8,6 @@ disk no longer matches its checksum) is an infrastructure fault: the attempt is 
 never counted against the candidate.
 """
 
-import hashlib
 import logging
 import tempfile
 import threading
@@ -127,14 +126,11 @@ class Heartbeat:
 
 
 def _load_archive(run: GradingRun) -> bytes:
-    submission = run.submission
+    """The upload's bytes from the database every host shares, checked against its sha256."""
     try:
-        with submission.archive.open("rb") as fh:
-            data: bytes = fh.read()
-    except OSError as exc:
-        raise InfraError(f"The stored archive cannot be read: {exc}") from exc
-    if hashlib.sha256(data).hexdigest() != submission.sha256:
-        raise InfraError("The stored archive no longer matches its sha256; refusing to grade it.")
+        data: bytes = run.submission.archive_bytes()
+    except OSError as exc:  # candidates.models.ArchiveUnavailable: erased, or its bytes changed
+        raise InfraError(f"The stored archive cannot be used: {exc}.") from exc
     return data
 
 
@@ -203,6 +199,7 @@ def grading_run_execute(
                 if heartbeat.lost.is_set():
                     raise LeaseLost(f"Run {run.pk} was taken back while grading.")
         run = grading_run_finish(run=run, lease_token=lease, results=results, isolation=isolation)
+        log.info("grading run %s graded: %d probe results", run.pk, len(results))
     except LeaseLost as exc:
         log.warning("grading run %s: lease lost (%s); another worker or a newer upload owns it now", run_id, exc)
         return None

@@ -96,7 +96,7 @@ def test_resubmission_keeps_every_upload_queues_the_newest_and_supersedes_the_ol
     assert first.grading_runs.get().state == GradingRun.SUPERSEDED
     assert second.grading_runs.get().state == GradingRun.QUEUED
     assert AuditEvent.objects.filter(action="grading.superseded").count() == 1
-    assert second.archive.read() == ZIP + b"x"
+    assert second.archive_bytes() == ZIP + b"x"
     assert AuditEvent.objects.filter(action="submission.accepted").count() == 2
 
 

@@ -1,7 +1,6 @@
 """What a hiring manager does for candidates: invite (one or CSV), resend a link, release
 feedback after the decision, erase personal data on request."""
 
-import os
 import re
 
 import pytest
@@ -10,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from assessments.models import GradingRun
-from candidates.models import Candidate, Decision, Invitation, Submission, hash_token
+from candidates.models import ArchiveUnavailable, Candidate, Decision, Invitation, StoredArchive, Submission, hash_token
 from candidates.services import (
     candidate_erase,
     decision_record,
@@ -230,7 +229,7 @@ def test_erase_asks_first_then_removes_personal_data_and_files_but_keeps_aggrega
     submission = _decided(invitation, manager, valid_zip, RESULTS)
     invitation_withdraw_reason = AuditEvent.objects.filter(action="decision.recorded").get()
     assert invitation_withdraw_reason.data["reason"] == "Dana handled retries well."
-    path = submission.archive.path
+    assert StoredArchive.objects.filter(submission=submission).exists()
     url = reverse("assessments:erase", args=[invitation.assessment.pk, invitation.pk])
     confirm = manager_client.get(url).content.decode()
     assert "Erase Dana Candidate’s data" in confirm and "1 uploaded archive" in confirm
@@ -243,9 +242,10 @@ def test_erase_asks_first_then_removes_personal_data_and_files_but_keeps_aggrega
     assert candidate.email == f"erased-{candidate.pk}@invalid.example"
     assert candidate.erased_at is not None
     submission.refresh_from_db()
-    assert not submission.archive and submission.notes == ""
+    assert submission.notes == "" and not StoredArchive.objects.filter(submission=submission).exists()
     assert submission.sha256 and submission.size_bytes == len(valid_zip)
-    assert not os.path.exists(path)
+    with pytest.raises(ArchiveUnavailable, match="not stored"):
+        submission.archive_bytes()
     assert Decision.objects.get(invitation=invitation).reason != "Dana handled retries well."
     assert not any("Dana" in str(e.data) for e in AuditEvent.objects.all())
     assert AuditEvent.objects.filter(action="candidate.erased", actor__username="alice").exists()

@@ -1,11 +1,11 @@
 """The portal pages as a candidate sees them, without JavaScript (the test client)."""
 
 import io
-import os
 import threading
 import time
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
 from assessments.services import grading_run_claim, grading_run_fail_attempt, grading_run_finish, grading_run_heartbeat
-from candidates.models import Invitation, Submission
+from candidates.models import Invitation, StoredArchive, Submission
 from candidates.selectors import exercise_brief_html
 from candidates.services import (
     UploadRejected,
@@ -184,8 +184,8 @@ def test_a_single_module_satisfies_the_entry_point(started):
 def _nothing_stored(invitation, settings):
     assert not Submission.objects.filter(invitation=invitation).exists()
     assert not GradingRun.objects.exists()
-    folder = settings.MEDIA_ROOT / "submissions" / str(invitation.pk)
-    assert not folder.exists() or not any(folder.iterdir())
+    assert not StoredArchive.objects.filter(submission__invitation=invitation).exists()
+    assert not Path(settings.MEDIA_ROOT).exists() or not any(Path(settings.MEDIA_ROOT).rglob("*.zip"))
 
 
 def test_a_zip_bomb_is_refused_and_nothing_is_stored(portal, started, settings):
@@ -514,8 +514,7 @@ def test_the_tenth_upload_is_accepted_and_the_eleventh_refused_before_anything_i
     for _ in range(9):
         submission_upload(invitation=started, archive=valid_zip)
     assert upload(portal, started, valid_zip).status_code == 302
-    folder = settings.MEDIA_ROOT / "submissions" / str(started.pk)
-    stored = sorted(os.listdir(folder))
+    stored = sorted(StoredArchive.objects.filter(submission__invitation=started).values_list("pk", flat=True))
     assert len(stored) == 10
 
     response = upload(portal, started, make_zip({"echo/__init__.py": "# the eleventh\n"}))
@@ -529,7 +528,7 @@ def test_the_tenth_upload_is_accepted_and_the_eleventh_refused_before_anything_i
     assert ") is the one assessed. If you need to replace it, write to Alice Manager (alice@example.com)." in html
     assert Submission.objects.filter(invitation=started).count() == 10
     assert GradingRun.objects.filter(submission__invitation=started).count() == 10
-    assert sorted(os.listdir(folder)) == stored
+    assert sorted(StoredArchive.objects.filter(submission__invitation=started).values_list("pk", flat=True)) == stored
     # With htmx the whole page reloads: it no longer offers the form.
     htmx = upload(portal, started, valid_zip, HX_Request="true")
     assert htmx["HX-Redirect"] == url("upload", started)

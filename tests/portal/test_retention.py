@@ -1,7 +1,6 @@
 """The portal's promise kept: personal data and uploads go DATA_RETENTION_MONTHS after an invitation ends."""
 
 import io
-import os
 from datetime import UTC, datetime, timedelta
 
 from django.core.management import call_command
@@ -9,7 +8,7 @@ from django.utils import timezone
 
 from assessments.models import GradingRun
 from assessments.services import assessment_create
-from candidates.models import Candidate, Invitation
+from candidates.models import Candidate, Invitation, StoredArchive
 from candidates.selectors import months_before
 from candidates.services import (
     candidate_get_or_create,
@@ -101,16 +100,14 @@ def test_candidates_are_erased_only_once_every_invitation_ended_long_enough_ago(
     fresh_lapse = _invite(assessment, manager, "Ike Candidate")
     Invitation.objects.filter(pk=fresh_lapse.pk).update(expires_at=months_before(timezone.now(), 1))
 
-    path = upload.archive.path
-    assert os.path.exists(path)
+    assert StoredArchive.objects.filter(submission=upload).exists()
     with django_capture_on_commit_callbacks(execute=True):
         erased = candidates_erase_past_retention()
     assert sorted(erased) == sorted([dana.candidate_id, wes.candidate_id, lapsed.candidate_id])
     names = set(Candidate.objects.filter(erased_at__isnull=True).values_list("name", flat=True))
     assert names == {"Rae Candidate", "Cy Candidate", "Bo Candidate", "Ike Candidate"}
-    assert not os.path.exists(path)
     upload.refresh_from_db()
-    assert not upload.archive and upload.sha256  # the file is gone; the anonymous facts stay
+    assert not StoredArchive.objects.filter(submission=upload).exists() and upload.sha256  # the anonymous facts stay
     assert GradingRun.objects.get(submission=upload).results.count() == 1
     events = AuditEvent.objects.filter(action="candidate.erased")
     assert events.count() == 3 and all(e.actor is None and e.data["why"].startswith("retention") for e in events)

@@ -205,7 +205,9 @@ def test_the_review_page_runs_a_constant_number_of_queries(
     _score_all(review, 3)
     review_submit(review=review)
     client.force_login(reviewer)
-    with django_assert_max_num_queries(12):
+    # Twelve for the page, one for the upload's bytes (kept in the database), and one more the first
+    # time this host reads the exercise version's files (its cache may be warm from an earlier test).
+    with django_assert_max_num_queries(14):
         assert client.get(reverse("rubrics:review", args=[review.pk])).status_code == 200
 
 

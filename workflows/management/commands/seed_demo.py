@@ -63,8 +63,14 @@ CANDIDATES: list[tuple[str, str, str, str | None]] = [
 ]
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _content_key(archive: bytes) -> str:
+    """A digest of what a zip holds (names and bytes), whatever its entries' times."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if not info.is_dir():
+                digest.update(info.filename.encode() + b"\0" + hashlib.sha256(zf.read(info)).digest())
+    return digest.hexdigest()
 
 
 def _zip_folder(folder: Path) -> bytes:
@@ -114,7 +120,9 @@ class Command(BaseCommand):
         The demo uploads are the exercise's own starter and reference, so they are graded with
         the warm fork-server executor (fast, not sandboxed) and their runs say so.
         """
-        cache = Path(settings.VAR_DIR) / "demo-grades" / f"{exercise.slug}-{exercise.version}-{_sha256(data)}.json"
+        # Keyed by the files' names and bytes, not the zip's: the anchor grades an unpacked copy of the
+        # reference, whose zip differs only in file times, and must reuse the candidates' grading.
+        cache = Path(settings.VAR_DIR) / "demo-grades" / f"{exercise.slug}-{exercise.version}-{_content_key(data)}.json"
         if cache.exists():
             return json.loads(cache.read_text())["results"], json.loads(cache.read_text())["isolation"]
         if not (Path(exercise.package_path) / "hidden").is_dir():
