@@ -39,7 +39,8 @@ class SelfCheck:
 def live_exercises() -> list[Exercise]:
     """The versions this host may be asked to grade: current ones, those of open assessments and of waiting runs."""
     waiting = GradingRun.objects.filter(state__in=(GradingRun.QUEUED, GradingRun.RUNNING)).values("exercise_id")
-    query = Q(is_current=True) | Q(assessments__archived_at__isnull=True) | Q(pk__in=waiting)
+    open_assessment = Q(assessments__isnull=False, assessments__archived_at__isnull=True)  # one join, both
+    query = Q(is_current=True) | open_assessment | Q(pk__in=waiting)
     return list(Exercise.objects.filter(query).distinct().order_by("slug", "version"))
 
 

@@ -94,3 +94,19 @@ def test_a_worker_that_can_grade_again_sends_every_failed_grading_back_with_fres
     event = AuditEvent.objects.filter(action="grading.requeued").get()
     assert event.actor is None and event.actor_label == "system"  # not a member of staff
     assert grading_runs_resume() == []  # nothing failed now: nothing sent twice
+
+
+def test_the_self_check_needs_the_files_of_live_versions_only(assessment, exercise):
+    from assessments.grading.selfcheck import live_exercises
+    from assessments.models import Assessment, Exercise
+
+    retired = Exercise.objects.create(
+        slug="retired", version="0.9.0", title="Retired", checksum="0" * 64, package_path="/nowhere",
+        entry_point="x:y", time_limit_minutes=60, rubric_slug="tiny-echo", is_current=False,
+    )  # fmt: skip
+    assert exercise in live_exercises() and retired not in live_exercises()  # nothing uses it
+    Assessment.objects.filter(pk=assessment.pk).update(archived_at=timezone.now())
+    Exercise.objects.filter(pk=exercise.pk).update(is_current=False)
+    assert exercise not in live_exercises()  # archived and no longer current: nobody grades it
+    Assessment.objects.filter(pk=assessment.pk).update(archived_at=None)
+    assert exercise in live_exercises()  # an open assessment still uses it
