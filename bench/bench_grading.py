@@ -1,13 +1,16 @@
-"""Grading benchmarks for the sandbox issue. Prints its figures; asserts nothing.
+"""Grading benchmarks: the sandbox's cost, and throughput against worker processes. Prints; asserts nothing.
 
-1. A full grading of the help-desk reference inside the bubblewrap sandbox versus
-   SANDBOX_ALLOW_UNSAFE (plain subprocesses on the same runtime), same machine, same run,
-   alternating, as a ratio (goal <= 1.15x).
-2. 20 queued submissions graded by real Celery workers with 1 and with 2 worker processes,
-   as a throughput ratio. Uses the tiny-echo fixture (two quick probes) so it takes minutes.
+1. A full grading of the help-desk reference in the bubblewrap sandbox, with the warm fork-server
+   executor (unsandboxed, the floor) and with plain subprocesses (SANDBOX_ALLOW_UNSAFE), same machine,
+   same run, alternating: medians and the boxed/unboxed ratio (the goal is <= 1.15x the fork server).
+2. Gradings per hour by real Celery workers (the production task, the sandbox, the self-check)
+   with 1, 2 and 4 worker processes, on the tiny-echo fixture (two quick probes) and on the
+   help-desk reference (68 probes), with the scaling ratio and the peak memory the machine used
+   above its idle level: what the README's "sizing workers" figures come from.
 
 Everything lives in a throwaway VAR_DIR (SQLite + the filesystem broker); run as root:
-    .venv/bin/python bench/bench_grading.py [--rounds 2] [--submissions 20] [--skip-reference]
+    .venv/bin/python bench/bench_grading.py [--rounds 2] [--submissions 20] [--reference-submissions 4]
+        [--processes 1,2,4] [--skip-reference] [--skip-throughput]
 """
 
 import argparse
@@ -46,31 +49,40 @@ def _setup(var_dir: Path) -> None:
 
 
 def bench_reference(rounds: int) -> None:
-    from assessments.grading.engine import grade_in_sandbox
+    from assessments.grading.engine import report_results
     from assessments.models import Exercise
+    from grader.executors import ForkServerExecutor
+    from grader.runner import grade
     from grader.sandbox import SandboxExecutor
 
     exercise = Exercise.objects.get(slug="helpdesk-answerer", is_current=True)
     package = Path(exercise.package_path)
-    times = {"sandbox": [], "unsafe": []}
+    modes = ("sandbox", "forkserver", "unsafe")
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
     for _ in range(rounds):
-        for mode in ("sandbox", "unsafe"):
-            executor = SandboxExecutor.from_settings(
-                allow_unsafe=mode == "unsafe", bwrap="bwrap" if mode == "sandbox" else "/nonexistent/bwrap"
-            )
+        for mode in modes:
+            if mode == "forkserver":
+                executor = ForkServerExecutor()
+            else:
+                executor = SandboxExecutor.from_settings(
+                    allow_unsafe=mode == "unsafe", bwrap="bwrap" if mode == "sandbox" else "/nonexistent/bwrap"
+                )
             started = time.monotonic()
-            results, isolation = grade_in_sandbox(package / "reference", package, executor=executor)
+            report = grade(package / "reference", package, executor=executor, workers=8)
             elapsed = time.monotonic() - started
+            results = report_results(report)
             passed = sum(r["outcome"] == "pass" for r in results)
             times[mode].append(elapsed)
             print(
-                f"  {mode:8} {elapsed:6.1f} s  {passed}/{len(results)} passed  sandboxed={isolation.get('sandboxed')}",
+                f"  {mode:10} {elapsed:6.1f} s  {passed}/{len(results)} passed  sandboxed={report.sandboxed}",
                 flush=True,
             )
-    sandbox, unsafe = statistics.median(times["sandbox"]), statistics.median(times["unsafe"])
+    med = {mode: statistics.median(values) for mode, values in times.items()}
     print(
-        f"reference grading, median of {rounds}: sandbox {sandbox:.1f} s, unsafe {unsafe:.1f} s, "
-        f"ratio {sandbox / unsafe:.2f}x"
+        f"reference grading, median of {rounds}: sandbox {med['sandbox']:.1f} s, "
+        f"fork server {med['forkserver']:.1f} s, subprocess {med['unsafe']:.1f} s; "
+        f"boxed/fork-server {med['sandbox'] / med['forkserver']:.2f}x, "
+        f"boxed/subprocess {med['sandbox'] / med['unsafe']:.2f}x"
     )
 
 
@@ -83,7 +95,7 @@ def _zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _queue_submissions(n: int, label: str) -> list[int]:
+def _queue_submissions(n: int, label: str, slug: str, folder: str) -> list[int]:
     from datetime import timedelta
 
     from django.contrib.auth.models import User
@@ -95,8 +107,8 @@ def _queue_submissions(n: int, label: str) -> list[int]:
     from rubrics.models import Rubric
     from workflows.uploads import submission_accept
 
-    exercise = Exercise.objects.get(slug="tiny-echo", is_current=True)
-    owner, _ = User.objects.get_or_create(username="bench")
+    exercise = Exercise.objects.get(slug=slug, is_current=True)
+    owner, _ = User.objects.get_or_create(username="bench", defaults={"email": "bench@example.com"})
     assessment = assessment_create(
         owner=owner,
         title=f"bench {label}",
@@ -104,7 +116,7 @@ def _queue_submissions(n: int, label: str) -> list[int]:
         rubric=Rubric.objects.get(slug=exercise.rubric_slug),
         closes_at=timezone.now() + timedelta(days=1),
     )
-    archive = _zip_folder(Path(exercise.package_path) / "starter")
+    archive = _zip_folder(Path(exercise.package_path) / folder)
     run_ids = []
     for i in range(n):
         candidate = candidate_get_or_create(name=f"Bench {i}", email=f"bench-{label}-{i}@example.com")
@@ -114,13 +126,25 @@ def _queue_submissions(n: int, label: str) -> list[int]:
     return run_ids
 
 
-def bench_throughput(n: int, var_dir: Path) -> None:
+def _used_mb() -> float:
+    """Memory in use on the machine (MemTotal - MemAvailable), in MB."""
+    fields = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, value = line.split(":", 1)
+        fields[key] = int(value.split()[0])
+    return (fields["MemTotal"] - fields["MemAvailable"]) / 1024
+
+
+def bench_throughput(n: int, slug: str, folder: str, processes: list[int]) -> None:
     from assessments.models import GradingRun
 
     rates = {}
-    for concurrency in (1, 2):
+    print(f"{slug} ({folder}), {n} uploads per setting:")
+    for concurrency in processes:
         # The runs are queued (and their messages sent) before any worker starts.
-        run_ids = _queue_submissions(n, f"c{concurrency}")
+        run_ids = _queue_submissions(n, f"{slug}-c{concurrency}-{time.monotonic_ns()}", slug, folder)
+        idle = _used_mb()
+        peak = idle
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "grading,default",
              "-c", str(concurrency), "--without-mingle", "--without-gossip", "-l", "WARNING"],
@@ -128,34 +152,50 @@ def bench_throughput(n: int, var_dir: Path) -> None:
             start_new_session=True,
         )  # fmt: skip
         started = time.monotonic()
+        load = []
         try:
-            while GradingRun.objects.filter(pk__in=run_ids, state="done").count() < n:
-                if time.monotonic() - started > 1800:
+            while GradingRun.objects.filter(pk__in=run_ids, state__in=["done", "failed_infra"]).count() < n:
+                if time.monotonic() - started > 3600:
                     raise SystemExit("throughput bench timed out")
                 time.sleep(0.5)
+                peak = max(peak, _used_mb())
+                load.append(os.getloadavg()[0])
         finally:
             os.killpg(worker.pid, 9)
             worker.wait()
         elapsed = time.monotonic() - started
-        rates[concurrency] = n / elapsed * 60
-        print(f"  {concurrency} worker process(es): {n} submissions in {elapsed:.1f} s = {rates[concurrency]:.1f}/min")
-    print(f"throughput ratio, 2 vs 1 worker processes: {rates[2] / rates[1]:.2f}x")
+        failed = GradingRun.objects.filter(pk__in=run_ids, state="failed_infra").count()
+        rates[concurrency] = n / elapsed * 3600
+        print(
+            f"  {concurrency} worker process(es): {n} gradings in {elapsed:6.1f} s = {rates[concurrency]:7.0f}/hour"
+            f"  peak memory above idle {peak - idle:6.0f} MB  load average {max(load, default=0):.1f} max"
+            + (f"  ({failed} FAILED on our side)" if failed else ""),
+            flush=True,
+        )
+    base = processes[0]
+    ratios = ", ".join(f"{c} vs {base}: {rates[c] / rates[base]:.2f}x" for c in processes[1:])
+    print(f"  scaling: {ratios}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--submissions", type=int, default=20, help="tiny-echo uploads per setting")
+    parser.add_argument("--reference-submissions", type=int, default=4, help="help-desk uploads per setting")
+    parser.add_argument("--processes", default="1,2,4", help="worker processes to compare")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
+    processes = [int(p) for p in args.processes.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-grading-", dir=ROOT / "var") as tmp:
         _setup(Path(tmp))
         print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if not args.skip_reference:
             bench_reference(args.rounds)
         if not args.skip_throughput:
-            bench_throughput(args.submissions, Path(tmp))
+            bench_throughput(args.submissions, "tiny-echo", "starter", processes)
+            if args.reference_submissions:
+                bench_throughput(args.reference_submissions, "helpdesk-answerer", "reference", processes)
 
 
 if __name__ == "__main__":
