@@ -1,8 +1,11 @@
 """Who may see a portal page, and how often a client may try links.
 
 A candidate has no account. Opening a valid magic link puts the invitation's id in the
-session; every portal page then needs both the id in its URL and that id in the session.
-Someone else's portal URL is therefore a plain 404, whatever its number.
+session, with a fingerprint of that link; every portal page then needs both the id in its URL
+and that id in the session. Someone else's portal URL is therefore a plain 404, whatever its
+number. When a manager sends a new link ("Resend link"), the fingerprint no longer matches and
+every browser that opened an older link is out (a 410 that says a newer link was sent): whoever
+got hold of a leaked link cannot go on uploading for the candidate.
 """
 
 import hashlib
@@ -24,24 +27,46 @@ MAX_INVITATIONS_PER_SESSION = 10
 LINK_FAILURES_ALLOWED = 20
 LINK_FAILURE_WINDOW_S = 10 * 60
 
-LINK_PROBLEM_STATUS = {"invalid": 404, "inactive": 410, "expired": 410, "rate_limited": 429}
+LINK_PROBLEM_STATUS = {"invalid": 404, "inactive": 410, "expired": 410, "replaced": 410, "rate_limited": 429}
+
+
+def _link_fingerprint(invitation: Invitation) -> str:
+    """Which link opened the portal: part of the stored hash of its token (never the token itself)."""
+    return invitation.token_hash[:16]
+
+
+def _held(request) -> list[list]:
+    """The session's [invitation id, link fingerprint] pairs (an entry of another shape is dropped)."""
+    return [
+        entry
+        for entry in request.session.get(SESSION_KEY, [])
+        if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int)
+    ]
 
 
 def portal_remember(request, invitation: Invitation) -> None:
-    held = [pk for pk in request.session.get(SESSION_KEY, []) if pk != invitation.pk]
-    held.append(invitation.pk)
+    held = [entry for entry in _held(request) if entry[0] != invitation.pk]
+    held.append([invitation.pk, _link_fingerprint(invitation)])
     # A new session key on every link: a session id planted before the link was opened is useless.
     request.session.cycle_key()
     request.session[SESSION_KEY] = held[-MAX_INVITATIONS_PER_SESSION:]
 
 
 def portal_holds(request, pk: int) -> bool:
-    return pk in request.session.get(SESSION_KEY, [])
+    return any(entry[0] == pk for entry in _held(request))
+
+
+def _opened_with_current_link(request, invitation: Invitation) -> bool:
+    return any(entry == [invitation.pk, _link_fingerprint(invitation)] for entry in _held(request))
+
+
+def _forget(request, pk: int) -> None:
+    request.session[SESSION_KEY] = [entry for entry in _held(request) if entry[0] != pk]
 
 
 def link_problem_response(request, kind: str, invitation: Invitation | None = None):
     context = {"kind": kind, "window_minutes": LINK_FAILURE_WINDOW_S // 60, "ttl_days": settings.INVITATION_TTL_DAYS}
-    if invitation is not None and kind == "expired":
+    if invitation is not None and kind in ("expired", "replaced"):
         # The token was real, so naming whom to ask tells the holder nothing they did not know.
         context["contact"] = invitation_contact(invitation)
     return render(request, "candidates/link_problem.html", context, status=LINK_PROBLEM_STATUS[kind])
@@ -65,6 +90,9 @@ def portal_view(view):
         problem = invitation_link_problem(invitation)
         if problem:
             return link_problem_response(request, problem, invitation)
+        if not _opened_with_current_link(request, invitation):
+            _forget(request, pk)
+            return link_problem_response(request, "replaced", invitation)
         return view(request, invitation, *args, **kwargs)
 
     return wrapped

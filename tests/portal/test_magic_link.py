@@ -19,7 +19,9 @@ def test_it_opens_the_portal_and_drops_the_token_from_the_url(client, invitation
     assert response.status_code == 302
     assert response["Location"] == reverse("candidates:welcome", args=[invitation.pk])
     assert token not in response["Location"]
-    assert client.session[SESSION_KEY] == [invitation.pk]
+    invitation.refresh_from_db()
+    assert client.session[SESSION_KEY] == [[invitation.pk, invitation.token_hash[:16]]]
+    assert token not in str(client.session[SESSION_KEY])  # a fingerprint of the stored hash, not the token
     assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
 
 
@@ -37,7 +39,7 @@ def test_it_keeps_two_invitations_in_one_browser(client, invitation, token, othe
     other_token = invitation_token_rotate(invitation=other_invitation, actor=manager)
     client.get(f"/t/{token}/")
     client.get(f"/t/{other_token}/")
-    assert client.session[SESSION_KEY] == [invitation.pk, other_invitation.pk]
+    assert [pk for pk, _link in client.session[SESSION_KEY]] == [invitation.pk, other_invitation.pk]
     assert client.get(reverse("candidates:welcome", args=[invitation.pk])).status_code == 200
     assert client.get(reverse("candidates:status", args=[other_invitation.pk])).status_code == 200
 
@@ -57,6 +59,37 @@ def test_an_old_link_stops_working_once_a_new_one_is_sent(client, invitation, to
     invitation_link_resend(invitation=invitation, actor=manager)
     response = client.get(f"/t/{token}/")
     assert response.status_code == 404 and "This link is not valid" in response.content.decode()
+
+
+def test_resending_the_link_shuts_out_every_browser_that_opened_the_old_one(client, started, token, manager, valid_zip):
+    from django.test import Client
+
+    from candidates.services import invitation_link_resend
+
+    leaked = Client()  # someone else who got hold of the first link
+    assert leaked.get(f"/t/{token}/").status_code == 302
+    assert client.get(f"/t/{token}/").status_code == 302
+    upload_url = reverse("candidates:upload", args=[started.pk])
+    assert leaked.get(upload_url).status_code == 200
+
+    invitation_link_resend(invitation=started, actor=manager)
+
+    # The leaked browser tries to upload; the candidate's own browser opens the page.
+    response = leaked.post(upload_url, {"archive": valid_zip})
+    assert response.status_code == 410 and "A newer link was sent" in response.content.decode()
+    response = client.get(upload_url)
+    html = response.content.decode()
+    assert response.status_code == 410 and "A newer link was sent" in html
+    assert "Nothing you uploaded is lost" in html and "alice@example.com" in html
+    for browser in (leaked, client):
+        assert browser.get(upload_url).status_code == 404  # forgotten by the session: no more hints
+    assert not started.submissions.exists()
+
+    from candidates.services import invitation_token_rotate
+
+    new_token = invitation_token_rotate(invitation=started, actor=manager)  # what the new email carries
+    assert client.get(f"/t/{new_token}/").status_code == 302
+    assert client.get(upload_url).status_code == 200
 
 
 def test_an_expired_link_says_so_and_whom_to_ask(client, invitation, token):
