@@ -65,8 +65,9 @@ def test_an_unsandboxed_run_says_so_to_staff_and_candidate(client, manager, run)
     client.force_login(manager)
     page = client.get(reverse("assessments:detail", args=[run.submission.invitation.assessment_id])).content.decode()
     assert "unsandboxed" in page
+    invitation = run.submission.invitation
     session = client.session
-    session["portal_invitations"] = [run.submission.invitation_id]
+    session["portal_invitations"] = [[invitation.pk, invitation.token_hash[:16]]]  # as opening its link does
     session.save()
     status = client.get(reverse("candidates:status", args=[run.submission.invitation_id])).content.decode()
     assert "unsandboxed" in status
