@@ -18,6 +18,7 @@ The default queue (notifications, the sweeper) is consumed whatever the check sa
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from celery import Celery
@@ -49,24 +50,20 @@ class GradingGate:
         from assessments.services import worker_heartbeat_record
 
         beat = float(settings.GRADING_SELF_CHECK_BEAT_S)
-        next_check = 0.0
-        clock = 0.0
+        next_check = time.monotonic()
         while not self._stop.is_set():
             try:
                 close_old_connections()
-                if clock >= next_check:
+                if time.monotonic() >= next_check:
                     ok = self.check()
-                    next_check = clock + float(
-                        settings.GRADING_SELF_CHECK_EVERY_S if ok else settings.GRADING_SELF_CHECK_RETRY_S
-                    )
+                    every = settings.GRADING_SELF_CHECK_EVERY_S if ok else settings.GRADING_SELF_CHECK_RETRY_S
+                    next_check = time.monotonic() + float(every)
                 else:
                     worker_heartbeat_record(hostname=self.hostname, pid=os.getpid())
             except Exception:  # the database away for a moment: try again on the next beat
                 log.exception("grading self-check: could not record this worker's state")
-            wait = min(beat, max(0.1, next_check - clock))
-            if self._stop.wait(wait):
+            if self._stop.wait(min(beat, max(0.1, next_check - time.monotonic()))):
                 break
-            clock += wait
         connection.close()
 
     def check(self) -> bool:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -59,7 +60,7 @@ def test_the_upgrade_moves_stored_files_into_the_database(invitation, settings, 
             (changed, "submissions/1/3-c.zip", b"not what was uploaded"),
         ]:
             if data is not None:
-                default_storage.save(name, _content(data))
+                default_storage.save(name, ContentFile(data))
             with connection.cursor() as cursor:
                 cursor.execute("UPDATE candidates_submission SET archive = %s WHERE id = %s", [name, submission.pk])
     finally:
@@ -71,12 +72,6 @@ def test_the_upgrade_moves_stored_files_into_the_database(invitation, settings, 
     for submission in (lost, changed):
         with pytest.raises(ArchiveUnavailable, match="not stored"):
             Submission.objects.get(pk=submission.pk).archive_bytes()
-
-
-def _content(data: bytes):
-    from django.core.files.base import ContentFile
-
-    return ContentFile(data)
 
 
 @pytest.mark.worker
