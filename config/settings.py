@@ -3,6 +3,7 @@
 The README has a table of every variable read here; keep the two in step.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG el
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.admin_site.SuperuserAdminConfig",  # the admin, for superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -286,11 +287,22 @@ MAX_UPLOADS_PER_INVITATION = env_int("MAX_UPLOADS_PER_INVITATION", 10)
 if MAX_UPLOADS_PER_INVITATION < 1:
     raise ImproperlyConfigured("MAX_UPLOADS_PER_INVITATION must be 1 or more.")
 
-# --- Decision webhooks (endpoints and their secrets live in the admin: reports.WebhookEndpoint) ------
+# --- Decision webhooks (each manager's endpoints live on their own Webhooks page) -----------------
 # A failed delivery is retried after base, 2×base, 4×base… seconds, at most this many attempts.
 WEBHOOK_RETRY_BASE_S = env_int("WEBHOOK_RETRY_BASE_S", 30)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)
+# Webhooks never reach loopback, private, link-local, shared, reserved or multicast addresses (checked
+# after DNS, on the address actually connected to). The rare internal ATS is let through by naming
+# its network here, e.g. "10.20.0.0/24,fd00:1::/64".
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network, e.g. 10.0.0.0/24."
+        ) from None
 
 # --- Cache and data retention ---------------------------------------------------------------------
 # The cache counts failed magic-link attempts per client. Local memory is per process, which is

@@ -10,7 +10,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["name", "url", "secret", "active"]
+        fields = ["owner", "name", "url", "secret", "active"]
 
     def clean_secret(self):
         secret = self.cleaned_data["secret"]
@@ -24,8 +24,9 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["name", "url", "active", "created_at"]
+    list_display = ["name", "owner", "url", "active", "created_at"]
     list_filter = ["active"]
+    list_select_related = ["owner"]
 
 
 @admin.register(WebhookDelivery)

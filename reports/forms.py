@@ -2,6 +2,7 @@ from django import forms
 
 from assessments.models import Assessment, Exercise
 from candidates.models import Decision
+from reports.services import EndpointError, webhook_url_check
 
 
 class DecisionForm(forms.Form):
@@ -50,3 +51,24 @@ class HiringBarForm(forms.Form):
         label="Hiring bar (probe pass rate, %)",
         help_text="Candidates at or above it are worth a closer look; leave empty for none.",
     )
+
+
+class WebhookEndpointForm(forms.Form):
+    """Name, URL and active flag of an endpoint. The secret is never a field: it is made here and shown once."""
+
+    name = forms.CharField(max_length=100, help_text="For you, e.g. “Greenhouse”.")
+    url = forms.URLField(
+        max_length=500,
+        label="URL",
+        assume_scheme="https",
+        help_text="Where decisions are POSTed. Public http(s) addresses only; redirects are not followed.",
+    )
+    active = forms.BooleanField(required=False, initial=True, help_text="Inactive endpoints are sent nothing.")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            webhook_url_check(url)
+        except EndpointError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url

@@ -1,6 +1,7 @@
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -19,16 +20,24 @@ class ReferenceRun(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    """Where decisions are announced (an ATS). Managed in the admin; the secret never leaves it."""
+    """Where one manager's decisions are announced (their ATS). Managed on the manager's own pages.
 
+    Only decisions on assessments its owner owns are sent to it. The secret is shown once, when it
+    is made, and never rendered again.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="webhook_endpoints")
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=200, help_text="Shared HMAC-SHA256 key; the receiver verifies with it.")
+    secret = models.CharField(
+        max_length=200,
+        help_text="The Standard Webhooks key, whsec_<base64>; an older free-text secret is used as UTF-8 bytes.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "pk"]
 
     def __str__(self):
         return self.name
@@ -40,6 +49,10 @@ STUCK_AFTER = timedelta(minutes=10)
 class WebhookDelivery(models.Model):
     """One decision event for one endpoint. The body is stored so every attempt signs the same bytes."""
 
+    DECISION = "decision.recorded"
+    TEST = "webhook.test"
+    EVENTS = [(DECISION, "Decision recorded"), (TEST, "Test event")]
+
     PENDING = "pending"
     SENDING = "sending"
     DELIVERED = "delivered"
@@ -48,8 +61,15 @@ class WebhookDelivery(models.Model):
 
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
-    invitation = models.ForeignKey("candidates.Invitation", on_delete=models.CASCADE, related_name="webhook_deliveries")
-    event = models.CharField(max_length=40, default="decision.recorded")
+    invitation = models.ForeignKey(
+        "candidates.Invitation",
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+        null=True,
+        blank=True,
+        help_text="The decision's invitation; none for a test event.",
+    )
+    event = models.CharField(max_length=40, choices=EVENTS, default=DECISION)
     body = models.TextField(help_text="The exact JSON sent (and signed).")
     status = models.CharField(max_length=20, choices=STATES, default=PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -73,6 +93,10 @@ class WebhookDelivery(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
                 name="webhookdelivery_delivered_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(event="webhook.test") | Q(invitation__isnull=False),
+                name="webhookdelivery_decision_has_invitation",
             ),
         ]
 

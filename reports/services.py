@@ -1,34 +1,40 @@
 """Writes for the reports: the reference anchor, decisions with their webhooks, webhook attempts.
 
-Decision webhooks, for an ATS to listen to. Each active ``WebhookEndpoint`` (Admin → Webhook
-endpoints: URL, secret, active) gets one POST per decision event:
+Decision webhooks, for an ATS to listen to. A manager adds endpoints on their Webhooks page (URL,
+active flag; the secret is made there and shown once). Every active endpoint of the assessment's
+owner gets one POST per decision event, signed the Standard Webhooks way
+(https://www.standardwebhooks.com/):
 
     POST <url>
     Content-Type: application/json
-    X-Takehome-Event: <event id, a UUID; the same on every retry of this event>
-    X-Takehome-Timestamp: <unix seconds of this attempt>
-    X-Takehome-Signature: sha256=<hex HMAC-SHA256 of the raw body with the endpoint's secret>
+    webhook-id: <the event id, a UUID; the same on every retry of this event>
+    webhook-timestamp: <unix seconds of this attempt>
+    webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>">
 
     {"event": "decision.recorded", "event_id": "…", "invitation_id": 12,
      "assessment": {"id": 3, "title": "…"}, "candidate": {"name": "…", "email": "…", "pseudonym": "7F3A"},
      "outcome": "advance" | "reject" | "hold", "reason": "…", "decided_at": "ISO 8601", "decided_by": "username"}
 
+The HMAC key is the secret's base64 part (after ``whsec_``). Because the timestamp is signed, a
+receiver that refuses timestamps older than a few minutes and ids it has already seen cannot be
+fed an old message again. "Send test event" posts ``{"event": "webhook.test", …}`` the same way.
+
 A 2xx answer marks the delivery delivered; anything else (or no answer) is retried by the Celery
 task after WEBHOOK_RETRY_BASE_S × 2^(attempt-1) seconds, up to WEBHOOK_MAX_ATTEMPTS, then marked
 failed (a manager can "Retry now"). A message the broker loses (a restart) is re-sent by the beat
-sweeper once the delivery is ten minutes overdue. A receiver should check the signature over the
-raw bytes and deduplicate on the event id. Changing a decision is a new event.
+sweeper once the delivery is ten minutes overdue. Requests never reach private addresses and never
+follow redirects (core.outbound). Changing a decision is a new event.
 """
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
+import secrets
 import shutil
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,15 +52,17 @@ from assessments.models import Exercise
 from assessments.packages import exercise_dir
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError, decision_record
+from core import outbound
 from core.audit import audit_record
 from reports.models import STUCK_AFTER, ReferenceRun, WebhookDelivery, WebhookEndpoint
 from reports.tasks import deliver_webhook as deliver_webhook_task
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Takehome-Signature"
-TIMESTAMP_HEADER = "X-Takehome-Timestamp"
-EVENT_HEADER = "X-Takehome-Event"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 # A delivery stuck in "sending" this long after its claim lost its worker; it may be taken again.
 SENDING_STALE_AFTER = timedelta(minutes=5)
 
@@ -97,7 +105,7 @@ def reference_grade(
 
 
 def decision_submit(*, invitation: Invitation, outcome: str, reason: str, actor: User) -> Decision:
-    """Record the decision (audited by decision_record) and queue one signed webhook per active endpoint.
+    """Record the decision (audited by decision_record) and queue one signed webhook per endpoint of its owner.
 
     The deliveries are rows in the same transaction; their tasks are sent only on commit, so an
     ATS never hears of a decision that was rolled back.
@@ -134,8 +142,10 @@ def decision_payload(*, decision: Decision, event_id: str) -> dict[str, Any]:
 
 
 def webhook_deliveries_create(*, decision: Decision) -> list[WebhookDelivery]:
+    """One delivery per active endpoint of the assessment's owner: no other team hears of it."""
     deliveries = []
-    endpoints = list(WebhookEndpoint.objects.filter(active=True))
+    owner_id = decision.invitation.assessment.owner_id
+    endpoints = list(WebhookEndpoint.objects.filter(active=True, owner_id=owner_id))
     for endpoint in endpoints:
         delivery = WebhookDelivery(endpoint=endpoint, invitation=decision.invitation)
         delivery.body = json.dumps(
@@ -146,11 +156,110 @@ def webhook_deliveries_create(*, decision: Decision) -> list[WebhookDelivery]:
     return deliveries
 
 
+# --- A manager's endpoints -------------------------------------------------------------------------
+
+
+class EndpointError(Exception):
+    """A change to an endpoint that cannot be made; the message is for the manager."""
+
+
+def webhook_url_check(url: str) -> None:
+    """Refuse, with a reason, a URL that deliveries would refuse (private address, not http(s)…)."""
+    try:
+        outbound.check_url(url, allowed_networks=settings.WEBHOOK_ALLOWED_NETWORKS)
+    except outbound.Refused as exc:
+        raise EndpointError(str(exc).capitalize() + ".") from None
+
+
+def webhook_endpoint_create(*, owner: User, name: str, url: str, active: bool = True) -> WebhookEndpoint:
+    """A new endpoint with a fresh secret; the caller shows ``endpoint.secret`` once and never again."""
+    webhook_url_check(url)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            owner=owner, name=name, url=url, active=active, secret=webhook_secret_new()
+        )
+        audit_record(actor=owner, action="webhook.endpoint_created", target=endpoint, data={"url": url})
+    return endpoint
+
+
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: User, name: str, url: str, active: bool) -> None:
+    if url != endpoint.url:
+        webhook_url_check(url)
+    changed = {
+        field: value
+        for field, value in {"name": name, "url": url, "active": active}.items()
+        if getattr(endpoint, field) != value
+    }
+    if not changed:
+        return
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changed)
+        audit_record(actor=actor, action="webhook.endpoint_changed", target=endpoint, data=changed)
+    for field, value in changed.items():
+        setattr(endpoint, field, value)
+
+
+def webhook_endpoint_new_secret(*, endpoint: WebhookEndpoint, actor: User) -> str:
+    """Replace the secret (a leaked one, a lost one); deliveries from now on are signed with the new one."""
+    secret = webhook_secret_new()
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=secret)
+        audit_record(actor=actor, action="webhook.secret_replaced", target=endpoint, data={})
+    endpoint.secret = secret
+    return secret
+
+
+def webhook_test_send(*, endpoint: WebhookEndpoint, actor: User) -> WebhookDelivery:
+    """Queue a ``webhook.test`` event for this endpoint (active or not): signed and logged like a decision."""
+    delivery = WebhookDelivery(endpoint=endpoint, invitation=None, event=WebhookDelivery.TEST)
+    delivery.body = json.dumps(
+        {
+            "event": WebhookDelivery.TEST,
+            "event_id": str(delivery.event_id),
+            "endpoint": endpoint.name,
+            "sent_by": actor.get_username(),
+            "sent_at": timezone.now().isoformat(),
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    with transaction.atomic():
+        delivery.save()
+        audit_record(
+            actor=actor, action="webhook.test_sent", target=endpoint, data={"event_id": str(delivery.event_id)}
+        )
+        _enqueue_on_commit(delivery.pk)
+    return delivery
+
+
 # --- One attempt at a delivery ---------------------------------------------------------------------
 
 
-def webhook_signature(*, secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def webhook_secret_new() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+def _secret_key(secret: str) -> bytes:
+    if secret.startswith(SECRET_PREFIX):
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    return secret.encode("utf-8")  # an endpoint made before secrets were generated here
+
+
+def webhook_signature(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks ``webhook-signature`` value: the id and the timestamp are signed with the body."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(_secret_key(secret), signed, hashlib.sha256).digest()).decode("ascii")
+
+
+def webhook_headers(*, secret: str, msg_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "failure-mode-takehomes-webhook/2",
+        ID_HEADER: msg_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: webhook_signature(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body),
+    }
 
 
 @dataclass
@@ -194,7 +303,7 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
         audit_record(
             actor=None,
             action="webhook.delivered",
-            target=delivery.invitation,
+            target=delivery.invitation or delivery.endpoint,
             data={
                 "event_id": str(delivery.event_id),
                 "endpoint": delivery.endpoint.name,
@@ -234,7 +343,10 @@ def webhook_delivery_retry(*, delivery: WebhookDelivery, actor: User) -> Webhook
             status=WebhookDelivery.PENDING, attempts=0, next_retry_at=timezone.now()
         )
         audit_record(
-            actor=actor, action="webhook.retried", target=delivery.invitation, data={"event_id": str(delivery.event_id)}
+            actor=actor,
+            action="webhook.retried",
+            target=delivery.invitation or delivery.endpoint,
+            data={"event_id": str(delivery.event_id)},
         )
         _enqueue_on_commit(delivery.pk)
     delivery.refresh_from_db()
@@ -274,24 +386,10 @@ def webhook_deliveries_take_back_lost(*, now: datetime | None = None, limit: int
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
     body = delivery.body.encode("utf-8")
-    request = urllib.request.Request(  # noqa: S310 - the URL is an https/http endpoint set by an admin
+    return outbound.post(
         delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "failure-mode-takehomes-webhook/1",
-            SIGNATURE_HEADER: webhook_signature(secret=delivery.endpoint.secret, body=body),
-            TIMESTAMP_HEADER: str(int(time.time())),
-            EVENT_HEADER: str(delivery.event_id),
-        },
+        body=body,
+        headers=webhook_headers(secret=delivery.endpoint.secret, msg_id=str(delivery.event_id), body=body),
+        timeout=settings.WEBHOOK_TIMEOUT_S,
+        allowed_networks=settings.WEBHOOK_ALLOWED_NETWORKS,
     )
-    if not delivery.endpoint.url.startswith(("http://", "https://")):
-        return None, "refused: the endpoint URL is not http(s)"
-    try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"

@@ -16,6 +16,13 @@ urlpatterns = [
     path("assessments/<int:pk>/candidates/<int:invitation_pk>/decide/", views.decide, name="decide"),
     path("assessments/<int:pk>/deliveries/", views.deliveries, name="deliveries"),
     path("assessments/<int:pk>/deliveries/<int:delivery_pk>/retry/", views.delivery_retry, name="delivery_retry"),
+    path("webhooks/", views.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/", views.webhook, name="webhook"),
+    path("webhooks/<int:pk>/test/", views.webhook_test, name="webhook_test"),
+    path("webhooks/<int:pk>/secret/", views.webhook_secret, name="webhook_secret"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_pk>/retry/", views.webhook_delivery_retry_view, name="webhook_retry"
+    ),
     path("assessments/<int:pk>/versions/", views.versions, name="versions"),
     path("assessments/<int:pk>/versions/hiring-bar/", views.hiring_bar, name="hiring_bar"),
     path("assessments/<int:pk>/regrades/start/", views.regrade_start, name="regrade_start"),

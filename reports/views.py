@@ -10,7 +10,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.utils.text import slugify
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments.models import Assessment, Exercise, Regrade
 from assessments.selectors import assessments_owned_by, owned_assessment_or_404
@@ -21,10 +22,10 @@ from core.access import manager_required
 from core.htmx import render_page
 from core.transitions import IllegalTransition
 from reports import charts, exports
-from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm
-from reports.models import WebhookDelivery
+from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm, WebhookEndpointForm
+from reports.models import WebhookDelivery, WebhookEndpoint
 from reports.selectors.comparison import SORT_DIRS, comparison_rows
-from reports.selectors.deliveries import assessment_deliveries
+from reports.selectors.deliveries import assessment_deliveries, endpoint_deliveries, owned_endpoints
 from reports.selectors.overview import assessment_overview
 from reports.selectors.regrade import regrade_preview
 from reports.selectors.rows import (
@@ -37,7 +38,15 @@ from reports.selectors.rows import (
 )
 from reports.selectors.scorecard import invitation_scorecard
 from reports.selectors.versions import assessment_regrades, version_history
-from reports.services import decision_submit, webhook_delivery_retry
+from reports.services import (
+    EndpointError,
+    decision_submit,
+    webhook_delivery_retry,
+    webhook_endpoint_create,
+    webhook_endpoint_new_secret,
+    webhook_endpoint_update,
+    webhook_test_send,
+)
 from reports.templatetags.report_format import heat, level, level_class, pct
 from workflows import regrades
 
@@ -272,6 +281,106 @@ def delivery_retry(request, pk: int, delivery_pk: int):
     else:
         messages.success(request, "Delivery queued again.")
     return redirect("reports:deliveries", pk)
+
+
+# --- A manager's webhook endpoints -----------------------------------------------------------------
+
+
+def _owned_endpoint(request, pk: int) -> WebhookEndpoint:
+    """One of this manager's endpoints (any, for a superuser); another's is a 404, not even named."""
+    return get_object_or_404(owned_endpoints(user=request.user), pk=pk)
+
+
+@manager_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def webhooks(request):
+    """The list of endpoints, and the form that adds one (its secret is then shown once)."""
+    form = WebhookEndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint = webhook_endpoint_create(owner=request.user, **form.cleaned_data)
+        except EndpointError as exc:
+            form.add_error("url", str(exc))
+        else:
+            return _show_secret(request, endpoint, created=True)
+    return render_page(
+        request,
+        "reports/webhooks.html",
+        {"endpoints": owned_endpoints(user=request.user), "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _show_secret(request, endpoint: WebhookEndpoint, *, created: bool):
+    # Rendered in the POST's answer, never stored for a later page: reloading cannot show it again.
+    response = render_page(
+        request, "reports/webhook_secret.html", {"endpoint": endpoint, "secret": endpoint.secret, "created": created}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@manager_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def webhook(request, pk: int):
+    endpoint = _owned_endpoint(request, pk)
+    initial = {"name": endpoint.name, "url": endpoint.url, "active": endpoint.active}
+    form = WebhookEndpointForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            webhook_endpoint_update(endpoint=endpoint, actor=request.user, **form.cleaned_data)
+        except EndpointError as exc:
+            form.add_error("url", str(exc))
+        else:
+            messages.success(request, "Endpoint saved.")
+            return redirect("reports:webhook", endpoint.pk)
+    deliveries = list(endpoint_deliveries(endpoint=endpoint)[:50])
+    return render_page(
+        request,
+        "reports/webhook.html",
+        {
+            "endpoint": endpoint,
+            "form": form,
+            "deliveries": deliveries,
+            "waiting": any(d.status in (WebhookDelivery.PENDING, WebhookDelivery.SENDING) for d in deliveries),
+        },
+        fragment="deliveries",
+        status=400 if form.errors else 200,
+    )
+
+
+@manager_required
+@require_POST
+def webhook_test(request, pk: int):
+    endpoint = _owned_endpoint(request, pk)
+    webhook_test_send(endpoint=endpoint, actor=request.user)
+    messages.info(request, f"A test event is on its way to {endpoint.name}; its result shows below.")
+    return redirect("reports:webhook", endpoint.pk)
+
+
+@manager_required
+@never_cache
+@require_POST
+def webhook_secret(request, pk: int):
+    endpoint = _owned_endpoint(request, pk)
+    webhook_endpoint_new_secret(endpoint=endpoint, actor=request.user)
+    return _show_secret(request, endpoint, created=False)
+
+
+@manager_required
+@require_POST
+def webhook_delivery_retry_view(request, pk: int, delivery_pk: int):
+    endpoint = _owned_endpoint(request, pk)
+    delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, endpoint=endpoint)
+    try:
+        webhook_delivery_retry(delivery=delivery, actor=request.user)
+    except InvitationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Delivery queued again.")
+    return redirect("reports:webhook", endpoint.pk)
 
 
 # --- Exercise versions and trial regrades ---------------------------------------------------------

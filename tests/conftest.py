@@ -176,9 +176,19 @@ def _celery_worker_session(django_db_setup, django_db_blocker):
     from tests.workers import WorkerProcess
 
     with django_db_blocker.unblock():
-        worker = WorkerProcess().start()
+        # The tests' webhook receivers listen on 127.0.0.1, which a real deployment refuses.
+        worker = WorkerProcess(extra_env={"WEBHOOK_ALLOWED_NETWORKS": LOCAL_RECEIVERS}).start()
     yield worker
     worker.stop()
+
+
+LOCAL_RECEIVERS = "127.0.0.1/32"
+
+
+@pytest.fixture
+def local_receivers(settings):
+    """Let webhooks reach the tests' receivers on 127.0.0.1 (only there: the rest stays refused)."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = [LOCAL_RECEIVERS]
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
-"""Decision webhooks: signed, retried with backoff by the real worker, delivered exactly once."""
+"""Decision webhooks: owned, signed the Standard Webhooks way, never inward, retried, delivered exactly once."""
 
-import hashlib
-import hmac
+import http.client
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -16,38 +17,67 @@ from reports.services import (
     decision_submit,
     webhook_deliveries_take_back_lost,
     webhook_delivery_attempt,
-    webhook_signature,
+    webhook_headers,
 )
 from reports.tasks import sweep_webhook_deliveries
 from tests.reports.conftest import login
 from tests.workers import wait_for
 
-SECRET = "whsec-test-0123456789abcdef"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def _readme_verifier():
+    """The README's receiver code, run as written: if it stops verifying, the documentation is wrong."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```python\n(import base64.*?def verify_webhook.*?)```", readme, re.S)
+    assert block, "the README's webhook verifier is missing"
+    namespace: dict = {}
+    exec(block.group(1), namespace)  # noqa: S102 - our own README, under test
+    return namespace["verify_webhook"]
+
+
+verify_webhook = _readme_verifier()
 
 
 class Receiver:
-    """An ATS stand-in on 127.0.0.1: answers 500 ``fail_first`` times, then 200; checks every signature."""
+    """An ATS stand-in on 127.0.0.1, verifying as the README says: 401 on a bad signature, 400 on a stale
+    timestamp, 409 on a replayed id; answers 500 ``fail_first`` times before accepting."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, secret: str = SECRET):
         self.fail_first = fail_first
+        self.secret = secret
         self.requests: list[dict] = []
+        self.seen_ids: set[str] = set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-                ok_signature = hmac.compare_digest(expected, self.headers.get("X-Takehome-Signature", ""))
-                status = 500 if len(receiver.requests) < receiver.fail_first else 200
-                if not ok_signature:
-                    status = 401
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                verdict = "ok"
+                seen = set(receiver.seen_ids)  # a failing answer must not mark the id as handled
+                try:
+                    verify_webhook(receiver.secret, headers, body, seen)
+                except ValueError as exc:
+                    verdict = str(exc)
+                except KeyError:
+                    verdict = "missing header"
+                failing = len(receiver.requests) < receiver.fail_first
+                status = {"ok": 500 if failing else 200, "stale or future timestamp": 400, "already handled": 409}.get(
+                    verdict, 401
+                )
+                if status == 200:
+                    receiver.seen_ids = seen
                 receiver.requests.append(
                     {
                         "body": json.loads(body),
-                        "signature_ok": ok_signature,
+                        "signature_ok": verdict not in ("bad signature", "missing header"),
+                        "verdict": verdict,
                         "status": status,
-                        "timestamp": self.headers.get("X-Takehome-Timestamp"),
-                        "event": self.headers.get("X-Takehome-Event"),
+                        "timestamp": headers.get("webhook-timestamp"),
+                        "event": headers.get("webhook-id"),
+                        "headers": headers,
+                        "raw": body,
                     }
                 )
                 self.send_response(status)
@@ -73,6 +103,15 @@ class Receiver:
         return [r for r in self.requests if r["status"] == 200]
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers(local_receivers):
+    """Every test here talks to a receiver on 127.0.0.1."""
+
+
+def _endpoint(owner, url, **extra) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(owner=owner, name="ATS", url=url, secret=SECRET, **extra)
+
+
 def _reviewed(invitation) -> Invitation:
     # Setup shortcut: the review flow is tested elsewhere; the webhook only needs a decidable invitation.
     Invitation.objects.filter(pk=invitation.pk).update(state=Invitation.REVIEWED)
@@ -80,16 +119,25 @@ def _reviewed(invitation) -> Invitation:
     return invitation
 
 
-def test_it_signs_the_raw_body_with_hmac_sha256():
-    body = b'{"a":1}'
-    assert webhook_signature(secret="k", body=body) == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+def test_the_signature_is_the_standard_webhooks_one():
+    # The example of the Standard Webhooks specification, verified by the README's code.
+    body = b'{"test": 2432232314}'
+    headers = webhook_headers(
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek",
+        body=body,
+        timestamp=1614265330,
+    )
+    assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    with pytest.raises(ValueError, match="stale"):
+        verify_webhook(SECRET, headers, body, set())
 
 
 @pytest.mark.worker
 def test_a_receiver_failing_twice_gets_exactly_one_accepted_delivery(celery_worker, settings, invitation, manager):
     settings.WEBHOOK_RETRY_BASE_S = 1
     with Receiver(fail_first=2) as receiver:
-        WebhookEndpoint.objects.create(name="ATS", url=receiver.url, secret=SECRET)
+        _endpoint(manager, receiver.url)
         decision = decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Solid.", actor=manager)
         delivery = WebhookDelivery.objects.get()
         wait_for(
@@ -115,7 +163,7 @@ def test_a_receiver_failing_twice_gets_exactly_one_accepted_delivery(celery_work
 def test_it_gives_up_after_the_maximum_and_a_manager_can_retry(client, settings, invitation, manager):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     with Receiver(fail_first=99) as receiver:
-        WebhookEndpoint.objects.create(name="ATS", url=receiver.url, secret=SECRET)
+        _endpoint(manager, receiver.url)
         decision_submit(invitation=_reviewed(invitation), outcome="hold", reason="Wait for the panel.", actor=manager)
         delivery = WebhookDelivery.objects.get()
         first = webhook_delivery_attempt(delivery_id=delivery.pk)
@@ -136,7 +184,7 @@ def test_it_gives_up_after_the_maximum_and_a_manager_can_retry(client, settings,
 
 def test_a_delivery_being_sent_is_not_sent_twice(invitation, manager):
     with Receiver() as receiver:
-        WebhookEndpoint.objects.create(name="ATS", url=receiver.url, secret=SECRET)
+        _endpoint(manager, receiver.url)
         decision_submit(invitation=_reviewed(invitation), outcome="reject", reason="No retries.", actor=manager)
         delivery = WebhookDelivery.objects.get()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.SENDING)
@@ -147,8 +195,8 @@ def test_a_delivery_being_sent_is_not_sent_twice(invitation, manager):
         assert receiver.requests == []
 
 
-def test_the_admin_never_shows_an_endpoints_secret(admin_client):
-    endpoint = WebhookEndpoint.objects.create(name="ATS", url="https://ats.example.com/hook", secret=SECRET)
+def test_the_admin_never_shows_an_endpoints_secret(admin_client, admin_user):
+    endpoint = _endpoint(admin_user, "https://ats.example.com/hook")
     page = admin_client.get(reverse("admin:reports_webhookendpoint_change", args=[endpoint.pk])).content.decode()
     assert "ATS" in page and SECRET not in page
 
@@ -158,7 +206,7 @@ def test_a_pending_delivery_can_be_retried_only_once_it_looks_stuck(client, invi
 
     from django.utils import timezone
 
-    WebhookEndpoint.objects.create(name="ATS", url="http://127.0.0.1:9/hook", secret=SECRET)
+    _endpoint(manager, "http://127.0.0.1:9/hook")
     decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
     delivery = WebhookDelivery.objects.get()
     login(client, manager)
@@ -192,7 +240,7 @@ def _lost_deliveries(invitation, manager, receiver) -> tuple[WebhookDelivery, We
     from reports.services import webhook_deliveries_create
 
     for name in ("ATS one", "ATS two", "ATS three"):
-        WebhookEndpoint.objects.create(name=name, url=receiver.url, secret=SECRET)
+        WebhookEndpoint.objects.create(owner=manager, name=name, url=receiver.url, secret=SECRET)
     decision = decision_record(invitation=_reviewed(invitation), outcome="advance", reason="Ship it.", actor=manager)
     overdue, silent, fresh = sorted(webhook_deliveries_create(decision=decision), key=lambda d: d.endpoint.name)
     hour_ago = timezone.now() - timedelta(hours=1)
@@ -248,3 +296,142 @@ def test_deliveries_whose_messages_were_lost_reach_the_receiver_through_the_swee
 def test_beat_runs_the_webhook_sweeper(settings):
     entries = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "reports.tasks.sweep_webhook_deliveries" in entries
+
+
+# --- Finding 3: owned, never inward, not replayable ------------------------------------------------
+
+
+def test_a_decision_reaches_only_the_endpoints_of_the_assessments_owner(invitation, manager, other_manager):
+    with Receiver() as mine, Receiver() as theirs:
+        _endpoint(manager, mine.url)
+        WebhookEndpoint.objects.create(owner=other_manager, name="Their ATS", url=theirs.url, secret=SECRET)
+        decision_submit(invitation=_reviewed(invitation), outcome="reject", reason="Private reason.", actor=manager)
+        for delivery in WebhookDelivery.objects.all():
+            webhook_delivery_attempt(delivery_id=delivery.pk)
+    assert len(mine.accepted) == 1 and mine.accepted[0]["body"]["reason"] == "Private reason."
+    assert theirs.requests == [] and WebhookDelivery.objects.get().endpoint.owner == manager
+
+
+def test_a_captured_delivery_cannot_be_replayed_or_re_dated(invitation, manager):
+    with Receiver() as receiver:
+        _endpoint(manager, receiver.url)
+        decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+        webhook_delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+        captured = receiver.accepted[0]
+
+        def send(headers):
+            connection = http.client.HTTPConnection("127.0.0.1", receiver.server.server_address[1], timeout=10)
+            connection.request("POST", "/ats/hook", body=captured["raw"], headers=headers)
+            status = connection.getresponse().status
+            connection.close()
+            return status
+
+        # The same message again: a receiver that remembers ids refuses it.
+        assert send(captured["headers"]) == 409
+        # The old "sign the body only" scheme let an attacker put a fresh time on a captured body.
+        fresh = {**captured["headers"], "webhook-timestamp": str(int(captured["timestamp"]) + 1)}
+        assert send(fresh) == 401
+        # And a correctly signed message sent late (a replay after the receiver forgot its ids) is stale.
+        old = webhook_headers(
+            secret=SECRET, msg_id="new-id", body=captured["raw"], timestamp=int(captured["timestamp"]) - 600
+        )
+        assert send(old) == 400
+    assert [r["status"] for r in receiver.requests] == [200, 409, 401, 400]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/hook",
+        "http://localhost:{port}/hook",
+        "http://[::1]:{port}/hook",
+        "http://[::ffff:127.0.0.1]:{port}/hook",
+        "http://0.0.0.0:{port}/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://100.64.0.1/hook",
+        "http://224.0.0.1/hook",
+        "http://2130706433:{port}/hook",  # 127.0.0.1 written as one number
+    ],
+)
+def test_a_delivery_never_reaches_an_inside_address(settings, invitation, manager, url):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    with Receiver() as receiver:
+        port = receiver.server.server_address[1]
+        endpoint = WebhookEndpoint.objects.create(owner=manager, name="ATS", url=url.format(port=port), secret=SECRET)
+        decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+        attempt = webhook_delivery_attempt(delivery_id=WebhookDelivery.objects.get(endpoint=endpoint).pk)
+        assert receiver.requests == []
+    delivery = WebhookDelivery.objects.get()
+    assert attempt.status == WebhookDelivery.PENDING and delivery.last_error == "refused: private address"
+
+
+def test_the_delivery_log_says_refused_or_could_not_connect_never_the_socket_error(settings, invitation, manager):
+    # Allowed (an internal ATS) but closed: the log must not tell an open port from a closed one by errno.
+    _endpoint(manager, "http://127.0.0.1:9/hook")
+    WebhookEndpoint.objects.create(owner=manager, name="Scan", url="ftp://example.com/x", secret=SECRET)
+    decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+    for delivery in WebhookDelivery.objects.all():
+        webhook_delivery_attempt(delivery_id=delivery.pk)
+    errors = dict(WebhookDelivery.objects.values_list("endpoint__name", "last_error"))
+    assert errors == {"ATS": "could not connect", "Scan": "refused: only http and https URLs"}
+
+
+def test_a_redirect_is_not_followed(invitation, manager):
+    from http.server import BaseHTTPRequestHandler
+
+    with Receiver() as elsewhere:
+
+        class Redirect(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.send_response(302)
+                self.send_header("Location", elsewhere.url)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        bouncer = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=bouncer.serve_forever, daemon=True).start()
+        try:
+            _endpoint(manager, f"http://127.0.0.1:{bouncer.server_address[1]}/hook")
+            decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+            attempt = webhook_delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+        finally:
+            bouncer.shutdown()
+            bouncer.server_close()
+        assert elsewhere.requests == []
+    delivery = WebhookDelivery.objects.get()
+    assert attempt.retry and delivery.last_status_code == 302 and "redirects are not followed" in delivery.last_error
+
+
+def test_a_name_that_resolves_inside_as_well_as_outside_is_refused(monkeypatch):
+    import socket
+
+    from core import outbound
+
+    def resolve(host, port, *args, **kwargs):  # DNS is the boundary: an attacker's name with two answers
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(outbound.Refused, match="private address"):
+        outbound.check_url("https://rebind.example/hook")
+    assert outbound.check_url("https://rebind.example/hook", allowed_networks=["10.0.0.0/24"]).addresses
+
+
+def test_the_allow_list_lets_an_internal_ats_through_and_nothing_else(invitation, manager, settings):
+    with Receiver() as receiver:
+        _endpoint(manager, receiver.url)
+        settings.WEBHOOK_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+        decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+        delivery = WebhookDelivery.objects.get()
+        webhook_delivery_attempt(delivery_id=delivery.pk)
+        assert receiver.requests == []
+        settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+        webhook_delivery_attempt(delivery_id=delivery.pk)
+        assert len(receiver.accepted) == 1
