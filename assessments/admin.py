@@ -21,14 +21,17 @@ class ExerciseAdmin(admin.ModelAdmin):
 
 @admin.register(Assessment)
 class AssessmentAdmin(admin.ModelAdmin):
-    list_display = ["title", "exercise", "owner", "closes_at", "reviewers_per_submission"]
+    list_display = ["title", "exercise", "owner", "closes_at", "reviewers_per_submission", "archived_at"]
     list_select_related = ["exercise", "owner"]
     search_fields = ["title"]
+    # Managers make, edit and archive assessments on their own pages; here a superuser can hand one
+    # to another manager (owner). The version changes only through a trial regrade made live, and
+    # the fields workflows own (archive, hiring bar, timestamps) only through them.
+    readonly_fields = ["exercise", "rubric", "hiring_bar", "created_at", "archived_at"]
+    filter_horizontal = ["reviewers"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # An assessment changes version only through a trial regrade made live (Reports → Versions
-        # & regrades): switching it here would mix versions in one cohort without a word.
-        return ["exercise", "hiring_bar"] if obj is not None else []
+    def has_add_permission(self, request):
+        return False  # Assessments → New assessment, in the app
 
 
 @admin.register(Regrade)
@@ -67,6 +70,9 @@ class GradingRunAdmin(admin.ModelAdmin):
     list_select_related = ["submission", "exercise"]
     readonly_fields = [f.name for f in GradingRun._meta.fields]
     inlines = [ProbeResultInline]
+
+    def has_add_permission(self, request):
+        return False  # a run is made by an upload, a regrade or "Grade again"
 
 
 @admin.register(WorkerHeartbeat)

@@ -91,6 +91,17 @@ class Assessment(models.Model):
         blank=True,
         help_text="Probe pass rate, in percent, at or above which a candidate is worth a closer look.",
     )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="reviewed_assessments",
+        help_text="Who reviews its uploads; none chosen means every active reviewer.",
+    )
+    retention_months = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Months a candidate's data is kept after the end; empty means the platform's default.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,6 +111,10 @@ class Assessment(models.Model):
             models.CheckConstraint(
                 condition=Q(reviewers_per_submission__gte=1, reviewers_per_submission__lte=5),
                 name="assessment_reviewers_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(retention_months__gte=1, retention_months__lte=120),
+                name="assessment_retention_1_to_120_months",
             ),
         ]
 

@@ -63,8 +63,12 @@ def grading_failures(*, user: User) -> list[GradingRun]:
     )
 
 
-def grading_counts() -> dict[str, int]:
-    rows = GradingRun.objects.filter(live=True).values("state").annotate(n=Count("id"))
+def grading_counts(*, user: User) -> dict[str, int]:
+    """Live gradings by state, in this manager's assessments (every one, for a superuser)."""
+    qs = GradingRun.objects.filter(live=True)
+    if not user.is_superuser:
+        qs = qs.filter(submission__invitation__assessment__owner=user)
+    rows = qs.values("state").annotate(n=Count("id"))
     counts = {state: 0 for state, _ in GradingRun.STATES}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts

@@ -1,5 +1,6 @@
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,8 @@ def assessment_create(
     closes_at: datetime,
     time_limit_minutes: int | None = None,
     reviewers_per_submission: int = 2,
+    reviewers: Iterable[User] = (),
+    retention_months: int | None = None,
 ) -> Assessment:
     with transaction.atomic():
         assessment = Assessment.objects.create(
@@ -38,8 +41,65 @@ def assessment_create(
             closes_at=closes_at,
             time_limit_minutes=time_limit_minutes or exercise.time_limit_minutes,
             reviewers_per_submission=reviewers_per_submission,
+            retention_months=retention_months,
         )
-        audit_record(actor=owner, action="assessment.created", target=assessment, data={"title": title})
+        assessment.reviewers.set(list(reviewers))
+        audit_record(
+            actor=owner,
+            action="assessment.created",
+            target=assessment,
+            data={"title": title, "exercise": f"{exercise.slug} {exercise.version}"},
+        )
+    return assessment
+
+
+# What a manager may change after creating an assessment. Its exercise version changes only through
+# a trial regrade made live (Reports → Versions & regrades), so one cohort never mixes versions.
+ASSESSMENT_EDITABLE = ("title", "time_limit_minutes", "closes_at", "reviewers_per_submission", "retention_months")
+
+
+def assessment_update(
+    *, assessment: Assessment, actor: User, reviewers: Iterable[User] | None = None, **changes: Any
+) -> Assessment:
+    unknown = set(changes) - set(ASSESSMENT_EDITABLE)
+    if unknown:
+        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}.")
+    changed = {field: value for field, value in changes.items() if getattr(assessment, field) != value}
+    with transaction.atomic():
+        for field, value in changed.items():
+            setattr(assessment, field, value)
+        if changed:
+            assessment.save(update_fields=list(changed))
+        audit_data: dict[str, Any] = {field: str(value) for field, value in changed.items()}
+        if reviewers is not None:
+            wanted = {user.pk for user in reviewers}
+            before = set(assessment.reviewers.values_list("pk", flat=True))
+            if wanted != before:
+                assessment.reviewers.set(list(wanted))
+                audit_data["reviewers"] = sorted(wanted)
+        if audit_data:
+            audit_record(actor=actor, action="assessment.changed", target=assessment, data=audit_data)
+    return assessment
+
+
+def assessment_archive(*, assessment: Assessment, actor: User) -> Assessment:
+    """Close the opening for good: no upload is accepted, and it leaves the lists (its data stays)."""
+    with transaction.atomic():
+        updated = Assessment.objects.filter(pk=assessment.pk, archived_at__isnull=True).update(
+            archived_at=timezone.now()
+        )
+        if updated:
+            audit_record(actor=actor, action="assessment.archived", target=assessment, data={})
+    assessment.refresh_from_db(fields=["archived_at"])
+    return assessment
+
+
+def assessment_unarchive(*, assessment: Assessment, actor: User) -> Assessment:
+    with transaction.atomic():
+        updated = Assessment.objects.filter(pk=assessment.pk, archived_at__isnull=False).update(archived_at=None)
+        if updated:
+            audit_record(actor=actor, action="assessment.unarchived", target=assessment, data={})
+    assessment.refresh_from_db(fields=["archived_at"])
     return assessment
 
 

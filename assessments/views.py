@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
+from assessments.forms import AssessmentForm
 from assessments.models import Assessment, Exercise, GradingRun, Regrade
 from assessments.selectors import (
     assessments_owned_by,
@@ -14,6 +15,7 @@ from assessments.selectors import (
     grading_failures,
     owned_assessment_or_404,
 )
+from assessments.services import assessment_archive, assessment_create, assessment_unarchive, assessment_update
 from candidates.forms import CsvInviteForm, InviteForm
 from candidates.models import Invitation, Submission
 from candidates.selectors import assessment_invitations, assessments_with_funnel, feedback_summary
@@ -42,7 +44,7 @@ def dashboard(request):
     context: dict[str, Any] = {"grading_workers": grading_availability()}
     if is_manager(request.user):
         context["assessments"] = _visible_assessments(request.user)[:10]
-        context["grading"] = grading_counts()
+        context["grading"] = grading_counts(user=request.user)
         context["grading_failures"] = grading_failures(user=request.user)
         context["funnel_states"] = Invitation.FUNNEL
     if is_reviewer(request.user):
@@ -52,11 +54,81 @@ def dashboard(request):
 
 @manager_required
 def assessment_list(request):
+    archived = request.GET.get("archived") == "1"
+    qs = assessments_owned_by(request.user, assessments_with_funnel(include_archived=archived))
+    if archived:
+        qs = qs.filter(archived_at__isnull=False)
     return render_page(
         request,
         "assessments/assessment_list.html",
-        {"assessments": _visible_assessments(request.user), "funnel_states": Invitation.FUNNEL},
+        {
+            "assessments": qs,
+            "funnel_states": Invitation.FUNNEL,
+            "archived": archived,
+            "n_archived": assessments_owned_by(request.user).filter(archived_at__isnull=False).count(),
+        },
     )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def assessment_new(request):
+    form = AssessmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        assessment = assessment_create(
+            owner=request.user,
+            title=data["title"],
+            exercise=data["exercise"],
+            rubric=data["rubric"],
+            closes_at=data["closes_at"],
+            time_limit_minutes=data["time_limit_minutes"],
+            reviewers_per_submission=data["reviewers_per_submission"],
+            reviewers=data["reviewers"],
+            retention_months=data["retention_months"],
+        )
+        messages.success(request, f"“{assessment.title}” is open. Invite your first candidates below.")
+        return redirect("assessments:detail", assessment.pk)
+    status = 400 if request.method == "POST" else 200
+    return render_page(request, "assessments/assessment_form.html", {"form": form}, status=status)
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def assessment_edit(request, pk: int):
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    form = AssessmentForm(request.POST or None, instance=assessment)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        assessment_update(
+            assessment=assessment,
+            actor=request.user,
+            reviewers=data["reviewers"],
+            title=data["title"],
+            closes_at=data["closes_at"],
+            time_limit_minutes=data["time_limit_minutes"] or assessment.exercise.time_limit_minutes,
+            reviewers_per_submission=data["reviewers_per_submission"],
+            retention_months=data["retention_months"],
+        )
+        messages.success(request, "Changes saved.")
+        return redirect("assessments:detail", assessment.pk)
+    status = 400 if request.method == "POST" else 200
+    return render_page(
+        request, "assessments/assessment_form.html", {"form": form, "assessment": assessment}, status=status
+    )
+
+
+@manager_required
+@require_POST
+def assessment_archive_view(request, pk: int):
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    if request.POST.get("undo") == "1":
+        assessment_unarchive(assessment=assessment, actor=request.user)
+        messages.success(request, f"“{assessment.title}” is back in your list.")
+    else:
+        assessment_archive(assessment=assessment, actor=request.user)
+        messages.success(request, f"“{assessment.title}” is archived: no more uploads, and it leaves your lists.")
+    return redirect("assessments:detail", assessment.pk)
 
 
 @manager_required

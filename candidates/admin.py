@@ -7,6 +7,10 @@ from candidates.models import Candidate, Decision, Invitation, Submission
 class CandidateAdmin(admin.ModelAdmin):
     list_display = ["name", "email", "created_at", "erased_at"]
     search_fields = ["name", "email"]
+    readonly_fields = ["created_at", "erased_at"]
+
+    def has_add_permission(self, request):
+        return False  # a candidate comes with an invitation, made in the app
 
 
 @admin.register(Invitation)
@@ -16,7 +20,10 @@ class InvitationAdmin(admin.ModelAdmin):
     list_select_related = ["candidate", "assessment"]
     search_fields = ["candidate__name", "candidate__email", "pseudonym"]
     # State moves only through services, so the admin cannot skip a transition.
-    readonly_fields = ["token_hash", "state", "started_at", "due_at", "pseudonym", "feedback_released_at"]
+    readonly_fields = [f.name for f in Invitation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # inviting makes the link and sends the email: the assessment's page, in the app
 
 
 @admin.register(Submission)

@@ -174,7 +174,8 @@ class Submission(models.Model):
         ]
 
     def __str__(self):
-        return f"Submission {self.number} of {self.invitation}"
+        # The pseudonym, never the name: this string reaches lists and logs a reviewer may read.
+        return f"Submission {self.number} of {self.invitation.pseudonym} ({self.invitation.assessment_id})"
 
     def archive_bytes(self) -> bytes:
         """The uploaded zip, exactly as accepted: read from the database, checked against its sha256.

@@ -219,17 +219,32 @@ def months_before(moment: datetime, months: int) -> datetime:
 
 
 def candidates_past_retention(*, now: datetime, months: int) -> QuerySet[Candidate]:
-    """Candidates whose data the portal promised to delete: every invitation ended ``months`` ago or more.
+    """Candidates whose data the portal promised to delete: every invitation ended its assessment's
+    retention (``Assessment.retention_months``, else ``months``) ago or more.
 
     An invitation has ended when it was decided, expired or withdrawn (``closed_at``), or when its
     link lapsed without the take-home being started. One still in progress (started, submitted,
     graded, reviewed and awaiting a decision) keeps the candidate's data.
     """
-    cutoff = months_before(now, months)
-    ended_long_ago = Q(
-        invitations__state__in=[Invitation.DECIDED, Invitation.EXPIRED, Invitation.WITHDRAWN],
-        invitations__closed_at__lt=cutoff,
-    ) | Q(invitations__state=Invitation.INVITED, invitations__expires_at__lt=cutoff)
+    ended_long_ago = Q(pk__in=[])
+    # Each assessment may keep data for its own number of months (empty: ``months``). The few
+    # distinct values give one cutoff each, so the count stays one query.
+    chosen = {
+        value
+        for value in Assessment.objects.exclude(retention_months=None).values_list("retention_months", flat=True)
+        if value is not None
+    }
+    for kept, on_assessment in [(months, Q(invitations__assessment__retention_months=None))] + [
+        (value, Q(invitations__assessment__retention_months=value)) for value in sorted(chosen)
+    ]:
+        cutoff = months_before(now, kept)
+        ended_long_ago |= on_assessment & (
+            Q(
+                invitations__state__in=[Invitation.DECIDED, Invitation.EXPIRED, Invitation.WITHDRAWN],
+                invitations__closed_at__lt=cutoff,
+            )
+            | Q(invitations__state=Invitation.INVITED, invitations__expires_at__lt=cutoff)
+        )
     return (
         Candidate.objects.filter(erased_at__isnull=True)
         .annotate(n_invitations=Count("invitations"), n_ended=Count("invitations", filter=ended_long_ago))

@@ -410,7 +410,8 @@ ERASED_RETENTION_TEXT = "[erased: the retention period ended]"
 
 
 def candidates_erase_past_retention(*, now: datetime | None = None, months: int | None = None) -> list[int]:
-    """Erase every candidate whose invitations all ended DATA_RETENTION_MONTHS ago; returns their ids.
+    """Erase every candidate whose invitations all ended their retention ago (the assessment's, else
+    DATA_RETENTION_MONTHS); returns their ids.
 
     What the portal promises candidates ("kept for N months after the decision, then deleted").
     One candidate at a time, each in its own transaction: a failure leaves the others erased and

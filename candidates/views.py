@@ -235,6 +235,6 @@ def _portal_context(invitation, step: str, **extra) -> dict:
         "step": step,
         "started": invitation.started_at is not None,
         "time_budget": duration_words(assessment.time_limit_minutes),
-        "retention_months": settings.DATA_RETENTION_MONTHS,
+        "retention_months": assessment.retention_months or settings.DATA_RETENTION_MONTHS,
         **extra,
     }

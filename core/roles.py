@@ -1,55 +1,21 @@
 """The two staff roles. Candidates have no account: they hold a magic link."""
 
-from django.contrib.auth.models import AnonymousUser, Group, Permission, User
+from django.contrib.auth.models import AnonymousUser, Group, User
 
 MANAGERS = "managers"
 REVIEWERS = "reviewers"
 
-# app_label -> model -> actions. Managers run openings and decide; reviewers score.
-ROLE_PERMISSIONS = {
-    MANAGERS: {
-        "assessments": {
-            "exercise": ["view"],
-            "assessment": ["add", "change", "view"],
-            "gradingrun": ["view"],
-            "proberesult": ["view"],
-        },
-        "core": {"auditevent": ["view"]},
-        "candidates": {
-            "candidate": ["add", "change", "delete", "view"],
-            "invitation": ["add", "change", "view"],
-            "submission": ["view"],
-            "decision": ["add", "change", "view"],
-        },
-        "rubrics": {
-            "rubric": ["view"],
-            "criterion": ["view"],
-            "review": ["add", "change", "view"],
-            "criterionscore": ["view"],
-        },
-    },
-    REVIEWERS: {
-        "rubrics": {
-            "review": ["view"],
-            "criterionscore": ["add", "change", "view"],
-        },
-    },
-}
+# The roles are groups without model permissions: the app's own views decide by group (and by
+# ownership, per object), and the admin is for superusers only (core.admin_site). A permission
+# given to a group would mean nothing in the app and could only widen what the admin shows.
+ROLE_GROUPS = (MANAGERS, REVIEWERS)
 
 
 def ensure_role_groups() -> None:
-    for group_name, apps in ROLE_PERMISSIONS.items():
+    """Make the role groups, and take away any model permission someone gave them by hand."""
+    for group_name in ROLE_GROUPS:
         group, _ = Group.objects.get_or_create(name=group_name)
-        wanted = []
-        for app_label, models in apps.items():
-            for model, actions in models.items():
-                codenames = [f"{action}_{model}" for action in actions]
-                found = list(Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
-                if len(found) != len(codenames):
-                    missing = set(codenames) - {p.codename for p in found}
-                    raise RuntimeError(f"Permissions missing for {app_label}: {sorted(missing)}; migrate first.")
-                wanted.extend(found)
-        group.permissions.set(wanted)
+        group.permissions.clear()
 
 
 def is_manager(user: User | AnonymousUser) -> bool:

@@ -38,14 +38,20 @@ class CriterionScoreInline(admin.TabularInline):
 class ReviewAdmin(admin.ModelAdmin):
     list_display = ["submission", "reviewer", "state", "assigned_at", "submitted_at"]
     list_filter = ["state"]
-    readonly_fields = ["state", "started_at", "submitted_at"]
+    readonly_fields = ["submission", "reviewer", "state", "assigned_at", "started_at", "submitted_at"]
     inlines = [CriterionScoreInline]
+
+    def has_add_permission(self, request):
+        return False  # reviews are assigned by grading, or reassigned on the Reviews page
 
 
 @admin.register(Disagreement)
 class DisagreementAdmin(admin.ModelAdmin):
     list_display = ["submission", "criterion", "low", "high", "resolved_level", "resolved_at"]
     readonly_fields = ["submission", "criterion", "low", "high", "flagged_at", "resolved_by", "resolved_at"]
+
+    def has_add_permission(self, request):
+        return False  # flagged when reviews disagree; resolved on the Disagreements page
 
 
 @admin.register(GoldStandard)

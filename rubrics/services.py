@@ -138,20 +138,25 @@ OPEN_STATES = (Review.ASSIGNED, Review.IN_PROGRESS)
 def reviews_assign_for_submission(*, submission: Submission) -> list[Review]:
     """Give a graded submission its reviewers: the ones with the fewest open reviews first.
 
+    The pool is the assessment's chosen reviewers, or every active reviewer when none is chosen.
+
     Idempotent: reviewers already on the submission count (a withdrawn review does not), and
     nobody is assigned twice to one submission (the database refuses it too).
     """
-    wanted = submission.invitation.assessment.reviewers_per_submission
+    assessment = submission.invitation.assessment
+    wanted = assessment.reviewers_per_submission
     with transaction.atomic():
         current = Review.objects.filter(submission=submission)
         active = current.exclude(state=Review.WITHDRAWN).count()
         if active >= wanted:
             return []
         taken = current.values("reviewer_id")
+        pool = get_user_model().objects.filter(groups__name=REVIEWERS, is_active=True)
+        chosen = assessment.reviewers.values("pk")
+        if chosen.exists():  # the manager named this opening's reviewers; otherwise everyone reviews
+            pool = pool.filter(pk__in=chosen)
         candidates = (
-            get_user_model()
-            .objects.filter(groups__name=REVIEWERS, is_active=True)
-            .exclude(pk__in=taken)
+            pool.exclude(pk__in=taken)
             .annotate(open_reviews=Count("reviews", filter=Q(reviews__state__in=OPEN_STATES)))
             .order_by("open_reviews", "pk")[: wanted - active]
         )

@@ -15,6 +15,10 @@ TAB_OF_VIEW = {
     "assessments:dashboard": "dashboard",
     "rubrics:queue": "my_reviews",
     "rubrics:review": "my_reviews",
+    # A manager's webhook endpoints live beside the reports that record decisions, in their own tab.
+    "reports:webhooks": "webhooks",
+    "reports:webhook": "webhooks",
+    "reports:webhook_secret": "webhooks",
 }
 
 

@@ -353,7 +353,7 @@ def test_make_live_is_refused_until_every_latest_upload_is_graded_on_the_trials_
 def test_make_live_switches_the_version_and_the_results_and_keeps_the_old_ones_as_history(
     client, assessment, cohort, version_two, manager, reviewer, exercise
 ):
-    WebhookEndpoint.objects.create(name="ATS", url="https://ats.example/hooks", secret="whsec-x")
+    WebhookEndpoint.objects.create(owner=manager, name="ATS", url="https://ats.example/hooks", secret="whsec-x")
     invitation_mark_reviewed(invitation=cohort.sam)
     decision_record(invitation=cohort.sam, outcome="advance", reason="Strong.", actor=manager)
     old_runs = {cohort.dana: cohort.latest_run(cohort.dana), cohort.sam: cohort.latest_run(cohort.sam)}

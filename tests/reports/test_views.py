@@ -111,8 +111,10 @@ def test_it_renders_the_scorecard_and_its_pdf(client, manager, assessment, build
 
 def test_a_decision_needs_a_reason_and_is_audited_and_announced(client, manager, assessment, build):
     ada = build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
-    endpoint = WebhookEndpoint.objects.create(name="ATS", url="http://127.0.0.1:9/hook", secret="s3cret-value")
-    WebhookEndpoint.objects.create(name="Off", url="http://127.0.0.1:9/off", secret="x", active=False)
+    endpoint = WebhookEndpoint.objects.create(
+        owner=manager, name="ATS", url="http://127.0.0.1:9/hook", secret="s3cret-value"
+    )
+    WebhookEndpoint.objects.create(owner=manager, name="Off", url="http://127.0.0.1:9/off", secret="x", active=False)
     login(client, manager)
     url = reverse("reports:decide", args=[assessment.pk, ada.pk])
     response = client.post(url, {"outcome": "advance", "reason": "   "})
