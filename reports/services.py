@@ -168,7 +168,8 @@ def webhook_url_check(url: str) -> None:
     try:
         outbound.check_url(url, allowed_networks=settings.WEBHOOK_ALLOWED_NETWORKS)
     except outbound.Refused as exc:
-        raise EndpointError(str(exc).capitalize() + ".") from None
+        reason = str(exc)
+        raise EndpointError(reason[:1].upper() + reason[1:] + ".") from None
 
 
 def webhook_endpoint_create(*, owner: User, name: str, url: str, active: bool = True) -> WebhookEndpoint:
