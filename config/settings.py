@@ -300,6 +300,11 @@ if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "takehomes"}}
+# Proxies of ours in front of the web processes, each appending the address it saw to X-Forwarded-For
+# (core.clients). 0: none, the header is ignored and the client is the TCP peer.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
 # What the candidate portal promises: personal data and uploads are kept this long after the decision
 # (or expiry, or withdrawal), then erased by the beat task candidates.tasks.erase_past_retention.
 DATA_RETENTION_MONTHS = env_int("DATA_RETENTION_MONTHS", 12)
