@@ -305,6 +305,15 @@ else:
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+# Staff sign-in (core.login_throttle): this many failures in the window lock the username (from any
+# client) or the client (for any username) for one window; a locked attempt is refused unread.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_CLIENT = env_int("LOGIN_FAILURES_PER_CLIENT", 30)
+LOGIN_THROTTLE_WINDOW_S = env_int("LOGIN_THROTTLE_WINDOW_S", 15 * 60)
+if min(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_CLIENT, LOGIN_THROTTLE_WINDOW_S) < 1:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_CLIENT and LOGIN_THROTTLE_WINDOW_S must be 1 or more."
+    )
 # What the candidate portal promises: personal data and uploads are kept this long after the decision
 # (or expiry, or withdrawal), then erased by the beat task candidates.tasks.erase_past_retention.
 DATA_RETENTION_MONTHS = env_int("DATA_RETENTION_MONTHS", 12)
