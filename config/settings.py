@@ -292,9 +292,10 @@ WEBHOOK_RETRY_BASE_S = env_int("WEBHOOK_RETRY_BASE_S", 30)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)
 
-# --- Cache and data retention ---------------------------------------------------------------------
-# The cache counts failed magic-link attempts per client. Local memory is per process, which is
-# enough for `make run`; with several web processes set CACHE_URL (Redis) so they share the count.
+# --- Cache, clients and sign-in limits -------------------------------------------------------------
+# The cache counts failed sign-ins and magic-link attempts. Local memory is per process, which is
+# enough for `make run`; with several web processes every count must be shared: CACHE_URL (Redis).
+# `manage.py check --deploy` fails without it (core.checks), and compose's migrate runs that check.
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
@@ -314,6 +315,8 @@ if min(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_CLIENT, LOGIN_THROTTLE_WIN
     raise ImproperlyConfigured(
         "LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_CLIENT and LOGIN_THROTTLE_WINDOW_S must be 1 or more."
     )
+
+# --- Data retention -------------------------------------------------------------------------------
 # What the candidate portal promises: personal data and uploads are kept this long after the decision
 # (or expiry, or withdrawal), then erased by the beat task candidates.tasks.erase_past_retention.
 DATA_RETENTION_MONTHS = env_int("DATA_RETENTION_MONTHS", 12)
