@@ -325,15 +325,37 @@ if DATA_RETENTION_MONTHS < 1:
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# A magic link's token is as good as the candidate's password: no log line may carry one. The filter
+# rewrites /t/<token>/ to /t/[redacted]/ on the loggers that write request paths (django.server is
+# runserver's request lines, declared again here to carry it) and on every line our handlers write.
+# Gunicorn's access log gets the same filter from gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_tokens": {"()": "core.logs.RedactTokens"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # WeasyPrint (the scorecard PDF) logs every CSS property it does not know and each layout step.
     "loggers": {
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_tokens"],
+        },
+        "django.request": {"filters": ["redact_tokens"]},
         "django.db.backends": {"level": "INFO"},
+        # WeasyPrint (the scorecard PDF) logs every CSS property it does not know and each layout step.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "ERROR"},
     },
