@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
-from django.core.cache import cache
 from django.urls import reverse
 
 from core.login_throttle import login_throttle_clear
@@ -31,14 +30,6 @@ class CountingHasher(MD5PasswordHasher):
     def encode(self, password, salt):
         CountingHasher.calls += 1
         return super().encode(password, salt)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # The counts live in the cache; one test's failures must not lock the next test out.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
