@@ -8,7 +8,6 @@ every browser that opened an older link is out (a 410 that says a newer link was
 got hold of a leaked link cannot go on uploading for the candidate.
 """
 
-import hashlib
 from functools import wraps
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.views.decorators.cache import never_cache
 
 from candidates.models import Invitation
 from candidates.selectors import invitation_contact, invitation_link_problem, portal_invitation_get
+from core.clients import client_address, client_bucket
 
 SESSION_KEY = "portal_invitations"
 # One browser may hold a few invitations (two openings, or a test account); not hundreds.
@@ -99,20 +99,14 @@ def portal_view(view):
 
 
 # --- Rate limit on link attempts -----------------------------------------------------------------
-
-
-def client_address(request) -> str:
-    """The client's IP. Behind our TLS proxy it is the last X-Forwarded-For entry, the one the
-    proxy appended; earlier entries come from the client and can say anything."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded.strip():
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+# Only failed lookups count, and a link that works opens whatever the count: a client that has tried
+# too many wrong links gets 429 for the next wrong one, never for the right one. Refusing a valid link
+# would protect nothing (a token is 256 random bits: no rate of guessing finds one), and it would
+# shut out every candidate behind an address someone else has been hammering (an office, a campus).
 
 
 def _failure_key(request) -> str:
-    return "portal-link-failures:" + hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
+    return "portal-link-failures:" + client_bucket(client_address(request))
 
 
 def link_attempts_exhausted(request) -> bool:

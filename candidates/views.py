@@ -55,10 +55,10 @@ log = logging.getLogger(__name__)
 @require_GET
 @never_cache
 def magic_link(request, token: str):
-    if link_attempts_exhausted(request):
-        return link_problem_response(request, "rate_limited")
     invitation = invitation_by_token(token)
     if invitation is None:
+        if link_attempts_exhausted(request):
+            return link_problem_response(request, "rate_limited")
         link_failure_count(request)
         return link_problem_response(request, "invalid")
     problem = invitation_link_problem(invitation)

@@ -304,14 +304,31 @@ for _network in WEBHOOK_ALLOWED_NETWORKS:
             f"WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network, e.g. 10.0.0.0/24."
         ) from None
 
-# --- Cache and data retention ---------------------------------------------------------------------
-# The cache counts failed magic-link attempts per client. Local memory is per process, which is
-# enough for `make run`; with several web processes set CACHE_URL (Redis) so they share the count.
+# --- Cache, clients and sign-in limits -------------------------------------------------------------
+# The cache counts failed sign-ins and magic-link attempts. Local memory is per process, which is
+# enough for `make run`; with several web processes every count must be shared: CACHE_URL (Redis).
+# `manage.py check --deploy` fails without it (core.checks), and compose's migrate runs that check.
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "takehomes"}}
+# Proxies of ours in front of the web processes, each appending the address it saw to X-Forwarded-For
+# (core.clients). 0: none, the header is ignored and the client is the TCP peer.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+# Staff sign-in (core.login_throttle): this many failures in the window lock the username (from any
+# client) or the client (for any username) for one window; a locked attempt is refused unread.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_CLIENT = env_int("LOGIN_FAILURES_PER_CLIENT", 30)
+LOGIN_THROTTLE_WINDOW_S = env_int("LOGIN_THROTTLE_WINDOW_S", 15 * 60)
+if min(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_CLIENT, LOGIN_THROTTLE_WINDOW_S) < 1:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_CLIENT and LOGIN_THROTTLE_WINDOW_S must be 1 or more."
+    )
+
+# --- Data retention -------------------------------------------------------------------------------
 # What the candidate portal promises: personal data and uploads are kept this long after the decision
 # (or expiry, or withdrawal), then erased by the beat task candidates.tasks.erase_past_retention.
 DATA_RETENTION_MONTHS = env_int("DATA_RETENTION_MONTHS", 12)
@@ -320,15 +337,37 @@ if DATA_RETENTION_MONTHS < 1:
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# A magic link's token is as good as the candidate's password: no log line may carry one. The filter
+# rewrites /t/<token>/ to /t/[redacted]/ on the loggers that write request paths (django.server is
+# runserver's request lines, declared again here to carry it) and on every line our handlers write.
+# Gunicorn's access log gets the same filter from gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_tokens": {"()": "core.logs.RedactTokens"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # WeasyPrint (the scorecard PDF) logs every CSS property it does not know and each layout step.
     "loggers": {
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_tokens"],
+        },
+        "django.request": {"filters": ["redact_tokens"]},
         "django.db.backends": {"level": "INFO"},
+        # WeasyPrint (the scorecard PDF) logs every CSS property it does not know and each layout step.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "ERROR"},
     },

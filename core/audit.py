@@ -11,8 +11,9 @@ SYSTEM = "system"
 
 
 def audit_record(
-    *, actor: User | str | None, action: str, target: models.Model, data: dict[str, Any] | None = None
+    *, actor: User | str | None, action: str, target: models.Model | None, data: dict[str, Any] | None = None
 ) -> AuditEvent:
+    """``target`` None: the event is about no row (a sign-in lock on a name that is no account's)."""
     if actor is None or isinstance(actor, str):
         label, user = actor or SYSTEM, None
     else:
@@ -21,7 +22,7 @@ def audit_record(
         actor=user,
         actor_label=label,
         action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
         data=data or {},
     )

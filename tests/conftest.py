@@ -36,6 +36,16 @@ def _exercise_cache(tmp_path_factory):
     return cache
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Failed sign-ins and magic-link attempts count in the cache: one test's must not lock the next out."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def _user(username: str, group: str | None = None, **extra) -> User:
     if group and not Group.objects.filter(name=group).exists():
         # Transactional tests flush the tables between tests, and the groups with them.

@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "EMAIL_HOST": "smtp.example.com",
+    "CACHE_URL": "redis://redis.invalid:6379/1",  # the checks read the setting; nothing connects
 }
 
 
@@ -38,6 +39,24 @@ def test_check_deploy_is_clean_with_the_production_environment():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_fails_without_a_cache_the_web_processes_share():
+    """Sign-in and link limits count in the cache: one per process would multiply them."""
+    result = _manage("check", "--deploy", env={**PRODUCTION_ENV, "CACHE_URL": ""})
+    assert result.returncode != 0
+    assert "core.E001" in result.stderr and "CACHE_URL" in result.stderr
+
+
+def test_check_deploy_warns_behind_a_proxy_with_no_trusted_proxy_count():
+    env = {**PRODUCTION_ENV, "BEHIND_TLS_PROXY": "1"}
+    assert "core.W002" in _manage("check", "--deploy", env=env).stderr
+    assert "core.W002" not in _manage("check", "--deploy", env={**env, "TRUSTED_PROXY_COUNT": "1"}).stderr
+
+
+def test_make_run_starts_on_its_local_memory_cache():
+    result = _manage("check", env={"DEBUG": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_it_refuses_to_start_without_a_secret_key_in_production():
@@ -81,3 +100,21 @@ def test_every_command_in_docker_compose_exists():
     assert named and named <= set(get_commands()), named - set(get_commands())
     for service in ("web", "worker", "beat"):
         assert services[service]["build"] or services[service]["image"]
+
+
+def test_compose_publishes_only_the_proxy_and_the_app_trusts_it_alone():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}, published
+    assert services["web"]["expose"] == ["8000"]
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+    assert services["web"]["environment"]["CACHE_URL"].startswith("redis://")
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+    caddyfile = (ROOT / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile
+    # Caddy then trusts no client's X-Forwarded-For, and keeps no access log of magic links.
+    code = [line.split("#")[0] for line in caddyfile.splitlines()]
+    assert not any("trusted_proxies" in line or line.strip().startswith("log") for line in code)
+    # Nothing starts on settings that fail the deploy checks.
+    assert "manage.py check --deploy &&" in services["migrate"]["command"][-1]

@@ -1,18 +1,9 @@
 """The portal's cast: Dana (the shared `invitation`) with a link, and Sam invited to the same opening."""
 
 import pytest
-from django.core.cache import cache
 
 from candidates.services import invitation_create, invitation_start, invitation_token_rotate
 from tests.builders import make_zip
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # The link rate limit counts in the cache; one test's failures must not block the next.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)
