@@ -30,6 +30,7 @@ crash. Every message shows a name escaped (``_shown``): it cannot play the trick
 """
 
 import io
+import lzma
 import os
 import re
 import stat
@@ -42,6 +43,19 @@ from pathlib import Path, PurePosixPath
 from grader.package import Limits
 
 CHUNK = 64 * 1024
+# What zipfile raises on a damaged or unsupported archive besides BadZipFile: a bad header's
+# UnicodeDecodeError and negative seek are ValueErrors, a version or method it lacks is
+# NotImplementedError, a broken stream is zlib.error, LZMAError or (bzip2) OSError.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+)
 # What Linux (ext4, tmpfs, overlayfs) stores in one name, in bytes of UTF-8: longer is ENAMETOOLONG.
 MAX_NAME_BYTES = 255
 # A whole path inside the archive: far below PATH_MAX (4096) wherever it is unpacked, and more than
@@ -135,9 +149,9 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):g} MB"
 
 
-def _escaped(ch: str, ascii_only: bool) -> str:
+def _escaped(ch: str, ascii_only: bool, quote: str) -> str:
     code = ord(ch)
-    if ch in "\\'":
+    if ch == "\\" or ch == quote:
         return "\\" + ch
     if 32 <= code < 127 or (not ascii_only and unicodedata.category(ch)[0] not in "CZM"):
         return ch
@@ -151,10 +165,14 @@ def _shown(name: str, *, ascii_only: bool = False) -> str:
     (controls, format characters, separators other than the space, combining marks; with
     ``ascii_only``, everything not ASCII) as a ``\\x``/``\\u`` escape, and a long name cut to its
     start and end. A message must not play the trick it refuses, nor fill the page."""
-    pieces = [_escaped(ch, ascii_only) for ch in name]
+    return "'" + _safe_text(name, ascii_only=ascii_only, quote="'") + "'"
+
+
+def _safe_text(text: str, *, ascii_only: bool = False, quote: str = "") -> str:
+    pieces = [_escaped(ch, ascii_only, quote) for ch in text]
     if len(pieces) > _SHOWN_HEAD + _SHOWN_TAIL:
         pieces = [*pieces[:_SHOWN_HEAD], "…", *pieces[-_SHOWN_TAIL:]]
-    return "'" + "".join(pieces) + "'"
+    return "".join(pieces)
 
 
 def _hiding_character(name: str) -> str:
@@ -225,7 +243,7 @@ def _open_zip(data: bytes, limits: ArchiveLimits) -> zipfile.ZipFile:
         )
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _DAMAGED as exc:
         raise ArchiveRejected("This is not a zip archive (or it is damaged).") from exc
 
 
@@ -368,8 +386,11 @@ def _write_member(
                         f"(stopped at {_shown(info.filename)}); it may be a zip bomb."
                     )
                 out.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
-        raise ArchiveRejected(f"{_shown(info.filename)} cannot be read: {exc}.") from exc
+    except ArchiveRejected:
+        raise
+    except _DAMAGED as exc:
+        # zipfile's words can quote the archive's own bytes (a header's name): shown like a name.
+        raise ArchiveRejected(f"{_shown(info.filename)} cannot be read: {_safe_text(str(exc))}.") from exc
     return total
 
 

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
-from tests.builders import make_zip
+from tests.builders import DAMAGES, damaged_zip, make_zip
 
 
 def test_it_unpacks_a_normal_submission(tmp_path):
@@ -108,6 +108,14 @@ def test_it_refuses_a_damaged_member(tmp_path):
     with pytest.raises(ArchiveRejected, match="cannot be read"):
         unpack_archive(bytes(data), tmp_path / "out")
     assert list((tmp_path / "out").rglob("*")) == []
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_every_kind_of_damage_is_a_refusal_not_a_crash(tmp_path, damage):
+    with pytest.raises(ArchiveRejected, match=r"cannot be read|not a zip archive") as refused:
+        unpack_archive(damaged_zip(damage), tmp_path / "out")
+    assert list((tmp_path / "out").rglob("*")) == [] if (tmp_path / "out").exists() else True
+    assert len(str(refused.value)) < 300
 
 
 def test_limits_come_from_the_exercise(tmp_path):

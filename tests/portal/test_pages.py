@@ -28,7 +28,7 @@ from candidates.services import (
     invitation_token_rotate,
 )
 from grader.package import package_checksum
-from tests.builders import graded_submission, make_zip, zip_bomb
+from tests.builders import DAMAGES, damaged_zip, graded_submission, make_zip, zip_bomb
 from workflows.uploads import submission_accept, submission_upload
 
 pytestmark = pytest.mark.django_db
@@ -239,6 +239,15 @@ def test_names_no_file_system_holds_or_that_disguise_are_refused_naming_the_entr
     assert response.status_code == 400
     assert "Nothing was stored." in html and message in html
     assert not any(ch in html for ch in "\u202e\u2067\u2069\u0301")  # the trick is shown escaped, not played
+    _nothing_stored(started, settings)
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_archive_is_refused_with_a_400_not_a_500(portal, started, settings, damage):
+    response = upload(portal, started, damaged_zip(damage))
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was stored." in html and ("cannot be read" in html or "This is not a zip archive" in html)
     _nothing_stored(started, settings)
 
 
