@@ -19,12 +19,22 @@ toward the file count, which is about what lands in the box and in the reviewers
 working folder has about one pyc per module, and counting them would halve the limit for
 files that are never written. They have a count of their own, with the same limit, so the
 list of what was ignored stays bounded too.
+
+Names are what reviewers read to know what they are looking at, so a name that could mislead
+them is refused: one that holds an invisible or control character (U+202E RIGHT-TO-LEFT OVERRIDE
+between ``invoice`` and ``gnp.py`` shows "invoiceyp.png" on screen), and two entries whose names
+differ only in letter case or in how their characters are encoded (``café`` composed and
+decomposed, the U+FB01 ligature and ``fi``), which look like one. A name a file system could not hold (a name over
+255 bytes, a path over MAX_PATH_BYTES, or deeper than the limit) is refused in words too, never a
+crash. Every message shows a name escaped (``_shown``): it cannot play the trick it refuses.
 """
 
 import io
+import lzma
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -33,6 +43,29 @@ from pathlib import Path, PurePosixPath
 from grader.package import Limits
 
 CHUNK = 64 * 1024
+# What zipfile raises on a damaged or unsupported archive besides BadZipFile: a bad header's
+# UnicodeDecodeError and negative seek are ValueErrors, a version or method it lacks is
+# NotImplementedError, a broken stream is zlib.error, LZMAError or (bzip2) OSError.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+)
+# What Linux (ext4, tmpfs, overlayfs) stores in one name, in bytes of UTF-8: longer is ENAMETOOLONG.
+MAX_NAME_BYTES = 255
+# A whole path inside the archive: far below PATH_MAX (4096) wherever it is unpacked, and more than
+# any real project needs.
+MAX_PATH_BYTES = 1024
+# Characters that show as nothing, or move or hide what follows: controls (newline, ESC), format
+# characters (bidirectional overrides and isolates, zero-width spaces and joiners, the BOM), and
+# the line and paragraph separators.
+_HIDING_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+_SHOWN_HEAD, _SHOWN_TAIL = 60, 20
 
 
 class ArchiveRejected(ValueError):
@@ -92,7 +125,7 @@ def _why_dropped(path: PurePosixPath) -> str:
 def _refuse_native_name(info: zipfile.ZipInfo, path: PurePosixPath) -> None:
     for pattern, what in _NATIVE_BY_NAME:
         if pattern.search(path.name.lower()):
-            raise ArchiveRejected(f"'{info.filename}' {what}; upload source files only.")
+            raise ArchiveRejected(f"{_shown(info.filename)} {what}; upload source files only.")
 
 
 def native_kind(head: bytes) -> str:
@@ -116,30 +149,88 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):g} MB"
 
 
+def _escaped(ch: str, ascii_only: bool, quote: str) -> str:
+    code = ord(ch)
+    if ch == "\\" or ch == quote:
+        return "\\" + ch
+    if 32 <= code < 127 or (not ascii_only and unicodedata.category(ch)[0] not in "CZM"):
+        return ch
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _shown(name: str, *, ascii_only: bool = False) -> str:
+    """``name`` quoted for a message, safe to show: every character that could hide or disguise it
+    (controls, format characters, separators other than the space, combining marks; with
+    ``ascii_only``, everything not ASCII) as a ``\\x``/``\\u`` escape, and a long name cut to its
+    start and end. A message must not play the trick it refuses, nor fill the page."""
+    return "'" + _safe_text(name, ascii_only=ascii_only, quote="'") + "'"
+
+
+def _safe_text(text: str, *, ascii_only: bool = False, quote: str = "") -> str:
+    pieces = [_escaped(ch, ascii_only, quote) for ch in text]
+    if len(pieces) > _SHOWN_HEAD + _SHOWN_TAIL:
+        pieces = [*pieces[:_SHOWN_HEAD], "…", *pieces[-_SHOWN_TAIL:]]
+    return "".join(pieces)
+
+
+def _hiding_character(name: str) -> str:
+    """The first character of ``name`` that can hide or disguise it, as "U+202E RIGHT-TO-LEFT OVERRIDE";
+    "" when there is none."""
+    for ch in name:
+        if unicodedata.category(ch) in _HIDING_CATEGORIES:
+            return f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()  # controls have no name
+    return ""
+
+
+def _refuse_unwritable(name: str, parts: list[str], limits: ArchiveLimits) -> None:
+    """Refuse what no file system here could hold, before anything is written."""
+    if len(parts) > limits.max_depth:
+        raise ArchiveRejected(f"{_shown(name)} is nested {len(parts)} folders deep; the limit is {limits.max_depth}.")
+    for depth, part in enumerate(parts, start=1):
+        size = len(part.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            which = "the file name" if depth == len(parts) else f"the folder name {_shown(part)}"
+            raise ArchiveRejected(
+                f"{_shown(name)}: {which} is {size} bytes long; a file or folder name may be at most "
+                f"{MAX_NAME_BYTES} bytes (in UTF-8). Shorten it."
+            )
+    size = len("/".join(parts).encode("utf-8"))
+    if size > MAX_PATH_BYTES:
+        raise ArchiveRejected(
+            f"{_shown(name)}: its path is {size} bytes long; the limit is {MAX_PATH_BYTES} bytes (in UTF-8)."
+        )
+
+
 def _member_path(info: zipfile.ZipInfo, limits: ArchiveLimits) -> PurePosixPath | None:
     """The member's validated relative path, or None for a folder entry."""
     name = info.filename
     if "\x00" in name:
-        raise ArchiveRejected(f"'{name!r}' has a NUL character in its name.")
+        raise ArchiveRejected(f"{_shown(name)} has a NUL character in its name.")
+    if hiding := _hiding_character(name):
+        raise ArchiveRejected(
+            f"{_shown(name)} has an invisible or control character in its name ({hiding}), which can "
+            "disguise what the name says. Rename it."
+        )
     if "\\" in name:
-        raise ArchiveRejected(f"'{name}' uses backslashes; zip paths must use '/'.")
+        raise ArchiveRejected(f"{_shown(name)} uses backslashes; zip paths must use '/'.")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise ArchiveRejected(f"'{name}' is an absolute path; paths must be relative to the archive's root.")
+        raise ArchiveRejected(f"{_shown(name)} is an absolute path; paths must be relative to the archive's root.")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise ArchiveRejected(f"'{name}' climbs out of the archive with '..'.")
-    if len(parts) > limits.max_depth:
-        raise ArchiveRejected(f"'{name}' is nested {len(parts)} folders deep; the limit is {limits.max_depth}.")
+        raise ArchiveRejected(f"{_shown(name)} climbs out of the archive with '..'.")
+    _refuse_unwritable(name, parts, limits)
     mode = info.external_attr >> 16
     # Made on Unix with a file type in the mode bits (Python's zipfile writes permission bits
     # only, which means a regular file).
     if info.create_system == 3 and stat.S_IFMT(mode):
         if stat.S_ISLNK(mode):
-            raise ArchiveRejected(f"'{name}' is a symbolic link; only regular files are accepted.")
+            raise ArchiveRejected(f"{_shown(name)} is a symbolic link; only regular files are accepted.")
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise ArchiveRejected(f"'{name}' is a device, pipe or socket; only regular files are accepted.")
+            raise ArchiveRejected(f"{_shown(name)} is a device, pipe or socket; only regular files are accepted.")
     if info.flag_bits & 0x1:
-        raise ArchiveRejected(f"'{name}' is encrypted; upload an archive without a password.")
+        raise ArchiveRejected(f"{_shown(name)} is encrypted; upload an archive without a password.")
     if info.is_dir() or not parts:
         return None
     return PurePosixPath(*parts)
@@ -152,7 +243,7 @@ def _open_zip(data: bytes, limits: ArchiveLimits) -> zipfile.ZipFile:
         )
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _DAMAGED as exc:
         raise ArchiveRejected("This is not a zip archive (or it is damaged).") from exc
 
 
@@ -169,6 +260,35 @@ def _common_root(paths: list[PurePosixPath]) -> str:
     if any(p.parts[1:] == ("__init__.py",) for p in paths):
         return ""
     return top
+
+
+def _looks_like(spelling: str) -> str:
+    """What ``spelling`` looks like to a reader: composed and compatibility forms and case folded away."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", spelling).casefold())
+
+
+def _refuse_look_alikes(members: list[tuple[zipfile.ZipInfo, PurePosixPath]]) -> None:
+    """Refuse a file twice, and two spellings of one file or folder that a reader cannot tell apart.
+
+    On Linux ``café`` written composed and decomposed, or ``Retry.py`` and ``retry.py``, are two
+    entries; on the reviewer's screen (and on macOS or Windows) they are one, so which one ran is
+    hidden. Folders are compared too: ``docs/a.md`` and ``Docs/b.md`` are two folders that look like one.
+    """
+    spellings: dict[str, str] = {}
+    files: set[str] = set()
+    for info, path in members:
+        for depth in range(1, len(path.parts) + 1):
+            spelling = "/".join(path.parts[:depth])
+            first = spellings.setdefault(_looks_like(spelling), spelling)
+            if first != spelling:
+                raise ArchiveRejected(
+                    f"{_shown(spelling, ascii_only=True)} appears twice in the archive, also as "
+                    f"{_shown(first, ascii_only=True)}: the names differ only in letter case or in how their "
+                    "characters are encoded, so they look the same. Keep one."
+                )
+        if str(path) in files:
+            raise ArchiveRejected(f"{_shown(info.filename)} appears twice in the archive.")
+        files.add(str(path))
 
 
 def unpack_archive(
@@ -196,6 +316,7 @@ def unpack_archive(
                 members.append((info, path))
         if len(members) > limits.max_files:
             raise ArchiveRejected(f"The archive holds {len(members)} files; the limit is {limits.max_files}.")
+        _refuse_look_alikes(members)
         if len(dropped) > limits.max_files:
             raise ArchiveRejected(
                 f"The archive holds {len(dropped)} compiled Python files or archives, which we would ignore; "
@@ -218,17 +339,12 @@ def unpack_archive(
         for info, path, reason in dropped:
             rel = PurePosixPath(*path.parts[1:]) if prefix else path
             manifest.ignored.append(IgnoredFile(str(rel), info.file_size, reason))
-        seen: set[PurePosixPath] = set()
         dest.mkdir(parents=True, exist_ok=True)
         if any(dest.iterdir()):
             raise ValueError(f"{dest} is not empty")
         try:
             for info, path in members:
                 rel = PurePosixPath(*path.parts[1:]) if prefix else path
-                lowered = PurePosixPath(str(rel).lower())
-                if lowered in seen:
-                    raise ArchiveRejected(f"'{info.filename}' appears twice in the archive.")
-                seen.add(lowered)
                 manifest.total_bytes = _write_member(zf, info, dest, rel, manifest.total_bytes, limits)
                 manifest.files.append(str(rel))
         except BaseException:
@@ -245,7 +361,7 @@ def _write_member(
     for part in rel.parts[:-1]:
         target_dir = target_dir / part
         if target_dir.is_file():
-            raise ArchiveRejected(f"'{info.filename}' is inside '{part}', which is also a file.")
+            raise ArchiveRejected(f"{_shown(info.filename)} is inside {_shown(part)}, which is also a file.")
         target_dir.mkdir(exist_ok=True)
     target = target_dir / rel.parts[-1]
     # O_EXCL|O_NOFOLLOW: we create every file ourselves in a fresh folder, so an existing
@@ -253,25 +369,28 @@ def _write_member(
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     except (FileExistsError, IsADirectoryError) as exc:
-        raise ArchiveRejected(f"'{info.filename}' collides with another entry of the archive.") from exc
+        raise ArchiveRejected(f"{_shown(info.filename)} collides with another entry of the archive.") from exc
     try:
         with os.fdopen(fd, "wb") as out, zf.open(info) as src:
             first = True
             while chunk := src.read(CHUNK):
                 if first and (kind := native_kind(chunk)):
                     raise ArchiveRejected(
-                        f"'{info.filename}' is a compiled program or library ({kind}); upload source files only."
+                        f"{_shown(info.filename)} is a compiled program or library ({kind}); upload source files only."
                     )
                 first = False
                 total += len(chunk)
                 if total > limits.max_uncompressed_bytes:
                     raise ArchiveRejected(
                         f"The archive unpacks to more than {_mb(limits.max_uncompressed_bytes)} "
-                        f"(stopped at '{info.filename}'); it may be a zip bomb."
+                        f"(stopped at {_shown(info.filename)}); it may be a zip bomb."
                     )
                 out.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
-        raise ArchiveRejected(f"'{info.filename}' cannot be read: {exc}.") from exc
+    except ArchiveRejected:
+        raise
+    except _DAMAGED as exc:
+        # zipfile's words can quote the archive's own bytes (a header's name): shown like a name.
+        raise ArchiveRejected(f"{_shown(info.filename)} cannot be read: {_safe_text(str(exc))}.") from exc
     return total
 
 

@@ -1,4 +1,4 @@
-"""Builders every test uses: archives (given members, a folder, a zip bomb), compiled Python that
+"""Builders every test uses: archives (given members, a folder, a zip bomb, damaged), compiled Python that
 hides other source, an exercise version's files, and a graded submission."""
 
 import io
@@ -60,6 +60,33 @@ def zip_bomb(megabytes: int = 60, *, package: str = "echo") -> bytes:
             for _ in range(megabytes):
                 fh.write(chunk)
     return buffer.getvalue()
+
+
+DAMAGES = ("lzma data", "zip version", "local name", "offsets")
+
+
+def damaged_zip(damage: str) -> bytes:
+    """A zip of a ``helpdesk`` package with one kind of damage a hostile or broken upload has, which
+    Python's zipfile reports with an exception other than BadZipFile (see ``DAMAGES``)."""
+    source = "def answer(q):\n    return q\n" * 200
+    if damage == "lzma data":
+        data = bytearray(make_zip({"helpdesk/__init__.py": source}, compression=zipfile.ZIP_LZMA))
+        stream = 30 + len("helpdesk/__init__.py") + 9  # after the local header and LZMA's properties
+        data[stream + 10 : stream + 30] = b"\xff" * 20
+        return bytes(data)
+    data = bytearray(make_zip({"helpdesk/__init__.py": source, "helpdesk/caf\u00e9.py": "x = 1\n"}))
+    if damage == "zip version":  # the central directory asks for a zip version Python does not read
+        entry = data.find(b"PK\x01\x02")
+        data[entry + 6 : entry + 8] = (126).to_bytes(2, "little")
+    elif damage == "local name":  # a local header's UTF-8 name that is not UTF-8
+        data[data.find("caf\u00e9".encode()) + 3] = 0xFF
+    elif damage == "offsets":  # the end record puts the central directory past where it is
+        end = data.rfind(b"PK\x05\x06")
+        offset = int.from_bytes(data[end + 16 : end + 20], "little")
+        data[end + 16 : end + 20] = (offset + 1000).to_bytes(4, "little")
+    else:
+        raise ValueError(f"unknown damage {damage!r}")
+    return bytes(data)
 
 
 _COMPILE = """

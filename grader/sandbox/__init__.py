@@ -24,10 +24,12 @@ Isolation: new mount, network, PID, IPC, UTS and cgroup namespaces; a filesystem
 of /usr (and the merged-/usr symlinks), a minimal /etc, the base interpreter's prefix, the runtime
 and the mounts, nothing else of the host (no /work, /root, /home, /var, host /proc, environment);
 uid 65534, no capabilities, no_new_privs, a seccomp filter against namespaces, ptrace, keyrings,
-bpf, mounts and io_uring. Limits: a per-run cgroup (v2, else v1 memory + pids (+ cpuacct)) for
-memory, processes and total CPU time, and always rlimits as a second layer (core 0, file size, CPU
-per process, processes; address space only without a memory cgroup). Killing is of the whole tree:
-the process group, the PID namespace (bwrap ``--die-with-parent``) and the cgroup.
+bpf, mounts and io_uring that also refuses every socket family but AF_UNIX, AF_INET and AF_INET6
+(EAFNOSUPPORT: no AF_VSOCK to a VM worker's host, no AF_NETLINK, AF_PACKET, AF_ALG). Limits: a
+per-run cgroup (v2, else v1 memory + pids (+ cpuacct)) for memory, processes and total CPU time,
+and always rlimits as a second layer (core 0, file size, CPU per process, processes; address space
+only without a memory cgroup). Killing is of the whole tree: the process group, the PID namespace
+(bwrap ``--die-with-parent``) and the cgroup.
 
 Errors (both are ``ExecutorError``, which the runner treats as ours, never the candidate's):
 ``SandboxUnavailable`` when bubblewrap or a helper is missing and unsafe mode is off;

@@ -2,12 +2,18 @@
 
 It refuses with EPERM what a help-desk answerer never needs and what widens the kernel's attack
 surface (namespaces, ptrace, keyrings, bpf, mounts, io_uring, modules...), and every other ABI.
+Sockets are AF_UNIX, AF_INET and AF_INET6 only: socket() and socketpair() of any other family fail
+with EAFNOSUPPORT. The network namespace does not isolate AF_VSOCK (a VM worker's host) and the
+others (AF_NETLINK, AF_PACKET, AF_ALG...) are kernel surface; EAFNOSUPPORT, the kernel's own answer
+for a family it lacks, is what glibc expects when its AF_NETLINK probe for AI_ADDRCONFIG fails,
+so name resolution falls back to assuming both IP families instead of failing.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import socket
 import struct
 
 # Refused with EPERM (numbers for x86_64, aarch64): what a help-desk answerer never needs and what
@@ -45,6 +51,9 @@ _DENIED_SYSCALLS = {
     "swapoff": (168, 225),
     "reboot": (169, 142),
 }
+# Checked on their first argument, the family: only these pass (numbers for x86_64, aarch64).
+_SOCKET_SYSCALLS = {"socket": (41, 198), "socketpair": (53, 199)}
+_ALLOWED_FAMILIES = (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6)
 _ARCHES = {
     "x86_64": (0, 0xC000003E, 56, 272),
     "aarch64": (1, 0xC00000B7, 220, 97),
@@ -60,7 +69,7 @@ def _seccomp_program() -> bytes | None:
         return None
     column, arch, clone, unshare = _ARCHES[machine]
     allow, errno_ret = 0x7FFF0000, 0x00050000
-    eperm, enosys = errno_ret | errno.EPERM, errno_ret | errno.ENOSYS
+    eperm, enosys, eafnosupport = (errno_ret | code for code in (errno.EPERM, errno.ENOSYS, errno.EAFNOSUPPORT))
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0)]  # other ABIs: nothing
     if machine == "x86_64":
@@ -69,6 +78,11 @@ def _seccomp_program() -> bytes | None:
     prog += [(jeq, 0, 1, _CLONE3), (ret, 0, 0, enosys)]
     for nr in (clone, unshare):
         prog += [(jeq, 0, 4, nr), (ld, 0, 0, 16), (jset, 0, 1, _CLONE_NEW_ANY), (ret, 0, 0, eperm), (ret, 0, 0, allow)]
+    # The kernel reads the family as an int, so the low 32 bits of args[0] (offset 16) are all it sees.
+    for numbers in _SOCKET_SYSCALLS.values():
+        families = [(jeq, len(_ALLOWED_FAMILIES) - i, 0, family) for i, family in enumerate(_ALLOWED_FAMILIES)]
+        prog += [(jeq, 0, len(families) + 3, numbers[column]), (ld, 0, 0, 16), *families]
+        prog += [(ret, 0, 0, eafnosupport), (ret, 0, 0, allow)]
     for numbers in _DENIED_SYSCALLS.values():
         prog += [(jeq, 0, 1, numbers[column]), (ret, 0, 0, eperm)]
     prog.append((ret, 0, 0, allow))

@@ -227,6 +227,22 @@ def test_it_allows_no_network_but_the_model(box):
     assert reachable_on_host, "expected the host's PostgreSQL or Redis to be running for this test"
 
 
+def test_it_refuses_every_socket_family_but_unix_and_ip(box):
+    result = run(box, "socket_families.py", timeout=15)
+
+    report = json.loads(result.stdout)
+    # AF_VSOCK reaches a VM worker's host past the network namespace; the others are kernel surface.
+    for family in ("AF_NETLINK", "AF_VSOCK", "AF_PACKET", "AF_ALG"):
+        assert report[f"socket {family}"] == "EAFNOSUPPORT", family
+        assert report[f"socketpair {family}"] == "EAFNOSUPPORT", family
+    assert report["socket AF_NETLINK high bits"] == "EAFNOSUPPORT"
+    for family in ("AF_UNIX", "AF_INET", "AF_INET6"):
+        assert report[f"socket {family}"] == "ok", family
+    assert report["socketpair AF_UNIX"] == "ok"
+    assert report["talk AF_INET"] == report["talk AF_INET6"] == report["talk AF_UNIX pair"] == "ok"
+    assert report["resolve localhost"] == "ok"  # glibc's AF_NETLINK probe, refused, falls back
+
+
 # --- hostile programs -----------------------------------------------------------------------------
 
 

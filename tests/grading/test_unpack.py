@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
-from tests.builders import make_zip
+from tests.builders import DAMAGES, damaged_zip, make_zip
 
 
 def test_it_unpacks_a_normal_submission(tmp_path):
@@ -108,6 +108,14 @@ def test_it_refuses_a_damaged_member(tmp_path):
     with pytest.raises(ArchiveRejected, match="cannot be read"):
         unpack_archive(bytes(data), tmp_path / "out")
     assert list((tmp_path / "out").rglob("*")) == []
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_every_kind_of_damage_is_a_refusal_not_a_crash(tmp_path, damage):
+    with pytest.raises(ArchiveRejected, match=r"cannot be read|not a zip archive") as refused:
+        unpack_archive(damaged_zip(damage), tmp_path / "out")
+    assert list((tmp_path / "out").rglob("*")) == [] if (tmp_path / "out").exists() else True
+    assert len(str(refused.value)) < 300
 
 
 def test_limits_come_from_the_exercise(tmp_path):
@@ -222,3 +230,84 @@ def test_text_and_other_files_that_merely_start_alike_are_accepted(tmp_path, con
     manifest = unpack_archive(make_zip({"helpdesk/__init__.py": b"", "helpdesk/notes.txt": content}), tmp_path / "out")
     assert (tmp_path / "out" / "helpdesk" / "notes.txt").read_bytes() == content
     assert manifest.ignored == []
+
+
+# --- Names: every limit of a file system and every trick of Unicode is a refusal, never a crash ---
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "invoice\u202egnp.py" shows as "invoiceyp.png"
+
+
+def _refused(tmp_path, entries) -> str:
+    """The message of the refusal of ``entries`` (a package beside them), after checking nothing is left."""
+    with pytest.raises(ArchiveRejected) as refused:
+        unpack_archive(make_zip({"helpdesk/__init__.py": b"", **entries}), tmp_path / "out")
+    assert list((tmp_path / "out").rglob("*")) == [] if (tmp_path / "out").exists() else True
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("helpdesk/" + "a" * 300 + ".py", "is 303 bytes long; a file or folder name may be at most 255 bytes"),
+        ("helpdesk/" + "€" * 86 + ".py", "is 261 bytes long; a file or folder name may be at most 255 bytes"),
+        ("helpdesk/" + "d" * 256 + "/x.py", "is 256 bytes long; a file or folder name may be at most 255 bytes"),
+        ("/".join(["helpdesk", *["f" * 200] * 6, "x.py"]), "path is 1219 bytes long; the limit is 1024"),
+    ],
+)
+def test_it_refuses_names_and_paths_too_long_for_a_file_system(tmp_path, name, message):
+    assert message in _refused(tmp_path, {name: b"x = 1\n"})
+
+
+def test_a_long_name_in_the_message_is_cut_to_its_start_and_end(tmp_path):
+    message = _refused(tmp_path, {"helpdesk/" + "a" * 5000 + "_the_end.py": b""})
+    assert len(message) < 300 and "'helpdesk/aaa" in message and "a_the_end.py'" in message and "…" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "shown", "character"),
+    [
+        (f"helpdesk/invoice{RLO}gnp.py", r"'helpdesk/invoice\u202egnp.py'", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("helpdesk/\u2066isolate\u2069.py", r"'helpdesk/\u2066isolate\u2069.py'", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("helpdesk/retry\u200b.py", r"'helpdesk/retry\u200b.py'", "U+200B ZERO WIDTH SPACE"),
+        ("helpdesk/\ufeffbom.py", r"'helpdesk/\ufeffbom.py'", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("helpdesk/arabic\u061cmark.py", r"'helpdesk/arabic\u061cmark.py'", "U+061C ARABIC LETTER MARK"),
+        ("helpdesk/line\nbreak.py", r"'helpdesk/line\x0abreak.py'", "character in its name (U+000A)"),
+        ("helpdesk/\x1b[2Jclear.py", r"'helpdesk/\x1b[2Jclear.py'", "character in its name (U+001B)"),
+        ("helpdesk/para\u2029graph.py", r"'helpdesk/para\u2029graph.py'", "U+2029 PARAGRAPH SEPARATOR"),
+        (f"helpdesk{RLO}/x.py", r"'helpdesk\u202e/x.py'", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ],
+)
+def test_it_refuses_invisible_and_control_characters_naming_them_escaped(tmp_path, name, shown, character):
+    message = _refused(tmp_path, {name: b""})
+    assert shown in message and character in message
+    assert not any(ch in message for ch in (RLO, "\u2066", "\u200b", "\ufeff", "\u061c", "\n", "\x1b", "\u2029"))
+
+
+@pytest.mark.parametrize(
+    ("entries", "first", "second"),
+    [
+        ({"helpdesk/caf\u00e9.py": b"1", "helpdesk/cafe\u0301.py": b"2"}, "caf\\xe9.py", "cafe\\u0301.py"),
+        ({"helpdesk/caf\u00e9/a.py": b"1", "helpdesk/cafe\u0301/b.py": b"2"}, "caf\\xe9", "cafe\\u0301"),
+        ({"helpdesk/retry.py": b"1", "helpdesk/Retry.py": b"2"}, "retry.py", "Retry.py"),
+        ({"helpdesk/docs/a.md": b"1", "helpdesk/Docs/b.md": b"2"}, "helpdesk/docs", "helpdesk/Docs"),
+        ({"helpdesk/\ufb01le.py": b"1", "helpdesk/file.py": b"2"}, "\\ufb01le.py", "file.py"),
+    ],
+)
+def test_it_refuses_two_names_that_look_the_same_showing_how_they_differ(tmp_path, entries, first, second):
+    message = _refused(tmp_path, entries)
+    assert "appears twice in the archive" in message and first in message and second in message
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_an_exact_duplicate_is_refused_too(tmp_path):
+    data = make_zip([("helpdesk/__init__.py", b""), ("helpdesk/x.py", b"1"), ("helpdesk/x.py", b"2")])
+    with pytest.raises(ArchiveRejected, match=r"^'helpdesk/x\.py' appears twice in the archive\.$"):
+        unpack_archive(data, tmp_path / "out")
+
+
+def test_names_in_any_script_and_decomposed_accents_alone_are_accepted(tmp_path):
+    # macOS zips names decomposed (NFD): alone, a decomposed name is just a name.
+    names = ["helpdesk/cafe\u0301.py", "helpdesk/données/ré.md", "helpdesk/日本語.txt", "helpdesk/emoji_🙂.md"]
+    manifest = unpack_archive(make_zip({"helpdesk/__init__.py": b"", **dict.fromkeys(names, b"x")}), tmp_path / "out")
+    assert sorted(manifest.files) == sorted(["helpdesk/__init__.py", *names])
+    assert all((tmp_path / "out" / name).read_bytes() == b"x" for name in names)

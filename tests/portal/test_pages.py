@@ -28,7 +28,7 @@ from candidates.services import (
     invitation_token_rotate,
 )
 from grader.package import package_checksum
-from tests.builders import graded_submission, make_zip, zip_bomb
+from tests.builders import DAMAGES, damaged_zip, graded_submission, make_zip, zip_bomb
 from workflows.uploads import submission_accept, submission_upload
 
 pytestmark = pytest.mark.django_db
@@ -217,6 +217,37 @@ def test_broken_archives_are_refused_with_a_reason(portal, started, settings, da
     response = upload(portal, started, data, filename=filename)
     assert response.status_code == 400
     assert message in response.content.decode()
+    _nothing_stored(started, settings)
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"echo/" + "a" * 300 + ".py": "x"}, "the file name is 303 bytes long; a file or folder name may be at most"),
+        ({"/".join(["echo", *["d" * 200] * 6, "x.py"]): "x"}, "its path is 1215 bytes long; the limit is 1024 bytes"),
+        ({"/".join(["echo"] * 30) + "/x.py": "x"}, "is nested 31 folders deep; the limit is 20"),
+        ({"echo/invoice\u202egnp.py": "x"}, r"&#x27;echo/invoice\u202egnp.py&#x27; has an invisible or control"),
+        ({"echo/\u2067x\u2069.py": "x"}, r"(U+2067 RIGHT-TO-LEFT ISOLATE)"),
+        ({"echo/caf\u00e9.py": "1", "echo/cafe\u0301.py": "2"}, r"&#x27;echo/cafe\u0301.py&#x27; appears twice"),
+    ],
+)
+def test_names_no_file_system_holds_or_that_disguise_are_refused_naming_the_entry_safely(
+    portal, started, settings, members, message
+):
+    response = upload(portal, started, make_zip({"echo/__init__.py": "", **members}))
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was stored." in html and message in html
+    assert not any(ch in html for ch in "\u202e\u2067\u2069\u0301")  # the trick is shown escaped, not played
+    _nothing_stored(started, settings)
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_archive_is_refused_with_a_400_not_a_500(portal, started, settings, damage):
+    response = upload(portal, started, damaged_zip(damage))
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was stored." in html and ("cannot be read" in html or "This is not a zip archive" in html)
     _nothing_stored(started, settings)
 
 

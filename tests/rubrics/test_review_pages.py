@@ -253,6 +253,30 @@ def test_the_code_pane_lists_every_graded_file_with_its_size_and_what_it_cannot_
     assert _blind(git.content) and b"not shown" in git.content and b"Download" not in git.content
 
 
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("pkg/" + "a" * 300 + ".py", "the file name is 303 bytes long"),
+        ("pkg/invoice\u202egnp.py", r"&#x27;pkg/invoice\u202egnp.py&#x27; has an invisible or control character"),
+    ],
+)
+def test_an_archive_stored_before_a_name_rule_is_refused_on_the_page_not_a_crash(
+    client, reviewer, assessment, name, shown
+):
+    # Stored without the upload's checks, as an archive accepted before the rule existed would be.
+    files = {"pkg/__init__.py": "x = 1\n", name: "print('hi')\n"}
+    review = review_assign(submission=graded_submission(assessment, files=files, checked=False), reviewer=reviewer)
+    client.force_login(reviewer)
+
+    page = client.get(reverse("rubrics:review", args=[review.pk]))
+    download = client.get(reverse("rubrics:review_file", args=[review.pk]), {"path": name})
+
+    html = page.content.decode()
+    assert page.status_code == 200 and "The archive cannot be shown" in html and shown in html
+    assert "\u202e" not in html
+    assert download.status_code == 404
+
+
 def test_a_reviewer_downloads_a_file_the_pane_cannot_show_but_never_gits_own(client, reviewer, assessment):
     review = review_assign(submission=graded_submission(assessment, files=EVERY_KIND, checked=False), reviewer=reviewer)
     client.force_login(reviewer)

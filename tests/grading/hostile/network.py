@@ -23,5 +23,7 @@ try:
     results["dns"] = "resolved"
 except OSError as exc:
     results["dns"] = type(exc).__name__
-results["interfaces"] = [name for _, name in socket.if_nameindex()]
+# Not socket.if_nameindex(): glibc asks over AF_NETLINK, which the box refuses.
+with open("/proc/net/dev") as dev:
+    results["interfaces"] = [line.split(":")[0].strip() for line in dev.readlines()[2:]]
 print(json.dumps(results), flush=True)
