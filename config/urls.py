@@ -2,11 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core.forms import AdminLoginForm
 from core.views import LoginView
-
-# The admin's own sign-in page counts failures against the same limits as the staff one.
-admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
