@@ -435,3 +435,40 @@ def test_the_allow_list_lets_an_internal_ats_through_and_nothing_else(invitation
         settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
         webhook_delivery_attempt(delivery_id=delivery.pk)
         assert len(receiver.accepted) == 1
+
+
+def test_https_checks_the_certificate_of_the_host_it_was_pinned_to(invitation, manager, tmp_path):
+    import ssl
+    import subprocess
+
+    # A receiver whose certificate nobody vouches for: the pinned TLS connection must refuse it.
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with Receiver() as receiver:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+        _endpoint(manager, receiver.url.replace("http://", "https://"))
+        decision_submit(invitation=_reviewed(invitation), outcome="advance", reason="Yes.", actor=manager)
+        webhook_delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+        assert receiver.requests == []
+    assert WebhookDelivery.objects.get().last_error.startswith("TLS handshake failed")
