@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.core.test_csp import POLICY
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 64 + "production-like-secret-key-for-the-deploy-check",
@@ -57,6 +59,19 @@ def test_check_deploy_warns_behind_a_proxy_with_no_trusted_proxy_count():
 def test_make_run_starts_on_its_local_memory_cache():
     result = _manage("check", env={"DEBUG": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_development_has_the_production_content_security_policy():
+    """`make run` must break where production would: the same policy, enforced, with DEBUG on."""
+    show = (
+        "from django.conf import settings as s; from django.utils.csp import build_policy; "
+        "print(build_policy(s.SECURE_CSP)); print('django.middleware.csp.ContentSecurityPolicyMiddleware' in "
+        "s.MIDDLEWARE)"
+    )
+    production = _manage("shell", "-c", show, env=PRODUCTION_ENV)
+    development = _manage("shell", "-c", show, env={"DEBUG": "1"})
+    assert production.stdout.splitlines()[-2:] == [POLICY, "True"], production.stdout + production.stderr
+    assert development.stdout.splitlines()[-2:] == [POLICY, "True"], development.stdout + development.stderr
 
 
 def test_it_refuses_to_start_without_a_secret_key_in_production():
