@@ -265,6 +265,19 @@ def reviewers() -> QuerySet[User]:
     return get_user_model().objects.filter(groups__name=REVIEWERS, is_active=True).order_by("username")
 
 
+def reviewer_pool(*, assessment: Assessment) -> QuerySet[User]:
+    """Who reviews this assessment's uploads: its chosen reviewers, or every active reviewer when none is chosen.
+
+    A chosen reviewer who is no longer active leaves the pool; the choice still stands, so a pool of
+    only such reviewers is empty, not everyone.
+    """
+    pool = reviewers()
+    chosen = assessment.reviewers.values("pk")
+    if chosen.exists():
+        pool = pool.filter(pk__in=chosen)
+    return pool
+
+
 def open_disagreement_count(*, user: User) -> int:
     qs = Disagreement.objects.filter(resolved_at__isnull=True)
     if not user.is_superuser:
