@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import models
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
@@ -18,7 +18,7 @@ from assessments.selectors import (
     exercise_failure_modes,
     run_failure_modes,
 )
-from candidates.models import Submission
+from candidates.models import Invitation, Submission
 from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
 from rubrics.call_templates import package_call_template, render_calls
@@ -366,16 +366,74 @@ def _gold_deviations(assessment: Assessment, by_unit: dict[tuple[int, int], dict
     return deviations
 
 
-def submissions_for_review_admin(*, assessment: Assessment) -> QuerySet[Submission]:
-    """Submissions of an assessment that have reviews or gold levels, with both, for the manager's page."""
-    return (
+# Invitations whose latest upload is graded: only those wait for (or have had) their reviewers.
+_GRADED_STATES = (Invitation.GRADED, Invitation.REVIEWED, Invitation.DECIDED)
+# A decided candidate needs nobody else's judgement, whatever the count.
+_STAFFED_STATES = (Invitation.GRADED, Invitation.REVIEWED)
+
+
+@dataclass
+class ReviewAdminRow:
+    """One upload on the manager's reviews page, with who reviews it and whom it could still get."""
+
+    submission: Submission
+    reviews: list[Review]
+    is_latest: bool
+    active: int  # reviews not withdrawn
+    wanted: int
+    addable: list[User]  # the assessment's pool, less everyone who ever had a review of it
+    needs_reviewers: bool = False
+
+    @property
+    def missing(self) -> int:
+        return max(self.wanted - self.active, 0)
+
+
+def review_admin_rows(*, assessment: Assessment) -> list[ReviewAdminRow]:
+    """Every graded latest upload of the assessment, and any other upload with reviews or gold levels.
+
+    Uploads short of reviewers come first, the emptiest first: they are what the manager must act on.
+    """
+    newer = Submission.objects.filter(invitation=OuterRef("invitation"), number__gt=OuterRef("number"))
+    submissions = (
         Submission.objects.filter(invitation__assessment=assessment)
-        .filter(Q(reviews__isnull=False) | Q(gold_levels__isnull=False))
-        .distinct()
+        .annotate(
+            is_latest=~Exists(newer),
+            has_reviews=Exists(Review.objects.filter(submission=OuterRef("pk"))),
+            has_gold=Exists(GoldStandard.objects.filter(submission=OuterRef("pk"))),
+        )
+        .filter(Q(is_latest=True, invitation__state__in=_GRADED_STATES) | Q(has_reviews=True) | Q(has_gold=True))
         .select_related("invitation__candidate")
         .prefetch_related(
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("assigned_at")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("assigned_at", "pk")),
             Prefetch("gold_levels", queryset=GoldStandard.objects.select_related("criterion")),
         )
         .order_by("created_at", "pk")
     )
+    pool = list(reviewer_pool(assessment=assessment))
+    wanted = assessment.reviewers_per_submission
+    rows = []
+    for submission in submissions:
+        reviews = list(submission.reviews.all())
+        # The database keeps one review per reviewer and upload, withdrawn ones included.
+        on_it = {r.reviewer_id for r in reviews}
+        row = ReviewAdminRow(
+            submission=submission,
+            reviews=reviews,
+            is_latest=submission.is_latest,
+            active=sum(1 for r in reviews if r.state != Review.WITHDRAWN),
+            wanted=wanted,
+            addable=[u for u in pool if u.pk not in on_it],
+        )
+        row.needs_reviewers = (
+            row.is_latest and submission.invitation.state in _STAFFED_STATES and row.active < row.wanted
+        )
+        rows.append(row)
+    rows.sort(key=lambda r: (not r.needs_reviewers, r.active if r.needs_reviewers else 0))
+    return rows
+
+
+def reviewers_to_add(*, submission: Submission) -> QuerySet[User]:
+    """The assessment's pool less everyone who already has (or had) a review of this upload."""
+    taken = Review.objects.filter(submission=submission).values("reviewer_id")
+    return reviewer_pool(assessment=submission.invitation.assessment).exclude(pk__in=taken)

@@ -2,8 +2,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from assessments.selectors import owned_assessment_or_404
@@ -204,17 +205,32 @@ def review_submit_view(request, review_id: int):
 # --- Managers ------------------------------------------------------------------------------------
 
 
+def _back(request, default: str) -> str:
+    """Where the form was (its ``next``: a path on this site, with its query and anchor); else ``default``."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _manage_row_url(submission) -> str:
+    return reverse("rubrics:manage", args=[submission.invitation.assessment_id]) + f"#submission-{submission.pk}"
+
+
 @manager_required
 def manage(request, assessment_id: int):
     assessment = owned_assessment_or_404(user=request.user, pk=assessment_id)
-    reviewers = list(selectors.reviewers())
+    rows = selectors.review_admin_rows(assessment=assessment)
     return render_page(
         request,
         "rubrics/manage.html",
         {
             "assessment": assessment,
-            "submissions": selectors.submissions_for_review_admin(assessment=assessment),
-            "reviewers": reviewers,
+            "rows": rows,
+            "needing": sum(1 for r in rows if r.needs_reviewers),
+            "pool_size": selectors.reviewer_pool(assessment=assessment).count(),
             "open_states": (Review.ASSIGNED, Review.IN_PROGRESS),
         },
     )
@@ -238,7 +254,7 @@ def review_reassign_view(request, review_id: int):
     review = selectors.review_for_user(user=request.user, review_id=review_id)
     # Its reviewer may be a manager too: reassigning is for the assessment's owner.
     owned_assessment_or_404(user=request.user, pk=review.submission.invitation.assessment_id)
-    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
+    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers_to_add(submission=review.submission))
     if form.is_valid():
         try:
             review_reassign(review=review, reviewer=form.cleaned_data["reviewer"], actor=request.user)
@@ -246,28 +262,45 @@ def review_reassign_view(request, review_id: int):
         except RubricError as exc:
             messages.error(request, str(exc))
     else:
-        messages.error(request, "Choose a reviewer.")
-    return redirect("rubrics:manage", assessment_id=review.submission.invitation.assessment_id)
+        messages.error(request, "Choose a reviewer of this assessment who is not on this upload yet.")
+    return redirect(_manage_row_url(review.submission))
 
 
 @manager_required
 @require_POST
 def submission_assign(request, submission_id: int):
+    """Add one named reviewer, or (no name) fill the upload up to the assessment's number of reviewers."""
     submission = selectors.submission_for_manager(user=request.user, submission_id=submission_id)
-    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
-    try:
-        if form.is_valid():
+    back = _back(request, _manage_row_url(submission))
+    if request.POST.get("reviewer"):
+        form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers_to_add(submission=submission))
+        if not form.is_valid():
+            messages.error(request, "That reviewer cannot be added: they are on it already or not a reviewer of it.")
+            return redirect(back)
+        try:
             review_assign(submission=submission, reviewer=form.cleaned_data["reviewer"], actor=request.user)
-            messages.success(request, f"{form.cleaned_data['reviewer'].get_username()} now reviews this submission.")
-        else:
-            assigned = reviews_assign_for_submission(submission=submission)
-            messages.success(request, f"Assigned {len(assigned)} reviewer(s).")
-    except RubricError as exc:
-        messages.error(request, str(exc))
-    back = request.POST.get("next", "")
-    if back == "disagreements":
-        return redirect("rubrics:disagreements")
-    return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
+            messages.success(request, f"{form.cleaned_data['reviewer'].get_username()} now reviews this upload.")
+        except RubricError as exc:
+            messages.error(request, str(exc))
+        return redirect(back)
+    assigned = reviews_assign_for_submission(submission=submission)
+    if assigned:
+        names = ", ".join(r.reviewer.get_username() for r in assigned)
+        messages.success(request, f"Assigned {names}.")
+    elif not selectors.reviewers_to_add(submission=submission).exists():
+        messages.error(
+            request,
+            "Nobody was assigned: every reviewer of this assessment is already on it. "
+            "Add reviewers to the assessment to assign someone else.",
+        )
+    else:
+        wanted = submission.invitation.assessment.reviewers_per_submission
+        messages.info(
+            request,
+            f"Nobody was assigned: it already has its {wanted} reviewer{pluralize(wanted)}. "
+            "Choose a reviewer by name to add one more.",
+        )
+    return redirect(back)
 
 
 @manager_required
