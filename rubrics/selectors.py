@@ -23,7 +23,7 @@ from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
 from rubrics.call_templates import package_call_template, render_calls
 from rubrics.evidence import ModeGroup, Suggestion, group_by_failure_mode, suggestions_for
-from rubrics.models import Criterion, CriterionScore, Disagreement, GoldStandard, Review
+from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review
 
 QUEUE_STATES = [
     (Review.ASSIGNED, "To do"),
@@ -228,8 +228,10 @@ def criterion_mode_titles(*, criteria: Iterable[Criterion], modes: FailureModes)
 
 
 def disagreements_for_manager(
-    *, user: User, assessment_id: int | None = None, show: str = "open"
+    *, user: User, assessment_id: int | None = None, show: str = "open", keep_id: int | None = None
 ) -> list[Disagreement]:
+    """The manager's disagreements under a filter; ``keep_id`` stays listed though the filter would drop
+    it (the one just resolved, shown resolved in its place rather than vanishing)."""
     qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion", "resolved_by").order_by(
         "flagged_at", "pk"
     )
@@ -237,11 +239,22 @@ def disagreements_for_manager(
         qs = qs.filter(submission__invitation__assessment__owner=user)
     if assessment_id:
         qs = qs.filter(submission__invitation__assessment_id=assessment_id)
+    keep = Q(pk=keep_id) if keep_id else Q(pk__in=[])
     if show == "open":
-        qs = qs.filter(resolved_at__isnull=True)
+        qs = qs.filter(Q(resolved_at__isnull=True) | keep)
     elif show == "resolved":
-        qs = qs.filter(resolved_at__isnull=False)
-    disagreements = list(qs[:500])
+        qs = qs.filter(Q(resolved_at__isnull=False) | keep)
+    return _with_reviews(list(qs[:500]))
+
+
+def disagreement_row_for_manager(*, user: User, disagreement_id: int) -> Disagreement:
+    """One disagreement with everything its row on the manager's page shows; 404 if not theirs."""
+    disagreement = disagreement_for_manager(user=user, disagreement_id=disagreement_id)
+    return _with_reviews([disagreement])[0]
+
+
+def _with_reviews(disagreements: list[Disagreement]) -> list[Disagreement]:
+    """Set the attributes the manager's page shows on each row (see Disagreement), in a fixed number of queries."""
     submission_ids = {d.submission_id for d in disagreements}
     scores: dict[tuple[int, int], list[CriterionScore]] = defaultdict(list)
     for score in (
@@ -253,12 +266,31 @@ def disagreements_for_manager(
     reviews_of: dict[int, list[Review]] = defaultdict(list)
     for review in Review.objects.filter(submission_id__in=submission_ids).select_related("reviewer"):
         reviews_of[review.submission_id].append(review)
+    pools = _reviewer_pools({d.submission.invitation.assessment_id for d in disagreements})
     for d in disagreements:
         d.submitted_scores = scores[(d.submission_id, d.criterion_id)]
         d.open_reviews = [r for r in reviews_of[d.submission_id] if r.state in (Review.ASSIGNED, Review.IN_PROGRESS)]
         # Nobody reviews one submission twice, so the third reviewer comes from those not on it yet.
         d.reviewer_ids = {r.reviewer_id for r in reviews_of[d.submission_id]}
+        d.addable = [u for u in pools[d.submission.invitation.assessment_id] if u.pk not in d.reviewer_ids]
+        chosen: dict[int, list[str]] = defaultdict(list)
+        for score in d.submitted_scores:
+            if score.level is not None:
+                chosen[score.level].append(score.review.reviewer.get_username())
+        d.level_options = [
+            {"level": n, "anchor": d.criterion.anchor(n), "chosen_by": chosen.get(n, [])} for n in LEVELS
+        ]
     return disagreements
+
+
+def _reviewer_pools(assessment_ids: set[int]) -> dict[int, list[User]]:
+    """``reviewer_pool`` for several assessments in two queries."""
+    everyone = list(reviewers())
+    chosen: dict[int, set[int]] = defaultdict(set)
+    through = Assessment.reviewers.through.objects.filter(assessment_id__in=assessment_ids)
+    for assessment_id, user_id in through.values_list("assessment_id", "user_id"):
+        chosen[assessment_id].add(user_id)
+    return {a: [u for u in everyone if not chosen[a] or u.pk in chosen[a]] for a in assessment_ids}
 
 
 def reviewers() -> QuerySet[User]:

@@ -1,3 +1,5 @@
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -310,21 +312,37 @@ def disagreements(request):
         show = "open"
     assessment_id = _int_or_none(request.GET.get("assessment"))
     context = {
-        "disagreements": selectors.disagreements_for_manager(user=request.user, assessment_id=assessment_id, show=show),
+        "disagreements": selectors.disagreements_for_manager(
+            user=request.user,
+            assessment_id=assessment_id,
+            show=show,
+            keep_id=_int_or_none(request.GET.get("resolved")),
+        ),
         "show": show,
         "assessment_filter": assessment_id,
         "assessments": selectors.assessments_for_manager(user=request.user),
-        "reviewers": list(selectors.reviewers()),
-        "levels": [0, 1, 2, 3],
+        # Forms on the page send it back, so that acting on a row returns to this filter at that row.
+        "here": request.get_full_path(),
     }
     return render_page(request, "rubrics/disagreements.html", context, fragment="list")
+
+
+def _with_resolved(url: str, disagreement_id: int) -> str:
+    """``url`` (the list as it was filtered) that still shows the row just resolved, scrolled to it."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "resolved"]
+    query.append(("resolved", str(disagreement_id)))
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=f"disagreement-{disagreement_id}"))
 
 
 @manager_required
 @require_POST
 def disagreement_resolve_view(request, disagreement_id: int):
+    """Resolve one disagreement; htmx swaps its row in place, a plain form returns to the same filter at that row."""
     disagreement = selectors.disagreement_for_manager(user=request.user, disagreement_id=disagreement_id)
+    back = _back(request, reverse("rubrics:disagreements") + "?show=open")
     form = ResolveForm(request.POST)
+    error = ""
     if form.is_valid():
         try:
             disagreement_resolve(
@@ -333,14 +351,24 @@ def disagreement_resolve_view(request, disagreement_id: int):
                 note=form.cleaned_data["note"],
                 actor=request.user,
             )
-            messages.success(
-                request, f"Resolved: {disagreement.criterion.title} at level {disagreement.resolved_level}."
-            )
         except RubricError as exc:
-            messages.error(request, str(exc))
+            error = str(exc)
     else:
-        messages.error(request, "Choose a final level and write a calibration note.")
-    return redirect(reverse("rubrics:disagreements") + "?show=open")
+        error = "Choose a final level and write a calibration note."
+    if request.htmx:
+        # htmx swaps only 2xx answers: the row carries its own error, and keeps what was typed.
+        context = {
+            "d": selectors.disagreement_row_for_manager(user=request.user, disagreement_id=disagreement.pk),
+            "here": back,
+            "error": error,
+            "posted": {"level": request.POST.get("level", ""), "note": request.POST.get("note", "")},
+        }
+        return render_page(request, "rubrics/disagreements.html", context, fragment="disagreement")
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Resolved: {disagreement.criterion.title} at level {disagreement.resolved_level}.")
+    return redirect(_with_resolved(back, disagreement.pk))
 
 
 @manager_required

@@ -1,11 +1,12 @@
 """The managers' reviews pages (issue #20, points 3 and 13): every graded upload listed, no dead ends."""
 
+import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from core.roles import REVIEWERS
-from rubrics.models import Review
+from rubrics.models import Disagreement, Review
 from rubrics.selectors import review_admin_rows
 from rubrics.services import review_assign, review_score_save, review_submit
 from tests.builders import graded_submission
@@ -102,3 +103,88 @@ def test_assigning_nobody_is_not_a_success(client, manager, assessment, reviewer
     level, text = _messages(response)[-1]
     assert level == "info" and "already has its 2 reviewers" in text
     assert Review.objects.filter(submission=submission).count() == 2
+
+
+def test_no_add_control_when_nobody_is_left_to_add(client, manager, assessment, reviewer, reviewer2):
+    submission = graded_submission(assessment)
+    _submitted(submission, reviewer, 0)
+    _submitted(submission, reviewer2, 3)
+    client.force_login(manager)
+    for url in (reverse("rubrics:disagreements"), reverse("rubrics:manage", args=[assessment.pk])):
+        html = client.get(url).content.decode()
+        assert "Every reviewer of this assessment is already on it" in html
+        assert "Or add another reviewer" not in html and f'action="/reviews/submissions/{submission.pk}/' not in html
+        assert reverse("assessments:edit", args=[assessment.pk]) in html
+    _reviewer("dave")
+    html = client.get(reverse("rubrics:disagreements")).content.decode()
+    assert "Or add another reviewer" in html and ">dave</option>" in html
+
+
+@pytest.fixture
+def disagreement(assessment, reviewer, reviewer2):
+    submission = graded_submission(assessment)
+    _submitted(submission, reviewer, 0)
+    _submitted(submission, reviewer2, 2)
+    return Disagreement.objects.filter(submission=submission).order_by("pk").first()
+
+
+def test_resolve_pickers_show_the_anchors_and_who_chose_what(client, manager, disagreement):
+    client.force_login(manager)
+    html = client.get(reverse("rubrics:disagreements")).content.decode()
+    for level in range(4):
+        assert disagreement.criterion.anchor(level) in html
+    assert "chosen by bob" in html and "chosen by carol" in html
+
+
+def test_resolving_returns_to_the_same_filter_at_the_row(client, manager, assessment, disagreement):
+    client.force_login(manager)
+    here = reverse("rubrics:disagreements") + f"?show=open&assessment={assessment.pk}"
+    response = client.post(
+        reverse("rubrics:resolve", args=[disagreement.pk]), {"level": "1", "note": "Checks ids.", "next": here}
+    )
+    assert response.url == f"{here}&resolved={disagreement.pk}#disagreement-{disagreement.pk}"
+    html = client.get(response.url).content.decode()
+    # The open list keeps the row just resolved in its place, showing how it was resolved.
+    assert f'id="disagreement-{disagreement.pk}"' in html and "Resolved at level 1 by alice: Checks ids." in html
+    assert f'value="{here.replace("&", "&amp;")}&amp;resolved={disagreement.pk}"' in html
+
+
+def test_resolving_with_htmx_swaps_the_row_and_keeps_input_on_error(client, manager, disagreement):
+    client.force_login(manager)
+    url = reverse("rubrics:resolve", args=[disagreement.pk])
+    here = reverse("rubrics:disagreements") + "?show=all"
+    response = client.post(url, {"level": "3", "note": "", "next": here}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith("<article")
+    assert "Choose a final level and write a calibration note." in html
+    assert 'value="3" required checked' in html and f'value="{here}"' in html
+    response = client.post(
+        url, {"level": "1", "note": "Both half right.", "next": here}, headers={"HX-Request": "true"}
+    )
+    assert "Resolved at level 1 by alice: Both half right." in response.content.decode()
+    assert not _messages(response)  # the row says it; a message would surface on the next page instead
+
+
+def test_a_next_outside_the_site_is_ignored(client, manager, disagreement):
+    client.force_login(manager)
+    response = client.post(
+        reverse("rubrics:resolve", args=[disagreement.pk]),
+        {"level": "1", "note": "ok", "next": "https://evil.example/x"},
+    )
+    assert response.url.startswith(reverse("rubrics:disagreements") + "?show=open&resolved=")
+    response = client.post(
+        reverse("rubrics:assign", args=[disagreement.submission_id]), {"reviewer": "", "next": "//evil.example/"}
+    )
+    assert response.url.startswith("/reviews/manage/")
+
+
+def test_outsiders_cannot_use_the_managers_actions(client, other_manager, reviewer, disagreement):
+    resolve = reverse("rubrics:resolve", args=[disagreement.pk])
+    client.force_login(other_manager)
+    assert client.post(resolve, {"level": "1", "note": "x"}).status_code == 404
+    assert client.post(reverse("rubrics:assign", args=[disagreement.submission_id]), {}).status_code == 404
+    assert client.post(reverse("rubrics:gold", args=[disagreement.submission_id]), {"clear": "1"}).status_code == 404
+    client.force_login(reviewer)
+    assert client.post(resolve, {"level": "1", "note": "x"}).status_code == 403
+    disagreement.refresh_from_db()
+    assert not disagreement.is_resolved
