@@ -386,6 +386,13 @@ def gold(request, submission_id: int):
     submission = selectors.submission_for_manager(user=request.user, submission_id=submission_id)
     criteria = list(submission.invitation.assessment.rubric.criteria.all())
     current = {g.criterion_id: g for g in submission.gold_levels.all()}
+    if request.method == "POST" and request.POST.get("clear"):
+        if current:
+            gold_standard_set(submission=submission, levels={pk: None for pk in current}, label="", actor=request.user)
+            messages.success(request, "No longer a calibration submission: its expected levels are removed.")
+        else:
+            messages.info(request, "It was not a calibration submission: nothing to remove.")
+        return redirect(_manage_row_url(submission))
     label = next((g.label for g in current.values()), "")
     form = GoldForm(
         request.POST or None,
@@ -398,8 +405,9 @@ def gold(request, submission_id: int):
             gold_standard_set(
                 submission=submission, levels=form.levels(), label=form.cleaned_data["label"], actor=request.user
             )
-            messages.success(request, "Calibration levels saved.")
-            return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
+            marked = sum(1 for level in form.levels().values() if level is not None)
+            messages.success(request, f"Calibration levels saved for {marked} of {len(criteria)} criteria.")
+            return redirect(_manage_row_url(submission))
         except RubricError as exc:
             messages.error(request, str(exc))
-    return render_page(request, "rubrics/gold.html", {"submission": submission, "form": form})
+    return render_page(request, "rubrics/gold.html", {"submission": submission, "form": form, "is_gold": bool(current)})

@@ -6,7 +6,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from core.roles import REVIEWERS
-from rubrics.models import Disagreement, Review
+from rubrics.models import Disagreement, GoldStandard, Review
 from rubrics.selectors import review_admin_rows
 from rubrics.services import review_assign, review_score_save, review_submit
 from tests.builders import graded_submission
@@ -118,6 +118,30 @@ def test_no_add_control_when_nobody_is_left_to_add(client, manager, assessment, 
     _reviewer("dave")
     html = client.get(reverse("rubrics:disagreements")).content.decode()
     assert "Or add another reviewer" in html and ">dave</option>" in html
+
+
+def test_an_empty_gold_form_is_refused(client, manager, assessment):
+    submission = graded_submission(assessment)
+    client.force_login(manager)
+    response = client.post(reverse("rubrics:gold", args=[submission.pk]), {"label": "reference"})
+    assert response.status_code == 200
+    assert "Nothing to save: choose the expected level of at least one criterion." in response.content.decode()
+    assert not GoldStandard.objects.filter(submission=submission).exists()
+
+
+def test_gold_pickers_show_the_anchors_and_can_be_removed(client, manager, assessment):
+    submission = graded_submission(assessment)
+    first, *rest = assessment.rubric.criteria.all()
+    client.force_login(manager)
+    html = client.get(reverse("rubrics:gold", args=[submission.pk])).content.decode()
+    for level in range(4):
+        assert first.anchor(level) in html
+    response = client.post(reverse("rubrics:gold", args=[submission.pk]), {f"c{first.pk}": "2"})
+    assert _messages(response) == [("success", f"Calibration levels saved for 1 of {1 + len(rest)} criteria.")]
+    assert GoldStandard.objects.get(submission=submission).expected_level == 2
+    assert "Remove calibration" in client.get(reverse("rubrics:gold", args=[submission.pk])).content.decode()
+    client.post(reverse("rubrics:gold", args=[submission.pk]), {"clear": "1"})
+    assert not GoldStandard.objects.filter(submission=submission).exists()
 
 
 @pytest.fixture
