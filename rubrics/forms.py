@@ -42,7 +42,30 @@ class GoldForm(forms.Form):
                 empty_value=None,
                 label=criterion.title,
                 initial=initial_levels.get(criterion.pk),
+                widget=forms.RadioSelect,
             )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.criteria and all(data.get(f"c{c.pk}") is None for c in self.criteria):
+            # Saving nothing would say "saved" and mark nothing: refuse, and say what is missing.
+            raise forms.ValidationError(
+                "Nothing to save: choose the expected level of at least one criterion.", code="empty"
+            )
+        return data
 
     def levels(self) -> dict[int, int | None]:
         return {c.pk: self.cleaned_data.get(f"c{c.pk}") for c in self.criteria}
+
+    def pickers(self) -> list[dict[str, Any]]:
+        """Per criterion: its field and the levels with their anchors, as the reviewer's page shows them."""
+        pickers = []
+        for criterion in self.criteria:
+            field = self[f"c{criterion.pk}"]
+            value = "" if field.value() is None else str(field.value())
+            levels = [
+                {"level": n, "anchor": criterion.anchor(n), "checked": value == str(n), "id": f"{field.auto_id}_{n}"}
+                for n in LEVELS
+            ]
+            pickers.append({"criterion": criterion, "field": field, "levels": levels, "none_checked": value == ""})
+        return pickers

@@ -155,6 +155,8 @@ class Disagreement(models.Model):
     submitted_scores: list["CriterionScore"]
     open_reviews: list[Review]
     reviewer_ids: set[int]
+    addable: list  # reviewers of its assessment not on the submission yet
+    level_options: list[dict]  # per level: its anchor and who chose it
 
     def __str__(self):
         return f"{self.criterion} on {self.submission_id}: {self.low}–{self.high}"

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import models
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
@@ -18,12 +18,12 @@ from assessments.selectors import (
     exercise_failure_modes,
     run_failure_modes,
 )
-from candidates.models import Submission
+from candidates.models import Invitation, Submission
 from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
 from rubrics.call_templates import package_call_template, render_calls
 from rubrics.evidence import ModeGroup, Suggestion, group_by_failure_mode, suggestions_for
-from rubrics.models import Criterion, CriterionScore, Disagreement, GoldStandard, Review
+from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review
 
 QUEUE_STATES = [
     (Review.ASSIGNED, "To do"),
@@ -228,8 +228,10 @@ def criterion_mode_titles(*, criteria: Iterable[Criterion], modes: FailureModes)
 
 
 def disagreements_for_manager(
-    *, user: User, assessment_id: int | None = None, show: str = "open"
+    *, user: User, assessment_id: int | None = None, show: str = "open", keep_id: int | None = None
 ) -> list[Disagreement]:
+    """The manager's disagreements under a filter; ``keep_id`` stays listed though the filter would drop
+    it (the one just resolved, shown resolved in its place rather than vanishing)."""
     qs = Disagreement.objects.select_related("submission__invitation__assessment", "criterion", "resolved_by").order_by(
         "flagged_at", "pk"
     )
@@ -237,11 +239,22 @@ def disagreements_for_manager(
         qs = qs.filter(submission__invitation__assessment__owner=user)
     if assessment_id:
         qs = qs.filter(submission__invitation__assessment_id=assessment_id)
+    keep = Q(pk=keep_id) if keep_id else Q(pk__in=[])
     if show == "open":
-        qs = qs.filter(resolved_at__isnull=True)
+        qs = qs.filter(Q(resolved_at__isnull=True) | keep)
     elif show == "resolved":
-        qs = qs.filter(resolved_at__isnull=False)
-    disagreements = list(qs[:500])
+        qs = qs.filter(Q(resolved_at__isnull=False) | keep)
+    return _with_reviews(list(qs[:500]))
+
+
+def disagreement_row_for_manager(*, user: User, disagreement_id: int) -> Disagreement:
+    """One disagreement with everything its row on the manager's page shows; 404 if not theirs."""
+    disagreement = disagreement_for_manager(user=user, disagreement_id=disagreement_id)
+    return _with_reviews([disagreement])[0]
+
+
+def _with_reviews(disagreements: list[Disagreement]) -> list[Disagreement]:
+    """Set the attributes the manager's page shows on each row (see Disagreement), in a fixed number of queries."""
     submission_ids = {d.submission_id for d in disagreements}
     scores: dict[tuple[int, int], list[CriterionScore]] = defaultdict(list)
     for score in (
@@ -253,16 +266,48 @@ def disagreements_for_manager(
     reviews_of: dict[int, list[Review]] = defaultdict(list)
     for review in Review.objects.filter(submission_id__in=submission_ids).select_related("reviewer"):
         reviews_of[review.submission_id].append(review)
+    pools = _reviewer_pools({d.submission.invitation.assessment_id for d in disagreements})
     for d in disagreements:
         d.submitted_scores = scores[(d.submission_id, d.criterion_id)]
         d.open_reviews = [r for r in reviews_of[d.submission_id] if r.state in (Review.ASSIGNED, Review.IN_PROGRESS)]
         # Nobody reviews one submission twice, so the third reviewer comes from those not on it yet.
         d.reviewer_ids = {r.reviewer_id for r in reviews_of[d.submission_id]}
+        d.addable = [u for u in pools[d.submission.invitation.assessment_id] if u.pk not in d.reviewer_ids]
+        chosen: dict[int, list[str]] = defaultdict(list)
+        for score in d.submitted_scores:
+            if score.level is not None:
+                chosen[score.level].append(score.review.reviewer.get_username())
+        d.level_options = [
+            {"level": n, "anchor": d.criterion.anchor(n), "chosen_by": chosen.get(n, [])} for n in LEVELS
+        ]
     return disagreements
+
+
+def _reviewer_pools(assessment_ids: set[int]) -> dict[int, list[User]]:
+    """``reviewer_pool`` for several assessments in two queries."""
+    everyone = list(reviewers())
+    chosen: dict[int, set[int]] = defaultdict(set)
+    through = Assessment.reviewers.through.objects.filter(assessment_id__in=assessment_ids)
+    for assessment_id, user_id in through.values_list("assessment_id", "user_id"):
+        chosen[assessment_id].add(user_id)
+    return {a: [u for u in everyone if not chosen[a] or u.pk in chosen[a]] for a in assessment_ids}
 
 
 def reviewers() -> QuerySet[User]:
     return get_user_model().objects.filter(groups__name=REVIEWERS, is_active=True).order_by("username")
+
+
+def reviewer_pool(*, assessment: Assessment) -> QuerySet[User]:
+    """Who reviews this assessment's uploads: its chosen reviewers, or every active reviewer when none is chosen.
+
+    A chosen reviewer who is no longer active leaves the pool; the choice still stands, so a pool of
+    only such reviewers is empty, not everyone.
+    """
+    pool = reviewers()
+    chosen = assessment.reviewers.values("pk")
+    if chosen.exists():
+        pool = pool.filter(pk__in=chosen)
+    return pool
 
 
 def open_disagreement_count(*, user: User) -> int:
@@ -353,16 +398,74 @@ def _gold_deviations(assessment: Assessment, by_unit: dict[tuple[int, int], dict
     return deviations
 
 
-def submissions_for_review_admin(*, assessment: Assessment) -> QuerySet[Submission]:
-    """Submissions of an assessment that have reviews or gold levels, with both, for the manager's page."""
-    return (
+# Invitations whose latest upload is graded: only those wait for (or have had) their reviewers.
+_GRADED_STATES = (Invitation.GRADED, Invitation.REVIEWED, Invitation.DECIDED)
+# A decided candidate needs nobody else's judgement, whatever the count.
+_STAFFED_STATES = (Invitation.GRADED, Invitation.REVIEWED)
+
+
+@dataclass
+class ReviewAdminRow:
+    """One upload on the manager's reviews page, with who reviews it and whom it could still get."""
+
+    submission: Submission
+    reviews: list[Review]
+    is_latest: bool
+    active: int  # reviews not withdrawn
+    wanted: int
+    addable: list[User]  # the assessment's pool, less everyone who ever had a review of it
+    needs_reviewers: bool = False
+
+    @property
+    def missing(self) -> int:
+        return max(self.wanted - self.active, 0)
+
+
+def review_admin_rows(*, assessment: Assessment) -> list[ReviewAdminRow]:
+    """Every graded latest upload of the assessment, and any other upload with reviews or gold levels.
+
+    Uploads short of reviewers come first, the emptiest first: they are what the manager must act on.
+    """
+    newer = Submission.objects.filter(invitation=OuterRef("invitation"), number__gt=OuterRef("number"))
+    submissions = (
         Submission.objects.filter(invitation__assessment=assessment)
-        .filter(Q(reviews__isnull=False) | Q(gold_levels__isnull=False))
-        .distinct()
+        .annotate(
+            is_latest=~Exists(newer),
+            has_reviews=Exists(Review.objects.filter(submission=OuterRef("pk"))),
+            has_gold=Exists(GoldStandard.objects.filter(submission=OuterRef("pk"))),
+        )
+        .filter(Q(is_latest=True, invitation__state__in=_GRADED_STATES) | Q(has_reviews=True) | Q(has_gold=True))
         .select_related("invitation__candidate")
         .prefetch_related(
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("assigned_at")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("assigned_at", "pk")),
             Prefetch("gold_levels", queryset=GoldStandard.objects.select_related("criterion")),
         )
         .order_by("created_at", "pk")
     )
+    pool = list(reviewer_pool(assessment=assessment))
+    wanted = assessment.reviewers_per_submission
+    rows = []
+    for submission in submissions:
+        reviews = list(submission.reviews.all())
+        # The database keeps one review per reviewer and upload, withdrawn ones included.
+        on_it = {r.reviewer_id for r in reviews}
+        row = ReviewAdminRow(
+            submission=submission,
+            reviews=reviews,
+            is_latest=submission.is_latest,
+            active=sum(1 for r in reviews if r.state != Review.WITHDRAWN),
+            wanted=wanted,
+            addable=[u for u in pool if u.pk not in on_it],
+        )
+        row.needs_reviewers = (
+            row.is_latest and submission.invitation.state in _STAFFED_STATES and row.active < row.wanted
+        )
+        rows.append(row)
+    rows.sort(key=lambda r: (not r.needs_reviewers, r.active if r.needs_reviewers else 0))
+    return rows
+
+
+def reviewers_to_add(*, submission: Submission) -> QuerySet[User]:
+    """The assessment's pool less everyone who already has (or had) a review of this upload."""
+    taken = Review.objects.filter(submission=submission).values("reviewer_id")
+    return reviewer_pool(assessment=submission.invitation.assessment).exclude(pk__in=taken)

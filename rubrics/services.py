@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -9,10 +8,10 @@ from django.utils import timezone
 from candidates.models import Invitation, Submission
 from candidates.services import invitation_mark_reviewed
 from core.audit import audit_record
-from core.roles import REVIEWERS
 from core.transitions import IllegalTransition, apply_transition
 from rubrics.agreement import is_disagreement
 from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
+from rubrics.selectors import reviewer_pool
 
 
 class RubricError(Exception):
@@ -151,12 +150,9 @@ def reviews_assign_for_submission(*, submission: Submission) -> list[Review]:
         if active >= wanted:
             return []
         taken = current.values("reviewer_id")
-        pool = get_user_model().objects.filter(groups__name=REVIEWERS, is_active=True)
-        chosen = assessment.reviewers.values("pk")
-        if chosen.exists():  # the manager named this opening's reviewers; otherwise everyone reviews
-            pool = pool.filter(pk__in=chosen)
         candidates = (
-            pool.exclude(pk__in=taken)
+            reviewer_pool(assessment=assessment)
+            .exclude(pk__in=taken)
             .annotate(open_reviews=Count("reviews", filter=Q(reviews__state__in=OPEN_STATES)))
             .order_by("open_reviews", "pk")[: wanted - active]
         )

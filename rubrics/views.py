@@ -1,9 +1,12 @@
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from assessments.selectors import owned_assessment_or_404
@@ -204,17 +207,32 @@ def review_submit_view(request, review_id: int):
 # --- Managers ------------------------------------------------------------------------------------
 
 
+def _back(request, default: str) -> str:
+    """Where the form was (its ``next``: a path on this site, with its query and anchor); else ``default``."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _manage_row_url(submission) -> str:
+    return reverse("rubrics:manage", args=[submission.invitation.assessment_id]) + f"#submission-{submission.pk}"
+
+
 @manager_required
 def manage(request, assessment_id: int):
     assessment = owned_assessment_or_404(user=request.user, pk=assessment_id)
-    reviewers = list(selectors.reviewers())
+    rows = selectors.review_admin_rows(assessment=assessment)
     return render_page(
         request,
         "rubrics/manage.html",
         {
             "assessment": assessment,
-            "submissions": selectors.submissions_for_review_admin(assessment=assessment),
-            "reviewers": reviewers,
+            "rows": rows,
+            "needing": sum(1 for r in rows if r.needs_reviewers),
+            "pool_size": selectors.reviewer_pool(assessment=assessment).count(),
             "open_states": (Review.ASSIGNED, Review.IN_PROGRESS),
         },
     )
@@ -238,7 +256,7 @@ def review_reassign_view(request, review_id: int):
     review = selectors.review_for_user(user=request.user, review_id=review_id)
     # Its reviewer may be a manager too: reassigning is for the assessment's owner.
     owned_assessment_or_404(user=request.user, pk=review.submission.invitation.assessment_id)
-    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
+    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers_to_add(submission=review.submission))
     if form.is_valid():
         try:
             review_reassign(review=review, reviewer=form.cleaned_data["reviewer"], actor=request.user)
@@ -246,28 +264,45 @@ def review_reassign_view(request, review_id: int):
         except RubricError as exc:
             messages.error(request, str(exc))
     else:
-        messages.error(request, "Choose a reviewer.")
-    return redirect("rubrics:manage", assessment_id=review.submission.invitation.assessment_id)
+        messages.error(request, "Choose a reviewer of this assessment who is not on this upload yet.")
+    return redirect(_manage_row_url(review.submission))
 
 
 @manager_required
 @require_POST
 def submission_assign(request, submission_id: int):
+    """Add one named reviewer, or (no name) fill the upload up to the assessment's number of reviewers."""
     submission = selectors.submission_for_manager(user=request.user, submission_id=submission_id)
-    form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers())
-    try:
-        if form.is_valid():
+    back = _back(request, _manage_row_url(submission))
+    if request.POST.get("reviewer"):
+        form = ReviewerChoiceForm(request.POST, reviewers=selectors.reviewers_to_add(submission=submission))
+        if not form.is_valid():
+            messages.error(request, "That reviewer cannot be added: they are on it already or not a reviewer of it.")
+            return redirect(back)
+        try:
             review_assign(submission=submission, reviewer=form.cleaned_data["reviewer"], actor=request.user)
-            messages.success(request, f"{form.cleaned_data['reviewer'].get_username()} now reviews this submission.")
-        else:
-            assigned = reviews_assign_for_submission(submission=submission)
-            messages.success(request, f"Assigned {len(assigned)} reviewer(s).")
-    except RubricError as exc:
-        messages.error(request, str(exc))
-    back = request.POST.get("next", "")
-    if back == "disagreements":
-        return redirect("rubrics:disagreements")
-    return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
+            messages.success(request, f"{form.cleaned_data['reviewer'].get_username()} now reviews this upload.")
+        except RubricError as exc:
+            messages.error(request, str(exc))
+        return redirect(back)
+    assigned = reviews_assign_for_submission(submission=submission)
+    if assigned:
+        names = ", ".join(r.reviewer.get_username() for r in assigned)
+        messages.success(request, f"Assigned {names}.")
+    elif not selectors.reviewers_to_add(submission=submission).exists():
+        messages.error(
+            request,
+            "Nobody was assigned: every reviewer of this assessment is already on it. "
+            "Add reviewers to the assessment to assign someone else.",
+        )
+    else:
+        wanted = submission.invitation.assessment.reviewers_per_submission
+        messages.info(
+            request,
+            f"Nobody was assigned: it already has its {wanted} reviewer{pluralize(wanted)}. "
+            "Choose a reviewer by name to add one more.",
+        )
+    return redirect(back)
 
 
 @manager_required
@@ -277,21 +312,37 @@ def disagreements(request):
         show = "open"
     assessment_id = _int_or_none(request.GET.get("assessment"))
     context = {
-        "disagreements": selectors.disagreements_for_manager(user=request.user, assessment_id=assessment_id, show=show),
+        "disagreements": selectors.disagreements_for_manager(
+            user=request.user,
+            assessment_id=assessment_id,
+            show=show,
+            keep_id=_int_or_none(request.GET.get("resolved")),
+        ),
         "show": show,
         "assessment_filter": assessment_id,
         "assessments": selectors.assessments_for_manager(user=request.user),
-        "reviewers": list(selectors.reviewers()),
-        "levels": [0, 1, 2, 3],
+        # Forms on the page send it back, so that acting on a row returns to this filter at that row.
+        "here": request.get_full_path(),
     }
     return render_page(request, "rubrics/disagreements.html", context, fragment="list")
+
+
+def _with_resolved(url: str, disagreement_id: int) -> str:
+    """``url`` (the list as it was filtered) that still shows the row just resolved, scrolled to it."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "resolved"]
+    query.append(("resolved", str(disagreement_id)))
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=f"disagreement-{disagreement_id}"))
 
 
 @manager_required
 @require_POST
 def disagreement_resolve_view(request, disagreement_id: int):
+    """Resolve one disagreement; htmx swaps its row in place, a plain form returns to the same filter at that row."""
     disagreement = selectors.disagreement_for_manager(user=request.user, disagreement_id=disagreement_id)
+    back = _back(request, reverse("rubrics:disagreements") + "?show=open")
     form = ResolveForm(request.POST)
+    error = ""
     if form.is_valid():
         try:
             disagreement_resolve(
@@ -300,14 +351,24 @@ def disagreement_resolve_view(request, disagreement_id: int):
                 note=form.cleaned_data["note"],
                 actor=request.user,
             )
-            messages.success(
-                request, f"Resolved: {disagreement.criterion.title} at level {disagreement.resolved_level}."
-            )
         except RubricError as exc:
-            messages.error(request, str(exc))
+            error = str(exc)
     else:
-        messages.error(request, "Choose a final level and write a calibration note.")
-    return redirect(reverse("rubrics:disagreements") + "?show=open")
+        error = "Choose a final level and write a calibration note."
+    if request.htmx:
+        # htmx swaps only 2xx answers: the row carries its own error, and keeps what was typed.
+        context = {
+            "d": selectors.disagreement_row_for_manager(user=request.user, disagreement_id=disagreement.pk),
+            "here": back,
+            "error": error,
+            "posted": {"level": request.POST.get("level", ""), "note": request.POST.get("note", "")},
+        }
+        return render_page(request, "rubrics/disagreements.html", context, fragment="disagreement")
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Resolved: {disagreement.criterion.title} at level {disagreement.resolved_level}.")
+    return redirect(_with_resolved(back, disagreement.pk))
 
 
 @manager_required
@@ -325,6 +386,13 @@ def gold(request, submission_id: int):
     submission = selectors.submission_for_manager(user=request.user, submission_id=submission_id)
     criteria = list(submission.invitation.assessment.rubric.criteria.all())
     current = {g.criterion_id: g for g in submission.gold_levels.all()}
+    if request.method == "POST" and request.POST.get("clear"):
+        if current:
+            gold_standard_set(submission=submission, levels={pk: None for pk in current}, label="", actor=request.user)
+            messages.success(request, "No longer a calibration submission: its expected levels are removed.")
+        else:
+            messages.info(request, "It was not a calibration submission: nothing to remove.")
+        return redirect(_manage_row_url(submission))
     label = next((g.label for g in current.values()), "")
     form = GoldForm(
         request.POST or None,
@@ -337,8 +405,9 @@ def gold(request, submission_id: int):
             gold_standard_set(
                 submission=submission, levels=form.levels(), label=form.cleaned_data["label"], actor=request.user
             )
-            messages.success(request, "Calibration levels saved.")
-            return redirect("rubrics:manage", assessment_id=submission.invitation.assessment_id)
+            marked = sum(1 for level in form.levels().values() if level is not None)
+            messages.success(request, f"Calibration levels saved for {marked} of {len(criteria)} criteria.")
+            return redirect(_manage_row_url(submission))
         except RubricError as exc:
             messages.error(request, str(exc))
-    return render_page(request, "rubrics/gold.html", {"submission": submission, "form": form})
+    return render_page(request, "rubrics/gold.html", {"submission": submission, "form": form, "is_gold": bool(current)})

@@ -101,8 +101,10 @@ def test_a_third_reviewer_can_be_added_to_a_disagreement(client, manager, assess
     third = _reviewer("dave")
     submission = graded_submission(assessment)
     client.force_login(manager)
-    client.post(reverse("rubrics:assign", args=[submission.pk]), {"reviewer": third.pk, "next": "disagreements"})
+    back = reverse("rubrics:disagreements") + "?show=all#disagreement-1"
+    response = client.post(reverse("rubrics:assign", args=[submission.pk]), {"reviewer": third.pk, "next": back})
     assert Review.objects.filter(submission=submission, reviewer=third).exists()
+    assert response.url == back
 
 
 def test_reviewers_of_a_gold_submission_see_their_deviation(client, manager, assessment, reviewer):
