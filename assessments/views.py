@@ -1,3 +1,4 @@
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -152,6 +153,8 @@ def _detail_context(request, assessment: Assessment, **extra) -> dict:
     for invitation in invitations:
         # For the template, beside what the query annotated; not a field, so set by name.
         setattr(invitation, "run_state_label", run_states.get(invitation.run_state or "", ""))  # noqa: B010
+    counts = Counter(invitation.state for invitation in invitations)
+    grading_now = any(i.run_state in (GradingRun.QUEUED, GradingRun.RUNNING) for i in invitations)
     state_filter = request.GET.get("state", "")
     if state_filter in dict(Invitation.STATES):
         invitations = [i for i in invitations if i.state == state_filter]
@@ -160,7 +163,11 @@ def _detail_context(request, assessment: Assessment, **extra) -> dict:
     return {
         "assessment": assessment,
         "invitations": invitations,
-        "states": Invitation.STATES,
+        # Each filter with its count; the empty states are still offered, greyed, so the list is stable.
+        "states": [(value, label, counts.get(value, 0)) for value, label in Invitation.STATES],
+        "n_all": sum(counts.values()),
+        # While an upload is being checked, the list refreshes itself (the "Running 8/40" figure).
+        "grading_now": grading_now,
         "state_filter": state_filter,
         "running": GradingRun.RUNNING,
         "invite_form": extra.pop("invite_form", None) or InviteForm(),
