@@ -130,7 +130,7 @@ def comparison_rows(
 def _ordered(rows: list[CandidateRow], key: SortKey, *, descending: bool) -> list[CandidateRow]:
     """Sorted by ``key`` (stable either way: ``reverse`` keeps ties in place), empty values last."""
     present = [(value, row) for row in rows if (value := key(row)) is not None]
-    present.sort(key=lambda pair: pair[0], reverse=descending)  # type: ignore[arg-type, return-value]  # one key, one type
+    present.sort(key=lambda pair: pair[0], reverse=descending)
     return [row for _value, row in present] + [row for row in rows if key(row) is None]
 
 
