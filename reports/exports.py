@@ -1,41 +1,68 @@
 """The reports as files to take away: the comparison as CSV, one line per candidate."""
 
 import csv
+from datetime import UTC, datetime
 
+from reports.selectors.comparison import Comparison
 from reports.selectors.regrade import Preview as RegradePreview
-from reports.selectors.rows import CandidateRow, ReferenceRow
-from reports.templatetags.report_format import duration, level, pct
+from reports.templatetags.report_format import duration
 
 # A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def comparison_csv(
-    out, *, rows: list[CandidateRow], modes: list[str], reference: ReferenceRow | None, rubric_max: int
-) -> None:
+def comparison_csv(out, *, comparison: Comparison) -> None:
     """Write the comparison to ``out`` (anything with write(), an HttpResponse too): a header, the
-    reference solution's line when there is one, then ``rows`` in the order given."""
+    reference solution's line when there is one, then the comparison's rows in its order.
+
+    Numbers are numbers a spreadsheet can sort and sum: rates 0-1, levels and totals as decimals,
+    time in whole seconds, times ISO 8601 in UTC; a missing value is an empty cell. Text cells are
+    defused against formulas (candidate names are user input).
+    """
     writer = csv.writer(out)
-    header = ["candidate", "email", "pseudonym", "state", "probe_pass_rate", "probes_passed", "probes_failed"]
-    header += ["infra_errors"]
+    modes, criteria = comparison.modes, comparison.criteria
+    header = ["group", "candidate", "email", "pseudonym", "state", "decision"]
+    header += ["probe_pass_rate", "probes_passed", "probes_failed", "infra_errors"]
     for mode in modes:
         header += [f"{mode}_pass_rate", f"{mode}_rubric"]
-    header += ["rubric_total", "rubric_max", "time_spent", "decision", "exercise_version"]
-    writer.writerow(header)
+    header += [f"criterion_{criterion.slug}_level" for criterion in criteria]
+    header += ["rubric_total", "rubric_max", "started_at", "last_upload_at", "time_spent_seconds", "time_spent"]
+    header += ["submissions", "exercise_version"]
+    writer.writerow([_cell(name) for name in header])
+    reference = comparison.reference
     if reference is not None:
-        line = ["Reference solution", "", "", "", pct(reference.pass_rate), reference.passed, reference.failed]
-        line += [reference.errors]
+        line: list = ["reference", "Reference solution", "", "", "", ""]
+        line += [_fraction(reference.pass_rate), reference.passed, reference.failed, reference.errors]
         for mode in modes:
-            line += [pct(reference.cell(mode).rate), ""]
-        writer.writerow([*line, "", rubric_max, "", "", ""])
-    for row in rows:
-        line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
-        line += [row.passed, row.failed, row.errors]
+            line += [_fraction(reference.cell(mode).rate), ""]
+        line += [""] * len(criteria)
+        writer.writerow([*line, "", comparison.rubric_max, "", "", "", "", "", ""])
+    for row in comparison.rows:
+        line = [_cell("with_results" if row.has_results else "no_results"), _cell(row.name)]
+        line += [_cell("" if row.erased else row.email), _cell(row.pseudonym), _cell(row.state), _cell(row.decision)]
+        line += [_fraction(row.pass_rate), row.passed, row.failed, row.errors]
         for mode in modes:
-            line += [pct(row.cell(mode).rate), level(row.cell(mode).rubric)]
-        line += [level(row.rubric_total), rubric_max, duration(row.time_spent), row.decision]
-        line += [row.exercise_version]
-        writer.writerow([_cell(v) for v in line])
+            line += [_fraction(row.cell(mode).rate), _level(row.cell(mode).rubric)]
+        line += [_level(row.levels.get(criterion.pk)) for criterion in criteria]
+        line += [_level(row.rubric_total), comparison.rubric_max, _when(row.started_at), _when(row.last_upload_at)]
+        spent = row.time_spent
+        line += ["" if spent is None else int(spent.total_seconds()), "" if spent is None else duration(spent)]
+        line += [row.n_submissions, _cell(row.exercise_version)]
+        writer.writerow(line)
+
+
+def _fraction(rate: float | None) -> str:
+    """A rate 0-1 to 6 decimals (a one-probe difference in a cohort of thousands still shows), no trailing zeros."""
+    return "" if rate is None else f"{rate:.6f}".rstrip("0").rstrip(".")
+
+
+def _level(value: float | None) -> float | str:
+    """A mean level or a total, as a number: 4 decimals tell 2.3333 from 2.33 and keep the file readable."""
+    return "" if value is None else round(value, 4)
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _cell(value) -> str:

@@ -24,18 +24,10 @@ from core.transitions import IllegalTransition
 from reports import charts, exports
 from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm, WebhookEndpointForm
 from reports.models import WebhookDelivery, WebhookEndpoint
-from reports.selectors.comparison import SORT_DIRS, comparison_rows
+from reports.selectors.comparison import DEFAULT_SORT, ComparisonQuery, assessment_comparison, first_direction
 from reports.selectors.deliveries import assessment_deliveries, endpoint_deliveries, owned_endpoints
 from reports.selectors.overview import assessment_overview
 from reports.selectors.regrade import regrade_preview
-from reports.selectors.rows import (
-    candidate_rows,
-    graded_versions,
-    reference_row,
-    report_failure_modes,
-    report_modes,
-    rubric_max,
-)
 from reports.selectors.scorecard import invitation_scorecard
 from reports.selectors.versions import assessment_regrades, version_history
 from reports.services import (
@@ -87,46 +79,37 @@ def overview(request, pk: int):
     )
 
 
-def _comparison(request, assessment: Assessment) -> dict:
-    criteria = list(assessment.rubric.criteria.all())
-    rows = candidate_rows(assessment=assessment, criteria=criteria)
-    reference = reference_row(assessment=assessment)
-    failure_modes = report_failure_modes(assessment=assessment, rows=rows)
-    modes = report_modes(criteria, rows, reference, failure_modes=failure_modes)
-    sort = request.GET.get("sort", "name")
-    direction = request.GET.get("dir", "asc")
-    direction = direction if direction in SORT_DIRS else "asc"
-    state = request.GET.get("state", "")
-    state = state if state in dict(Invitation.STATES) else ""
-    try:
-        min_pass = max(0, min(100, int(request.GET.get("min_pass", ""))))
-    except ValueError:
-        min_pass = None
-    shown = comparison_rows(rows, modes, sort=sort, direction=direction, state=state, min_pass=min_pass)
-    filters = {k: v for k, v in (("state", state), ("min_pass", min_pass)) if v not in ("", None)}
+def _comparison_context(request, assessment: Assessment) -> dict:
+    data = assessment_comparison(assessment=assessment, params=request.GET)
+    query = data.query
     # A heatmap of thousands of rows is read a page at a time; sorting and filtering span all of them.
-    page = Paginator(shown, COMPARISON_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(data.rows, COMPARISON_PAGE_SIZE).get_page(request.GET.get("page"))
+    heat_rows = [_heat_row(row, data.modes) for row in page.object_list]
     return {
-        "all_rows": shown,
-        "page": page,
-        "page_query": urlencode(filters | {"sort": sort, "dir": direction}),
-        "sort_urls": _sort_urls(modes, filters, sort, direction),
-        "filter_query": urlencode(filters | {"sort": sort, "dir": direction}),
         "assessment": assessment,
-        "rows": [_heat_row(row, modes) for row in page.object_list],
-        "n_all": len(rows),
-        "modes": [failure_modes.get(m) for m in modes],
-        "mode_keys": modes,
-        "n_cols": 2 * len(modes) + 5,
-        "n_cols_rest": 2 * len(modes) + 4,
-        "reference": reference,
-        "sort": sort,
-        "dir": direction,
-        "state": state,
-        "min_pass": min_pass,
+        "page": page,
+        # The page's links and its CSV link carry the filters and the order, so the file is what is on screen.
+        "query_string": urlencode(query.params),
+        "order_query": urlencode({"sort": query.sort, "dir": query.direction}),
+        "sort_urls": _sort_urls(data.modes, query),
+        "rows_with_results": [r for r in heat_rows if r["row"].has_results],
+        "rows_without_results": [r for r in heat_rows if not r["row"].has_results],
+        "n_shown": len(data.rows),
+        "n_without_results": data.n_without_results,
+        "n_all": data.n_all,
+        "modes": [data.failure_modes.get(m) for m in data.modes],
+        "mode_keys": data.modes,
+        "n_cols": 2 * len(data.modes) + 5,
+        "n_cols_rest": 2 * len(data.modes) + 4,
+        "reference": data.reference,
+        "sort": query.sort,
+        "dir": query.direction,
+        "default_order": query.sort == DEFAULT_SORT and query.direction == first_direction(DEFAULT_SORT),
+        "state": query.state,
+        "min_pass": query.min_pass,
         "states": Invitation.STATES,
-        "rubric_max": rubric_max(criteria),
-        "versions": graded_versions(rows),
+        "rubric_max": data.rubric_max,
+        "versions": data.versions,
     }
 
 
@@ -145,17 +128,17 @@ def _heat_row(row, modes: list[str]) -> dict:
     return {"row": row, "cells": cells, "pass": pct(row.pass_rate), "pass_heat": heat(row.pass_rate)}
 
 
-def _sort_urls(modes: list[str], filters: dict, sort: str, direction: str) -> dict[str, dict]:
+def _sort_urls(modes: list[str], query: ComparisonQuery) -> dict[str, dict]:
     """Per sortable column: its link (same filters; clicking the sorted column flips the order) and aria-sort."""
     urls = {}
     for key in ["name", "state", "pass", "errors", "total", *modes, *(f"{m}-rubric" for m in modes)]:
-        current = key == sort
-        first = "asc" if key in ("name", "state") else "desc"
-        flipped = ("desc" if direction == "asc" else "asc") if current else first
+        current = key == query.sort
+        ascending = query.direction == "asc"
+        flipped = ("desc" if ascending else "asc") if current else first_direction(key)
         urls[key] = {
-            "url": "?" + urlencode(filters | {"sort": key, "dir": flipped}),
-            "aria": ("ascending" if direction == "asc" else "descending") if current else "none",
-            "arrow": ("▲" if direction == "asc" else "▼") if current else "",
+            "url": "?" + urlencode(query.filters | {"sort": key, "dir": flipped}),
+            "aria": ("ascending" if ascending else "descending") if current else "none",
+            "arrow": ("▲" if ascending else "▼") if current else "",
         }
     return urls
 
@@ -163,24 +146,19 @@ def _sort_urls(modes: list[str], filters: dict, sort: str, direction: str) -> di
 @manager_required
 def comparison(request, pk: int):
     assessment = owned_assessment_or_404(user=request.user, pk=pk)
-    context = _comparison(request, assessment) | {"tab": "comparison"}
+    context = _comparison_context(request, assessment) | {"tab": "comparison"}
     return render_page(request, "reports/comparison.html", context, fragment="heatmap")
 
 
 @manager_required
 def comparison_csv(request, pk: int):
     assessment = owned_assessment_or_404(user=request.user, pk=pk)
-    context = _comparison(request, assessment)
+    # The same selector and query string as the page: the file holds the rows on screen, in their order.
+    data = assessment_comparison(assessment=assessment, params=request.GET)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{slugify(assessment.title) or 'assessment'}-comparison.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    exports.comparison_csv(
-        response,
-        rows=context["all_rows"],
-        modes=context["mode_keys"],
-        reference=context["reference"],
-        rubric_max=context["rubric_max"],
-    )
+    exports.comparison_csv(response, comparison=data)
     return response
 
 

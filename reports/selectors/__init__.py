@@ -5,7 +5,14 @@
 names are importable from here too, as they were from the single module this package replaced.
 """
 
-from reports.selectors.comparison import SORT_DIRS, comparison_rows, comparison_sort_keys
+from reports.selectors.comparison import (
+    SORT_DIRS,
+    Comparison,
+    ComparisonQuery,
+    assessment_comparison,
+    comparison_rows,
+    comparison_sort_keys,
+)
 from reports.selectors.deliveries import assessment_deliveries
 from reports.selectors.overview import FUNNEL_STAGES, ModeSummary, Overview, assessment_overview
 from reports.selectors.rows import (
@@ -32,12 +39,15 @@ __all__ = [
     "SORT_DIRS",
     "STATE_LABELS",
     "CandidateRow",
+    "Comparison",
+    "ComparisonQuery",
     "ModeCell",
     "ModeSummary",
     "Overview",
     "ReferenceRow",
     "ReviewerColumn",
     "Scorecard",
+    "assessment_comparison",
     "assessment_deliveries",
     "assessment_overview",
     "candidate_rows",

@@ -13,7 +13,7 @@ arithmetic in Python.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,6 +98,7 @@ class CandidateRow(_ModeTotals):
     last_upload_at: datetime | None = None
     n_submissions: int = 0
     exercise_version: str = ""
+    levels: dict[int, float] = field(default_factory=dict)  # criterion id → mean submitted level
 
     @property
     def state_label(self) -> str:
@@ -106,6 +107,11 @@ class CandidateRow(_ModeTotals):
     @property
     def decision_label(self) -> str:
         return DECISION_LABELS.get(self.decision, "")
+
+    @property
+    def has_results(self) -> bool:
+        """Graded or scored: something to compare. The rest never submitted, or wait for their grading."""
+        return self.graded or self.rubric_total is not None
 
     @property
     def time_spent(self) -> timedelta | None:
@@ -269,7 +275,8 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
     for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
          latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
         probe_cells = probes.get(current_run, {}) if current_run else {}
-        rubric_modes, rubric_total = rubric_figures(criteria, sums.get(latest_submission, {}), shape)
+        submission_sums = sums.get(latest_submission, {})
+        rubric_modes, rubric_total = rubric_figures(criteria, submission_sums, shape)
         # A cell for every mode this candidate was probed on or a criterion scores; row.cell() has the rest.
         modes = {}
         for mode in dict.fromkeys([*probe_cells, *rubric_modes]):
@@ -292,6 +299,7 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
                 last_upload_at=last_upload_at,
                 n_submissions=n_submissions or 0,
                 exercise_version=versions.get(current_run, "") if current_run else "",
+                levels={pk: total / n for pk, (total, n) in submission_sums.items()},
             )
         )
     return rows

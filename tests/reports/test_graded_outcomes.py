@@ -57,8 +57,8 @@ def test_the_comparison_and_its_csv_rate_by_points_under_the_same_columns(client
     (line,) = list(csv.DictReader(io.StringIO(response.content.decode())))
 
     assert 'title="1 passed, 1 failed; 1.5 of 2 points">75%<' in html
-    assert (line["probe_pass_rate"], line["probes_passed"], line["probes_failed"]) == ("75%", "1", "1")
-    assert line["grounding_pass_rate"] == "75%"
+    assert (line["probe_pass_rate"], line["probes_passed"], line["probes_failed"]) == ("0.75", "1", "1")
+    assert line["grounding_pass_rate"] == "0.75"
 
 
 def test_the_overview_averages_the_graded_score_and_calls_the_mode_partly_handled(client, manager, assessment, ada):

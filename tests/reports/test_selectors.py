@@ -3,7 +3,13 @@ from datetime import timedelta
 from assessments.models import GradingRun
 from candidates.models import Invitation
 from reports.models import ReferenceRun
-from reports.selectors import assessment_overview, candidate_rows, comparison_rows, invitation_scorecard
+from reports.selectors import (
+    ComparisonQuery,
+    assessment_overview,
+    candidate_rows,
+    comparison_rows,
+    invitation_scorecard,
+)
 from tests.reports.conftest import result
 
 
@@ -94,6 +100,39 @@ def test_it_filters_and_sorts_with_empty_values_last(build, assessment):
     assert (
         comparison_rows(rows, modes, sort="bogus", direction="asc", state="", min_pass=None)[0].name == "Ada Reviewed"
     )
+
+
+def test_it_puts_the_highest_total_first_then_the_probes_and_those_without_results_last(build, assessment):
+    ada, cy, _di = _cast(build)
+    # Eve ties Ada's total (6.5) with every probe passed: the probe rate breaks the tie.
+    eve = build(
+        "Eve Reviewed",
+        Invitation.REVIEWED,
+        results=[result("g1", "grounding", "pass")],
+        levels={"bob": {"grounding": 3, "notes": 1}, "carol": {"grounding": 2, "notes": 2}},
+    )
+    rows = candidate_rows(assessment=assessment)
+    modes = ["grounding", "input"]
+    names = [row.name for row in comparison_rows(rows, modes)]
+    # Cy is graded but not reviewed (no total); Ann, Bo and Di have nothing to compare.
+    assert names == ["Eve Reviewed", "Ada Reviewed", "Cy Graded", "Ann Invited", "Bo Started", "Di Submitted"]
+    assert [r.pk for r in comparison_rows(rows, modes, sort="total", direction="desc")[:3]] == [eve.pk, ada.pk, cy.pk]
+    # Whatever the order asked for, the group without results stays below.
+    by_name = [row.name for row in comparison_rows(rows, modes, sort="name", direction="desc")]
+    assert by_name == ["Eve Reviewed", "Cy Graded", "Ada Reviewed", "Di Submitted", "Bo Started", "Ann Invited"]
+    by_total_asc = [row.name for row in comparison_rows(rows, modes, sort="total", direction="asc")]
+    assert by_total_asc[:3] == ["Eve Reviewed", "Ada Reviewed", "Cy Graded"]  # a tie keeps the better probes first
+    assert not any(row.has_results for row in comparison_rows(rows, modes)[3:])
+
+
+def test_the_comparison_query_falls_back_to_the_default_for_what_the_page_never_writes():
+    query = ComparisonQuery.from_params({"sort": "bogus", "dir": "sideways", "state": "x", "min_pass": "150"}, modes=[])
+    assert (query.sort, query.direction, query.state, query.min_pass) == ("total", "desc", "", 100)
+    assert ComparisonQuery.from_params({"sort": "name"}, modes=[]).direction == "asc"
+    assert ComparisonQuery.from_params({"sort": "grounding-rubric"}, modes=["grounding"]).direction == "desc"
+    assert ComparisonQuery.from_params({"state": "reviewed", "min_pass": "5"}, modes=[]).params == {
+        "state": "reviewed", "min_pass": 5, "sort": "total", "dir": "desc",
+    }  # fmt: skip
 
 
 def test_the_scorecard_has_probes_reviews_agreement_and_history(build, assessment):

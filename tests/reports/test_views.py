@@ -1,5 +1,6 @@
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -84,18 +85,81 @@ def test_it_shows_the_comparison_with_the_reference_anchor(client, manager, asse
     assert fragment.lstrip().startswith('<div id="heatmap">')
 
 
-def test_it_exports_the_comparison_as_csv(client, manager, assessment, build):
-    build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+def test_it_exports_the_comparison_as_csv_with_numbers_a_spreadsheet_can_sum(client, manager, assessment, build):
+    ada = build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
     build("=HYPERLINK(1)", Invitation.STARTED)
     login(client, manager)
-    response = client.get(reverse("reports:comparison_csv", args=[assessment.pk]), {"sort": "name"})
+    response = client.get(reverse("reports:comparison_csv", args=[assessment.pk]))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    ada = next(r for r in rows if r["candidate"] == "Ada Reviewed")
-    assert ada["probe_pass_rate"] == "50%" and ada["infra_errors"] == "1"
-    assert ada["grounding_rubric"] == "2.5" and ada["rubric_total"] == "6.5" and ada["time_spent"] == "30 min"
+    line = rows[0]
+    assert (line["group"], line["candidate"], line["state"]) == ("with_results", "Ada Reviewed", "reviewed")
+    assert line["probe_pass_rate"] == "0.5" and line["grounding_pass_rate"] == "0.5" and line["input_pass_rate"] == ""
+    assert (line["probes_passed"], line["probes_failed"], line["infra_errors"]) == ("1", "1", "1")
+    # Mean levels per failure mode and per criterion, and the weighted total, as numbers.
+    assert line["grounding_rubric"] == "2.5" and line["criterion_notes_level"] == "1.5"
+    assert line["rubric_total"] == "6.5" and line["rubric_max"] == "9"
+    assert line["time_spent_seconds"] == "1800" and line["time_spent"] == "30 min"
+    assert line["started_at"] == ada.started_at.astimezone(UTC).isoformat(timespec="seconds")
+    assert datetime.fromisoformat(line["last_upload_at"]) - datetime.fromisoformat(line["started_at"]) == timedelta(
+        minutes=30
+    )
+    # Never submitted: below, in its own group, with empty cells rather than dashes.
+    other = rows[1]
+    assert other["group"] == "no_results" and other["probe_pass_rate"] == other["rubric_total"] == ""
+    assert other["time_spent_seconds"] == other["last_upload_at"] == "" and "—" not in response.content.decode()
     # A name a spreadsheet would run as a formula is defused.
-    assert any(r["candidate"] == "'=HYPERLINK(1)" for r in rows)
+    assert other["candidate"] == "'=HYPERLINK(1)"
+
+
+def test_the_csv_link_carries_the_filters_and_order_and_the_file_has_the_rows_on_screen(
+    client, manager, assessment, build
+):
+    ada = build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    strong = dict(REVIEWED, levels={"bob": {"grounding": 3, "notes": 3}, "carol": {"grounding": 3, "notes": 3}})
+    eve = build("Eve Reviewed", Invitation.REVIEWED, **strong)
+    build("Cy Graded", Invitation.GRADED, results=[result("g1", "grounding", "pass")])
+    build("Bo Invited")
+    login(client, manager)
+    url = reverse("reports:comparison", args=[assessment.pk])
+    # Filtered in place by htmx: the swapped part holds the download link, with the new query.
+    fragment = client.get(url, {"state": "reviewed", "min_pass": "10"}, headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    csv_url = reverse("reports:comparison_csv", args=[assessment.pk])
+    link = f'href="{csv_url}?state=reviewed&amp;min_pass=10&amp;sort=total&amp;dir=desc"'
+    assert link in html and "Clear filters" in html
+    on_screen = [int(part.split('"', 1)[0]) for part in html.split('data-invitation="')[1:]]
+    assert on_screen == [eve.pk, ada.pk]
+    exported = client.get(csv_url, {"state": "reviewed", "min_pass": "10", "sort": "total", "dir": "desc"})
+    names = [line["candidate"] for line in csv.DictReader(io.StringIO(exported.content.decode()))]
+    assert names == ["Eve Reviewed", "Ada Reviewed"]
+    # Another order on screen, the same order in the file.
+    html = client.get(url, {"sort": "name", "dir": "desc"}).content.decode()
+    assert f'href="{csv_url}?sort=name&amp;dir=desc"' in html
+    exported = client.get(csv_url, {"sort": "name", "dir": "desc"}).content.decode()
+    names = [line["candidate"] for line in csv.DictReader(io.StringIO(exported))]
+    assert names == ["Eve Reviewed", "Cy Graded", "Ada Reviewed", "Bo Invited"]
+    assert html.index("Eve Reviewed") < html.index("Cy Graded") < html.index("Ada Reviewed")
+
+
+def test_it_orders_the_comparison_by_total_then_probes_with_the_never_submitted_below(
+    client, manager, assessment, build
+):
+    build("Ann Invited")
+    build("Cy Graded", Invitation.GRADED, results=[result("g1", "grounding", "pass")])
+    build("Ada Reviewed", Invitation.REVIEWED, **REVIEWED)
+    build("Bo Started", Invitation.STARTED)
+    login(client, manager)
+    html = client.get(reverse("reports:comparison", args=[assessment.pk])).content.decode()
+    assert 'aria-sort="descending"><a href="?sort=total&amp;dir=asc" aria-label="Rubric total">Total ▼' in html
+    assert "best first: rubric total, then probe pass rate" in html
+    group = html.index('data-group="no-results"')
+    assert html.index("Ada Reviewed") < html.index("Cy Graded") < group < html.index("Ann Invited")
+    assert group < html.index("Bo Started") and "2 candidates never submitted or not graded yet" in html
+    # Sorted by name, the group still comes last.
+    html = client.get(reverse("reports:comparison", args=[assessment.pk]), {"sort": "name"}).content.decode()
+    group = html.index('data-group="no-results"')
+    assert html.index("Ada Reviewed") < html.index("Cy Graded") < group < html.index("Ann Invited")
 
 
 def test_it_renders_the_scorecard_and_its_pdf(client, manager, assessment, build):
@@ -233,12 +297,12 @@ def test_every_report_names_the_modes_as_the_exercise_declares_them(
 
     exported = client.get(reverse("reports:comparison_csv", args=[a])).content.decode()
     header = next(csv.reader(io.StringIO(exported)))
-    assert header[8:14] == [
+    assert header[10:16] == [
         "ordering_pass_rate", "ordering_rubric", "idempotency_pass_rate", "idempotency_rubric",
         "old-one_pass_rate", "old-one_rubric",
     ]  # fmt: skip
     ada_line = next(r for r in csv.DictReader(io.StringIO(exported)) if r["candidate"] == "Ada Reviewed")
-    assert ada_line["idempotency_pass_rate"] == "100%" and ada_line["ordering_pass_rate"] == "0%"
+    assert ada_line["idempotency_pass_rate"] == "1" and ada_line["ordering_pass_rate"] == "0"
 
     pdf = client.get(reverse("reports:scorecard_pdf", args=[a, ada.pk]))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
