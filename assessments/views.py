@@ -32,6 +32,7 @@ from core.access import manager_required, staff_required
 from core.htmx import render_page
 from core.roles import is_manager, is_reviewer
 from core.transitions import IllegalTransition
+from reports.selectors.tasks import REACH_STAGES, assessments_with_reach, manager_tasks
 from rubrics.selectors import review_counts
 from workflows import grading as grading_workflow
 
@@ -44,10 +45,11 @@ def _visible_assessments(user):
 def dashboard(request):
     context: dict[str, Any] = {"grading_workers": grading_availability()}
     if is_manager(request.user):
-        context["assessments"] = _visible_assessments(request.user)[:10]
+        context["assessments"] = list(assessments_with_reach(user=request.user)[:10])
+        context["reach_stages"] = REACH_STAGES
+        context["tasks"] = manager_tasks(user=request.user)
         context["grading"] = grading_counts(user=request.user)
         context["grading_failures"] = grading_failures(user=request.user)
-        context["funnel_states"] = Invitation.FUNNEL
     if is_reviewer(request.user):
         context["reviews"] = review_counts(reviewer=request.user)
     return render_page(request, "assessments/dashboard.html", context)

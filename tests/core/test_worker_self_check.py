@@ -63,7 +63,7 @@ def test_a_worker_without_its_runtime_takes_no_grading_work_and_starts_once_the_
                 infra_error="SandboxUnavailable: the sandbox runtime is missing",
                 finished_at=timezone.now(),
             )
-        assert "Needs you" in client.get("/").content.decode()
+        assert "Uploads we could not check" in client.get("/").content.decode()
 
         runtime.symlink_to(SandboxExecutor.from_settings().runtime_dir)  # the operator builds it
 
@@ -83,7 +83,7 @@ def test_a_worker_without_its_runtime_takes_no_grading_work_and_starts_once_the_
         assert graded.state == GradingRun.DONE, graded.infra_error
 
         html = client.get("/").content.decode()
-        assert "Grading unavailable" not in html and "Needs you" not in html
+        assert "Grading unavailable" not in html and "Uploads we could not check" not in html
         assert "grading worker" in html and "online" in html
     finally:
         worker.stop()

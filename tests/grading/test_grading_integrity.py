@@ -390,6 +390,6 @@ def test_an_honest_infrastructure_fault_is_retried_then_shown_to_staff(
     page = client.get(reverse("assessments:detail", args=[invitation.assessment.pk])).content.decode()
     assert "Failed (infrastructure)" in page and "Grade again" in page and said in page
     dashboard = client.get(reverse("assessments:dashboard")).content.decode()
-    assert "Needs you" in dashboard and said in dashboard
+    assert "Uploads we could not check" in dashboard and said in dashboard
     # The worker told the manager (its email went through the worker's own mail backend).
     assert told.data == {"to": manager.email}

@@ -1,5 +1,5 @@
 """A grading that fails on our side after every attempt is told truthfully: to the manager by email
-and on the dashboard ("Needs you", with Grade again), and it resumes by itself when a worker has
+and on the dashboard ("Uploads we could not check", with Grade again), and it resumes by itself when a worker has
 proved it can grade again. Nothing of it is counted against the candidate.
 """
 
@@ -50,21 +50,25 @@ def test_the_last_failed_attempt_emails_the_manager_once_and_puts_it_under_needs
 
     client.force_login(manager)
     html = client.get("/").content.decode()
-    assert "Needs you" in html and invitation.candidate.name in html and "no longer matches its sha256" in html
+    assert (
+        "Uploads we could not check" in html
+        and invitation.candidate.name in html
+        and "no longer matches its sha256" in html
+    )
     assert f'action="/assessments/{invitation.assessment_id}/runs/{run.pk}/regrade/"' in html
 
     # Another team's manager and a reviewer see none of it (nor the candidate's name).
     for user in (other_manager, reviewer):
         client.force_login(user)
         html = client.get("/").content.decode()
-        assert "Needs you" not in html and invitation.candidate.name not in html
+        assert "Uploads we could not check" not in html and invitation.candidate.name not in html
 
     client.force_login(manager)
     response = client.post(f"/assessments/{invitation.assessment_id}/runs/{run.pk}/regrade/", {"back": "dashboard"})
     assert response.status_code == 302 and response["Location"] == "/"
     run.refresh_from_db()
     assert (run.state, run.attempt) == (GradingRun.QUEUED, 0)
-    assert "Needs you" not in client.get("/").content.decode()
+    assert "Uploads we could not check" not in client.get("/").content.decode()
     # "back" names a page; anything else goes to the assessment, never to an address it carries.
     GradingRun.objects.filter(pk=run.pk).update(state=GradingRun.FAILED_INFRA)
     response = client.post(
