@@ -1,33 +1,47 @@
 """The reports as files to take away: the comparison as CSV, one line per candidate."""
 
 import csv
+from collections.abc import Sequence
 
 from reports.selectors.regrade import Preview as RegradePreview
 from reports.selectors.rows import CandidateRow, ReferenceRow
 from reports.templatetags.report_format import duration, level, pct
+from rubrics.models import Criterion
 
 # A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def comparison_csv(
-    out, *, rows: list[CandidateRow], modes: list[str], reference: ReferenceRow | None, rubric_max: int
+    out,
+    *,
+    rows: list[CandidateRow],
+    modes: list[str],
+    reference: ReferenceRow | None,
+    rubric_max: int,
+    criteria: Sequence[Criterion] = (),
 ) -> None:
     """Write the comparison to ``out`` (anything with write(), an HttpResponse too): a header, the
-    reference solution's line when there is one, then ``rows`` in the order given."""
+    reference solution's line when there is one, then ``rows`` in the order given.
+
+    Per criterion, its level as a plain number (a resolved level, else the reviewers' mean) and who
+    resolved it, if anyone: the rubric total is the weighted sum of those levels.
+    """
     writer = csv.writer(out)
     header = ["candidate", "email", "pseudonym", "state", "probe_pass_rate", "probes_passed", "probes_failed"]
     header += ["infra_errors"]
     for mode in modes:
         header += [f"{mode}_pass_rate", f"{mode}_rubric"]
     header += ["rubric_total", "rubric_max", "time_spent", "decision", "exercise_version"]
+    for criterion in criteria:
+        header += [f"criterion_{criterion.slug}_level", f"criterion_{criterion.slug}_resolved_by"]
     writer.writerow(header)
     if reference is not None:
         line = ["Reference solution", "", "", "", pct(reference.pass_rate), reference.passed, reference.failed]
         line += [reference.errors]
         for mode in modes:
             line += [pct(reference.cell(mode).rate), ""]
-        writer.writerow([*line, "", rubric_max, "", "", ""])
+        writer.writerow([*line, "", rubric_max, "", "", "", *[""] * (2 * len(criteria))])
     for row in rows:
         line = [row.name, "" if row.erased else row.email, row.pseudonym, row.state, pct(row.pass_rate)]
         line += [row.passed, row.failed, row.errors]
@@ -35,7 +49,15 @@ def comparison_csv(
             line += [pct(row.cell(mode).rate), level(row.cell(mode).rubric)]
         line += [level(row.rubric_total), rubric_max, duration(row.time_spent), row.decision]
         line += [row.exercise_version]
+        for criterion in criteria:
+            counted = row.levels.get(criterion.pk)
+            line += [_number(counted.level), counted.resolved_by] if counted else ["", ""]
         writer.writerow([_cell(v) for v in line])
+
+
+def _number(value: float | None) -> str:
+    """A level a spreadsheet can sum: 0, 1.5, 2.3333 (never "—"); empty when there is none."""
+    return "" if value is None else f"{round(value, 4):g}"
 
 
 def _cell(value) -> str:

@@ -113,7 +113,7 @@ def _comparison(request, assessment: Assessment) -> dict:
         "sort_urls": _sort_urls(modes, filters, sort, direction),
         "filter_query": urlencode(filters | {"sort": sort, "dir": direction}),
         "assessment": assessment,
-        "rows": [_heat_row(row, modes) for row in page.object_list],
+        "rows": [_heat_row(row, modes, criteria) for row in page.object_list],
         "n_all": len(rows),
         "modes": [failure_modes.get(m) for m in modes],
         "mode_keys": modes,
@@ -126,21 +126,28 @@ def _comparison(request, assessment: Assessment) -> dict:
         "min_pass": min_pass,
         "states": Invitation.STATES,
         "rubric_max": rubric_max(criteria),
+        "criteria": criteria,
         "versions": graded_versions(rows),
     }
 
 
-def _heat_row(row, modes: list[str]) -> dict:
+def _heat_row(row, modes: list[str], criteria: list) -> dict:
     """The page's cells as display strings, so the template prints rather than computes."""
+    resolved = {c.pk: c for c in criteria if c.pk in row.levels and row.levels[c.pk].resolution is not None}
     cells = []
     for mode in modes:
         cell = row.cell(mode)
         title = f"{cell.passed} passed, {cell.failed} failed" + (f", {cell.errors} infra errors" if cell.errors else "")
         if cell.scored:  # graded probes: the rate shown is points over probes, not passes
             title += f"; {cell.points_text} of {cell.judged} points"
+        rubric_title = "; ".join(
+            f"{c.title} resolved at {row.levels[pk].resolution.level} by {row.levels[pk].resolved_by}"
+            for pk, c in resolved.items()
+            if mode in (c.failure_modes or [])
+        )
         cells.append(
             {"rate": pct(cell.rate), "heat": heat(cell.rate), "rubric": level(cell.rubric),
-             "lvl": level_class(cell.rubric), "title": title}
+             "lvl": level_class(cell.rubric), "title": title, "rubric_title": rubric_title}
         )  # fmt: skip
     return {"row": row, "cells": cells, "pass": pct(row.pass_rate), "pass_heat": heat(row.pass_rate)}
 
@@ -180,6 +187,7 @@ def comparison_csv(request, pk: int):
         modes=context["mode_keys"],
         reference=context["reference"],
         rubric_max=context["rubric_max"],
+        criteria=context["criteria"],
     )
     return response
 
