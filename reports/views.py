@@ -25,7 +25,12 @@ from reports import charts, exports
 from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm, WebhookEndpointForm
 from reports.models import WebhookDelivery, WebhookEndpoint
 from reports.selectors.comparison import SORT_DIRS, comparison_rows
-from reports.selectors.deliveries import assessment_deliveries, endpoint_deliveries, owned_endpoints
+from reports.selectors.deliveries import (
+    assessment_deliveries,
+    decision_endpoints,
+    endpoint_deliveries,
+    owned_endpoints,
+)
 from reports.selectors.overview import assessment_overview
 from reports.selectors.regrade import regrade_preview
 from reports.selectors.rows import (
@@ -48,6 +53,7 @@ from reports.services import (
     webhook_test_send,
 )
 from reports.templatetags.report_format import heat, level, level_class, pct
+from rubrics.selectors import open_disagreements
 from workflows import regrades
 
 COMPARISON_PAGE_SIZE = 100
@@ -194,21 +200,24 @@ def comparison_csv(request, pk: int):
 
 def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
     history_run = request.GET.get("run", "")
+    card = invitation_scorecard(
+        invitation=invitation, history_run_id=int(history_run) if history_run.isdigit() else None
+    )
     return {
         "assessment": invitation.assessment,
         "invitation": invitation,
-        "card": invitation_scorecard(
-            invitation=invitation, history_run_id=int(history_run) if history_run.isdigit() else None
-        ),
-        "form": form or DecisionForm(initial=_decision_initial(invitation)),
+        "card": card,
+        "form": form or _decision_form(invitation, card.open_disagreements),
         "can_decide": invitation.state in (Invitation.REVIEWED, Invitation.DECIDED),
+        "ats_endpoints": list(decision_endpoints(assessment=invitation.assessment).values_list("name", flat=True)),
         "tab": "scorecard",
     }
 
 
-def _decision_initial(invitation: Invitation) -> dict:
+def _decision_form(invitation: Invitation, open_disagreements) -> DecisionForm:
     decision = getattr(invitation, "decision", None)
-    return {"outcome": decision.outcome, "reason": decision.reason} if decision else {}
+    initial = {"outcome": decision.outcome, "reason": decision.reason} if decision else {}
+    return DecisionForm(initial=initial, open_disagreements=open_disagreements)
 
 
 @manager_required
@@ -244,7 +253,7 @@ def _refuse_fetch(url, *args, **kwargs):
 @require_POST
 def decide(request, pk: int, invitation_pk: int):
     invitation = _owned_invitation(request, pk, invitation_pk)
-    form = DecisionForm(request.POST)
+    form = DecisionForm(request.POST, open_disagreements=open_disagreements(invitation=invitation))
     if form.is_valid():
         try:
             decision = decision_submit(
@@ -257,7 +266,10 @@ def decide(request, pk: int, invitation_pk: int):
             form.add_error(None, str(exc))
         else:
             label = dict(Decision.OUTCOMES)[decision.outcome]
-            messages.success(request, f"Decision recorded: {label}. The ATS is notified.")
+            # Said only when it is so: with no active endpoint, no ATS hears of the decision.
+            sent_to = list(decision_endpoints(assessment=invitation.assessment).values_list("name", flat=True))
+            sent = f" On its way to {', '.join(sent_to)}: see “Sent to the ATS” below." if sent_to else ""
+            messages.success(request, f"Decision recorded: {label}.{sent}")
             return redirect("reports:scorecard", pk, invitation.pk)
     invitation.refresh_from_db()
     return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)

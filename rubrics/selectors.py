@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import models
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
@@ -18,7 +18,7 @@ from assessments.selectors import (
     exercise_failure_modes,
     run_failure_modes,
 )
-from candidates.models import Submission
+from candidates.models import Invitation, Submission
 from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
 from rubrics.call_templates import package_call_template, render_calls
@@ -302,12 +302,12 @@ def criterion_levels(
     return dict(levels)
 
 
-def open_disagreements(*, submission: Submission | None) -> list[Disagreement]:
-    """The submission's disagreements no manager has resolved yet, in the rubric's order."""
-    if submission is None:
-        return []
+def open_disagreements(*, invitation: Invitation) -> list[Disagreement]:
+    """The disagreements on the invitation's latest upload that no manager has resolved yet, in the
+    rubric's order (one query): what a decision would be taken over."""
+    latest = Submission.objects.filter(invitation=invitation).order_by("-number").values("pk")[:1]
     return list(
-        Disagreement.objects.filter(submission=submission, resolved_at__isnull=True)
+        Disagreement.objects.filter(submission_id=Subquery(latest), resolved_at__isnull=True)
         .select_related("criterion")
         .order_by("criterion__position", "pk")
     )

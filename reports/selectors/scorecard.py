@@ -157,7 +157,7 @@ def invitation_scorecard(*, invitation: Invitation, history_run_id: int | None =
         reviewers=reviews,
         pending_reviews=pending,
         levels=levels,
-        open_disagreements=open_disagreements(submission=latest),
+        open_disagreements=open_disagreements(invitation=invitation),
         rubric_total=rubric_total,
         rubric_max=rubric_max(criteria),
         agreement=_agreement(criteria, reviews, levels),
