@@ -25,7 +25,10 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
     header += ["probe_pass_rate", "probes_passed", "probes_failed", "infra_errors"]
     for mode in modes:
         header += [f"{mode}_pass_rate", f"{mode}_rubric"]
-    header += [f"criterion_{criterion.slug}_level" for criterion in criteria]
+    for criterion in criteria:
+        # The level that counts (a manager's resolution of a disagreement, else the reviewers' mean),
+        # and who resolved it, if anyone: the rubric total is the weighted sum of those levels.
+        header += [f"criterion_{criterion.slug}_level", f"criterion_{criterion.slug}_resolved_by"]
     header += ["rubric_total", "rubric_max", "started_at", "last_upload_at", "time_spent_seconds", "time_spent"]
     header += ["submissions", "exercise_version"]
     writer.writerow([_cell(name) for name in header])
@@ -35,7 +38,7 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
         line += [_fraction(reference.pass_rate), reference.passed, reference.failed, reference.errors]
         for mode in modes:
             line += [_fraction(reference.cell(mode).rate), ""]
-        line += [""] * len(criteria)
+        line += [""] * (2 * len(criteria))
         writer.writerow([*line, "", comparison.rubric_max, "", "", "", "", "", ""])
     for row in comparison.rows:
         line = [_cell("with_results" if row.has_results else "no_results"), _cell(row.name)]
@@ -43,7 +46,9 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
         line += [_fraction(row.pass_rate), row.passed, row.failed, row.errors]
         for mode in modes:
             line += [_fraction(row.cell(mode).rate), _level(row.cell(mode).rubric)]
-        line += [_level(row.levels.get(criterion.pk)) for criterion in criteria]
+        for criterion in criteria:
+            counted = row.levels.get(criterion.pk)
+            line += [_level(counted.level if counted else None), _cell(counted.resolved_by if counted else "")]
         line += [_level(row.rubric_total), comparison.rubric_max, _when(row.started_at), _when(row.last_upload_at)]
         spent = row.time_spent
         line += ["" if spent is None else int(spent.total_seconds()), "" if spent is None else duration(spent)]

@@ -1,23 +1,50 @@
+from collections.abc import Sequence
+
 from django import forms
+from django.template.defaultfilters import pluralize
 
 from assessments.models import Assessment, Exercise
 from candidates.models import Decision
 from reports.services import EndpointError, webhook_url_check
+from rubrics.models import Disagreement
 
 
 class DecisionForm(forms.Form):
+    """The outcome and its reason; over open disagreements, only with "Decide anyway" ticked.
+
+    ``open_disagreements`` are those on the latest upload as the POST arrives, not as the page was
+    drawn: one flagged in between stops the decision too, and the page then lists it.
+    """
+
     outcome = forms.ChoiceField(choices=Decision.OUTCOMES, widget=forms.RadioSelect)
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=4000,
-        help_text="Required. Kept in the audit trail and sent to the ATS.",
+        help_text="Required. Kept in the audit trail.",
     )
+    decide_anyway = forms.BooleanField(required=False, label="Decide anyway, with these disagreements open")
+
+    def __init__(self, *args, open_disagreements: Sequence[Disagreement] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open_disagreements = list(open_disagreements)
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
         if not reason:
             raise forms.ValidationError("A decision needs a reason.")
         return reason
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        n = len(self.open_disagreements)
+        if n and not cleaned.get("decide_anyway"):
+            raise forms.ValidationError(
+                f"{n} disagreement{pluralize(n)} on this upload {pluralize(n, 'is,are')} still open: resolve "
+                f"{pluralize(n, 'it,them')} first, or tick “Decide anyway” to record the decision over "
+                f"{pluralize(n, 'it,them')}.",
+                code="open_disagreements",
+            )
+        return cleaned
 
 
 class _VersionChoice(forms.ModelChoiceField):

@@ -55,6 +55,7 @@ from candidates.services import InvitationError, decision_record
 from core import outbound
 from core.audit import audit_record
 from reports.models import STUCK_AFTER, ReferenceRun, WebhookDelivery, WebhookEndpoint
+from reports.selectors.deliveries import decision_endpoints
 from reports.tasks import deliver_webhook as deliver_webhook_task
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,7 @@ def decision_payload(*, decision: Decision, event_id: str) -> dict[str, Any]:
 def webhook_deliveries_create(*, decision: Decision) -> list[WebhookDelivery]:
     """One delivery per active endpoint of the assessment's owner: no other team hears of it."""
     deliveries = []
-    owner_id = decision.invitation.assessment.owner_id
-    endpoints = list(WebhookEndpoint.objects.filter(active=True, owner_id=owner_id))
+    endpoints = list(decision_endpoints(assessment=decision.invitation.assessment))
     for endpoint in endpoints:
         delivery = WebhookDelivery(endpoint=endpoint, invitation=decision.invitation)
         delivery.body = json.dumps(

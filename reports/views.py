@@ -25,7 +25,12 @@ from reports import charts, exports
 from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm, WebhookEndpointForm
 from reports.models import WebhookDelivery, WebhookEndpoint
 from reports.selectors.comparison import DEFAULT_SORT, ComparisonQuery, assessment_comparison, first_direction
-from reports.selectors.deliveries import assessment_deliveries, endpoint_deliveries, owned_endpoints
+from reports.selectors.deliveries import (
+    assessment_deliveries,
+    decision_endpoints,
+    endpoint_deliveries,
+    owned_endpoints,
+)
 from reports.selectors.overview import assessment_overview
 from reports.selectors.regrade import regrade_preview
 from reports.selectors.scorecard import invitation_scorecard
@@ -40,6 +45,7 @@ from reports.services import (
     webhook_test_send,
 )
 from reports.templatetags.report_format import heat, level, level_class, pct
+from rubrics.selectors import open_disagreements
 from workflows import regrades
 
 COMPARISON_PAGE_SIZE = 100
@@ -84,7 +90,7 @@ def _comparison_context(request, assessment: Assessment) -> dict:
     query = data.query
     # A heatmap of thousands of rows is read a page at a time; sorting and filtering span all of them.
     page = Paginator(data.rows, COMPARISON_PAGE_SIZE).get_page(request.GET.get("page"))
-    heat_rows = [_heat_row(row, data.modes) for row in page.object_list]
+    heat_rows = [_heat_row(row, data.modes, data.criteria) for row in page.object_list]
     return {
         "assessment": assessment,
         "page": page,
@@ -113,17 +119,23 @@ def _comparison_context(request, assessment: Assessment) -> dict:
     }
 
 
-def _heat_row(row, modes: list[str]) -> dict:
+def _heat_row(row, modes: list[str], criteria: list) -> dict:
     """The page's cells as display strings, so the template prints rather than computes."""
+    resolved = {c.pk: c for c in criteria if c.pk in row.levels and row.levels[c.pk].resolution is not None}
     cells = []
     for mode in modes:
         cell = row.cell(mode)
         title = f"{cell.passed} passed, {cell.failed} failed" + (f", {cell.errors} infra errors" if cell.errors else "")
         if cell.scored:  # graded probes: the rate shown is points over probes, not passes
             title += f"; {cell.points_text} of {cell.judged} points"
+        rubric_title = "; ".join(
+            f"{c.title} resolved at {row.levels[pk].resolution.level} by {row.levels[pk].resolved_by}"
+            for pk, c in resolved.items()
+            if mode in (c.failure_modes or [])
+        )
         cells.append(
             {"rate": pct(cell.rate), "heat": heat(cell.rate), "rubric": level(cell.rubric),
-             "lvl": level_class(cell.rubric), "title": title}
+             "lvl": level_class(cell.rubric), "title": title, "rubric_title": rubric_title}
         )  # fmt: skip
     return {"row": row, "cells": cells, "pass": pct(row.pass_rate), "pass_heat": heat(row.pass_rate)}
 
@@ -164,21 +176,24 @@ def comparison_csv(request, pk: int):
 
 def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
     history_run = request.GET.get("run", "")
+    card = invitation_scorecard(
+        invitation=invitation, history_run_id=int(history_run) if history_run.isdigit() else None
+    )
     return {
         "assessment": invitation.assessment,
         "invitation": invitation,
-        "card": invitation_scorecard(
-            invitation=invitation, history_run_id=int(history_run) if history_run.isdigit() else None
-        ),
-        "form": form or DecisionForm(initial=_decision_initial(invitation)),
+        "card": card,
+        "form": form or _decision_form(invitation, card.open_disagreements),
         "can_decide": invitation.state in (Invitation.REVIEWED, Invitation.DECIDED),
+        "ats_endpoints": list(decision_endpoints(assessment=invitation.assessment).values_list("name", flat=True)),
         "tab": "scorecard",
     }
 
 
-def _decision_initial(invitation: Invitation) -> dict:
+def _decision_form(invitation: Invitation, open_disagreements) -> DecisionForm:
     decision = getattr(invitation, "decision", None)
-    return {"outcome": decision.outcome, "reason": decision.reason} if decision else {}
+    initial = {"outcome": decision.outcome, "reason": decision.reason} if decision else {}
+    return DecisionForm(initial=initial, open_disagreements=open_disagreements)
 
 
 @manager_required
@@ -214,7 +229,7 @@ def _refuse_fetch(url, *args, **kwargs):
 @require_POST
 def decide(request, pk: int, invitation_pk: int):
     invitation = _owned_invitation(request, pk, invitation_pk)
-    form = DecisionForm(request.POST)
+    form = DecisionForm(request.POST, open_disagreements=open_disagreements(invitation=invitation))
     if form.is_valid():
         try:
             decision = decision_submit(
@@ -227,7 +242,10 @@ def decide(request, pk: int, invitation_pk: int):
             form.add_error(None, str(exc))
         else:
             label = dict(Decision.OUTCOMES)[decision.outcome]
-            messages.success(request, f"Decision recorded: {label}. The ATS is notified.")
+            # Said only when it is so: with no active endpoint, no ATS hears of the decision.
+            sent_to = list(decision_endpoints(assessment=invitation.assessment).values_list("name", flat=True))
+            sent = f" On its way to {', '.join(sent_to)}: see “Sent to the ATS” below." if sent_to else ""
+            messages.success(request, f"Decision recorded: {label}.{sent}")
             return redirect("reports:scorecard", pk, invitation.pk)
     invitation.refresh_from_db()
     return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
 from assessments.models import Assessment, Exercise, GradingRun, ProbeResult
@@ -222,6 +222,95 @@ def evidence_groups(*, run: GradingRun | None, results: Iterable[ProbeResult]) -
 def criterion_mode_titles(*, criteria: Iterable[Criterion], modes: FailureModes) -> dict[int, list[str]]:
     """Per criterion id: the titles of the failure modes it covers, as the exercise words them."""
     return {c.pk: [modes.title(slug) for slug in c.failure_modes or []] for c in criteria}
+
+
+# --- The level a criterion counts at ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A manager's final level for one criterion of one submission, and who set it."""
+
+    level: int
+    by: str  # the manager's full name, else their username
+
+
+@dataclass(frozen=True)
+class CriterionLevel:
+    """What one criterion of one submission counts at, wherever it is shown or summed: the manager's
+    resolution of a disagreement when there is one, else the mean of the submitted reviewers' levels."""
+
+    mean: float | None = None  # the submitted reviewers' mean, whatever a resolution says
+    n: int = 0  # submitted levels behind the mean
+    resolution: Resolution | None = None
+
+    @property
+    def level(self) -> float | None:
+        return self.resolution.level if self.resolution is not None else self.mean
+
+    @property
+    def resolved_by(self) -> str:
+        return self.resolution.by if self.resolution is not None else ""
+
+
+def _person(first: str, last: str, username: str) -> str:
+    return f"{first} {last}".strip() or username
+
+
+def resolutions(
+    *, assessment: Assessment | None = None, submission_ids: Iterable[int] | None = None
+) -> dict[tuple[int, int], Resolution]:
+    """(submission id, criterion id) → the resolved level, over an assessment or some submissions (one query)."""
+    qs = Disagreement.objects.filter(resolved_at__isnull=False)
+    if assessment is not None:
+        qs = qs.filter(submission__invitation__assessment=assessment)
+    if submission_ids is not None:
+        qs = qs.filter(submission_id__in=list(submission_ids))
+    rows = qs.values_list(
+        "submission_id", "criterion_id", "resolved_level",
+        "resolved_by__first_name", "resolved_by__last_name", "resolved_by__username",
+    )  # fmt: skip
+    return {
+        (submission_id, criterion_id): Resolution(level, _person(first or "", last or "", username or ""))
+        for submission_id, criterion_id, level, first, last, username in rows
+        if level is not None  # a resolution has its level (a constraint); the column's type still allows NULL
+    }
+
+
+def criterion_levels(
+    *, assessment: Assessment | None = None, submission_ids: Iterable[int] | None = None
+) -> dict[int, dict[int, CriterionLevel]]:
+    """submission id → criterion id → the level it counts at, over an assessment or some submissions.
+
+    Two queries whatever the number of submissions: the submitted levels grouped per submission and
+    criterion, and the resolutions. Every report reads levels from here, so a resolved level is the
+    level on the comparison, the scorecard, the overview and the exports alike.
+    """
+    ids = None if submission_ids is None else list(submission_ids)
+    qs = CriterionScore.objects.filter(review__state=Review.SUBMITTED, level__isnull=False)
+    if assessment is not None:
+        qs = qs.filter(review__submission__invitation__assessment=assessment)
+    if ids is not None:
+        qs = qs.filter(review__submission_id__in=ids)
+    sums = qs.values_list("review__submission_id", "criterion_id").annotate(total=Sum("level"), n=Count("pk"))
+    levels: dict[int, dict[int, CriterionLevel]] = defaultdict(dict)
+    for submission_id, criterion_id, total, n in sums.order_by():
+        levels[submission_id][criterion_id] = CriterionLevel(mean=total / n, n=n)
+    for (submission_id, criterion_id), resolution in resolutions(assessment=assessment, submission_ids=ids).items():
+        scored = levels[submission_id].get(criterion_id) or CriterionLevel()
+        levels[submission_id][criterion_id] = CriterionLevel(scored.mean, scored.n, resolution)
+    return dict(levels)
+
+
+def open_disagreements(*, invitation: Invitation) -> list[Disagreement]:
+    """The disagreements on the invitation's latest upload that no manager has resolved yet, in the
+    rubric's order (one query): what a decision would be taken over."""
+    latest = Submission.objects.filter(invitation=invitation).order_by("-number").values("pk")[:1]
+    return list(
+        Disagreement.objects.filter(submission_id=Subquery(latest), resolved_at__isnull=True)
+        .select_related("criterion")
+        .order_by("criterion__position", "pk")
+    )
 
 
 # --- Managers: disagreements, agreement, calibration ---------------------------------------------

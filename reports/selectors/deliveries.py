@@ -15,6 +15,11 @@ def assessment_deliveries(*, assessment: Assessment) -> QuerySet[WebhookDelivery
     )
 
 
+def decision_endpoints(*, assessment: Assessment) -> QuerySet[WebhookEndpoint]:
+    """Where a decision on the assessment is sent: its owner's active endpoints, no other team's."""
+    return WebhookEndpoint.objects.filter(active=True, owner_id=assessment.owner_id)
+
+
 def owned_endpoints(*, user: User) -> QuerySet[WebhookEndpoint]:
     """A manager's own endpoints (every one, for a superuser), with their delivery counts."""
     qs = WebhookEndpoint.objects.select_related("owner").annotate(

@@ -16,6 +16,7 @@ from assessments.selectors import FailureModes, exercise_failure_modes
 from candidates.selectors import cohort_latest_submissions
 from rubrics.evidence import suggestions_for
 from rubrics.models import CriterionScore, Review
+from rubrics.selectors import Resolution, resolutions
 
 UP, DOWN = "up", "down"
 
@@ -74,6 +75,7 @@ class CriterionChange:
     old_level: int | None
     new_level: int | None
     submitted_levels: list[int]  # what submitted reviews gave it; they stay as they are
+    resolution: Resolution | None = None  # a manager's final level, which stays too
 
 
 @dataclass
@@ -226,6 +228,7 @@ def regrade_preview(*, regrade: Regrade) -> Preview:
     ).values_list("review__submission_id", "criterion_id", "level"):
         if level is not None:
             submitted[(submission_id, criterion_id)].append(level)
+    resolved = resolutions(submission_ids=ids)
     modes = exercise_failure_modes(regrade.exercise).merged(exercise_failure_modes(regrade.from_exercise))
 
     rows = []
@@ -263,6 +266,7 @@ def regrade_preview(*, regrade: Regrade) -> Preview:
                             old_level,
                             new_level,
                             sorted(submitted.get((submission.pk, criterion.pk), [])),
+                            resolved.get((submission.pk, criterion.pk)),
                         )
                     )
         rows.append(row)

@@ -3,9 +3,11 @@
 Per candidate the figures come from the latest submission's latest finished grading run; probe
 pass rates leave out ``error`` outcomes (the infrastructure's fault, never the candidate's), which
 are counted apart. A rate is points over judged results: a pass is 1 point, a fail 0, a graded
-probe its score, so graded probes are averaged as the fractions they are. A rubric level per
-failure mode is the mean of the submitted reviewers' levels on the criteria that list that mode;
-the rubric total is the weighted sum of each criterion's mean level. Every report costs a fixed
+probe its score, so graded probes are averaged as the fractions they are. A criterion's level is
+the one a manager resolved a disagreement at, else the mean of the submitted reviewers' levels
+(rubrics.selectors.criterion_levels, for every report alike); a rubric level per failure mode is
+the mean level of the criteria that list that mode, and the rubric total is the weighted sum of
+the criteria's levels. Every report costs a fixed
 number of queries, whatever the number of candidates: a few aggregates grouped by candidate, then
 arithmetic in Python.
 """
@@ -25,7 +27,8 @@ from assessments.models import Assessment, GradingRun, OutcomeCounts, ProbeResul
 from assessments.selectors import FailureModes, assessment_failure_modes
 from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun
-from rubrics.models import LEVELS, Criterion, CriterionScore, Review
+from rubrics.models import LEVELS, Criterion
+from rubrics.selectors import CriterionLevel, criterion_levels
 
 STATE_LABELS = dict(Invitation.STATES)
 DECISION_LABELS = dict(Decision.OUTCOMES)
@@ -98,7 +101,12 @@ class CandidateRow(_ModeTotals):
     last_upload_at: datetime | None = None
     n_submissions: int = 0
     exercise_version: str = ""
-    levels: dict[int, float] = field(default_factory=dict)  # criterion id → mean submitted level
+    levels: dict[int, CriterionLevel] = field(default_factory=dict)  # by criterion id, of the latest upload
+
+    @property
+    def resolved_by(self) -> list[str]:
+        """Who resolved a disagreement behind these figures: the rubric total is theirs in part."""
+        return sorted({lv.resolved_by for lv in self.levels.values() if lv.resolution is not None})
 
     @property
     def state_label(self) -> str:
@@ -186,24 +194,6 @@ def _probe_counts(assessment: Assessment) -> tuple[dict[int, dict[str, ModeCell]
     return counts, versions
 
 
-def _score_sums(assessment: Assessment) -> dict[int, dict[int, tuple[int, int]]]:
-    """submission id → criterion id → (sum of levels, number of levels), over submitted reviews."""
-    rows = (
-        CriterionScore.objects.filter(
-            review__state=Review.SUBMITTED,
-            review__submission__invitation__assessment=assessment,
-            level__isnull=False,
-        )
-        .values_list("review__submission_id", "criterion_id")
-        .annotate(total=Sum("level"), n=Count("pk"))
-        .order_by()
-    )
-    sums: dict[int, dict[int, tuple[int, int]]] = {}
-    for submission_id, criterion_id, total, n in _plain_rows(rows):
-        sums.setdefault(submission_id, {})[criterion_id] = (total, n)
-    return sums
-
-
 @dataclass
 class _RubricShape:
     """The rubric's criteria boiled down once: weights, and which criteria speak for each failure mode."""
@@ -224,23 +214,21 @@ def _criteria_modes(criteria: Iterable[Criterion]) -> list[str]:
 
 
 def rubric_figures(
-    criteria: Iterable[Criterion], sums: dict[int, tuple[int, int]], shape: _RubricShape | None = None
+    criteria: Iterable[Criterion], levels: dict[int, CriterionLevel], shape: _RubricShape | None = None
 ) -> tuple[dict[str, float | None], float | None]:
-    """Per-failure-mode mean level and the weighted total, from one candidate's (sum, n) per criterion.
+    """Per-failure-mode level and the weighted total, from one submission's level per criterion id.
 
-    Returns ({mode: mean level or None}, total or None).
+    A criterion counts at its level (rubrics.selectors.criterion_levels: a resolved level, else the
+    reviewers' mean); a mode's level is the mean over the criteria that list it and have a level.
+    Returns ({mode: level or None}, total or None).
     """
     shape = shape or _RubricShape.of(criteria)
+    counted = {pk: lv.level for pk, lv in levels.items() if lv.level is not None and pk in shape.weights}
     modes: dict[str, float | None] = {}
     for mode, pks in shape.by_mode.items():
-        total = n = 0
-        for pk in pks:
-            if pk in sums:
-                total += sums[pk][0]
-                n += sums[pk][1]
-        modes[mode] = total / n if n else None
-    scored = [(shape.weights[pk], s, n) for pk, (s, n) in sums.items() if pk in shape.weights]
-    rubric_total = sum(weight * s / n for weight, s, n in scored) if scored else None
+        values = [counted[pk] for pk in pks if pk in counted]
+        modes[mode] = sum(values) / len(values) if values else None
+    rubric_total = sum(shape.weights[pk] * value for pk, value in counted.items()) if counted else None
     return modes, rubric_total
 
 
@@ -258,7 +246,7 @@ def _plain_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
 
 
 def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None = None) -> list[CandidateRow]:
-    """One row per invitation of the assessment, with its probe and rubric figures (3 queries + criteria).
+    """One row per invitation of the assessment, with its probe and rubric figures (4 queries + criteria).
 
     Probe and score aggregates are grouped per run and per submission across the whole assessment,
     then matched to each invitation's current run and latest submission here: one scan of each
@@ -269,14 +257,14 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
         _invitations_with_current(assessment).order_by("candidate__name", "pk").values_list(*_INVITATION_FIELDS)
     )
     probes, versions = _probe_counts(assessment)
-    sums = _score_sums(assessment)
+    levels = criterion_levels(assessment=assessment)
     shape = _RubricShape.of(criteria)
     rows = []
     for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
          latest_submission, current_run, last_upload_at, n_submissions) in invitations:  # fmt: skip
         probe_cells = probes.get(current_run, {}) if current_run else {}
-        submission_sums = sums.get(latest_submission, {})
-        rubric_modes, rubric_total = rubric_figures(criteria, submission_sums, shape)
+        mine = levels.get(latest_submission, {})
+        rubric_modes, rubric_total = rubric_figures(criteria, mine, shape)
         # A cell for every mode this candidate was probed on or a criterion scores; row.cell() has the rest.
         modes = {}
         for mode in dict.fromkeys([*probe_cells, *rubric_modes]):
@@ -299,7 +287,7 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
                 last_upload_at=last_upload_at,
                 n_submissions=n_submissions or 0,
                 exercise_version=versions.get(current_run, "") if current_run else "",
-                levels={pk: total / n for pk, (total, n) in submission_sums.items()},
+                levels=mine,
             )
         )
     return rows

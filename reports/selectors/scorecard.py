@@ -13,8 +13,8 @@ from candidates.models import Invitation, Submission
 from reports.models import WebhookDelivery
 from reports.selectors.rows import ModeCell, ReferenceRow, reference_row, rubric_figures, rubric_max
 from rubrics.agreement import reviewers_agreement
-from rubrics.models import Criterion, CriterionScore, Review
-from rubrics.selectors import criterion_mode_titles
+from rubrics.models import Criterion, CriterionScore, Disagreement, Review
+from rubrics.selectors import CriterionLevel, criterion_levels, criterion_mode_titles, open_disagreements
 
 
 @dataclass
@@ -41,7 +41,8 @@ class Scorecard:
     criterion_modes: dict[int, list[str]]  # criterion id -> titles of the failure modes it covers
     reviewers: list[ReviewerColumn]
     pending_reviews: int
-    criterion_means: dict[int, float | None]
+    levels: dict[int, CriterionLevel]  # by criterion id: what each counts at (a resolved level, else the mean)
+    open_disagreements: list[Disagreement]  # of the latest upload, in the rubric's order
     rubric_total: float | None
     rubric_max: int
     agreement: dict[str, Any]
@@ -79,6 +80,11 @@ class Scorecard:
     def probe_rate(self) -> float | None:
         """The probe score: points over judged results (a graded probe counts its score)."""
         return self.probe_points / self.probe_judged if self.probe_judged else None
+
+    @property
+    def resolved_by(self) -> list[str]:
+        """Who resolved a disagreement on this upload: the rubric total is theirs in part."""
+        return sorted({lv.resolved_by for lv in self.levels.values() if lv.resolution is not None})
 
     @property
     def time_spent(self) -> timedelta | None:
@@ -139,13 +145,8 @@ def invitation_scorecard(*, invitation: Invitation, history_run_id: int | None =
             if r.state == Review.SUBMITTED
         ]
         pending = sum(1 for r in all_reviews if r.state in (Review.ASSIGNED, Review.IN_PROGRESS))
-    sums: dict[int, tuple[int, int]] = {}
-    for column in reviews:
-        for criterion_id, score in column.scores.items():
-            if score.level is not None:
-                total, n = sums.get(criterion_id, (0, 0))
-                sums[criterion_id] = (total + score.level, n + 1)
-    _modes, rubric_total = rubric_figures(criteria, sums)
+    levels = criterion_levels(submission_ids=[latest.pk]).get(latest.pk, {}) if latest is not None else {}
+    _modes, rubric_total = rubric_figures(criteria, levels)
     return Scorecard(
         invitation=invitation,
         submissions=submissions,
@@ -155,10 +156,11 @@ def invitation_scorecard(*, invitation: Invitation, history_run_id: int | None =
         criterion_modes=criterion_mode_titles(criteria=criteria, modes=modes),
         reviewers=reviews,
         pending_reviews=pending,
-        criterion_means={c.pk: (sums[c.pk][0] / sums[c.pk][1] if c.pk in sums else None) for c in criteria},
+        levels=levels,
+        open_disagreements=open_disagreements(invitation=invitation),
         rubric_total=rubric_total,
         rubric_max=rubric_max(criteria),
-        agreement=_agreement(criteria, reviews),
+        agreement=_agreement(criteria, reviews, levels),
         deliveries=list(invitation.webhook_deliveries.select_related("endpoint").order_by("-created_at", "-pk")),
         reference=reference,
         history=history,
@@ -190,8 +192,14 @@ def _probe_groups(run: GradingRun | None, reference: ReferenceRow | None, modes:
     return ordered
 
 
-def _agreement(criteria: Sequence[Criterion], reviews: list[ReviewerColumn]) -> dict[str, Any]:
-    """Agreement between this candidate's reviewers over the rubric's criteria (the units)."""
+def _agreement(
+    criteria: Sequence[Criterion], reviews: list[ReviewerColumn], levels: dict[int, CriterionLevel]
+) -> dict[str, Any]:
+    """Agreement between this candidate's reviewers over the rubric's criteria (the units).
+
+    The figures are the reviewers' own, resolved or not; a disagreement a manager has resolved is
+    listed apart from the open ones, which are the only ones still to act on.
+    """
     data = [[column.scores[c.pk].level if c.pk in column.scores else None for c in criteria] for column in reviews]
     agreement = reviewers_agreement(data)
     return {
@@ -200,5 +208,11 @@ def _agreement(criteria: Sequence[Criterion], reviews: list[ReviewerColumn]) -> 
         "exact": agreement.exact,
         "within_one": agreement.within_one,
         "alpha": agreement.alpha,
-        "disagreements": [criteria[i] for i in agreement.disagreeing],
+        "disagreements": [criteria[i] for i in agreement.disagreeing if _open(criteria[i], levels)],
+        "resolved": [(c, levels[c.pk]) for c in criteria if c.pk in levels and levels[c.pk].resolution is not None],
     }
+
+
+def _open(criterion: Criterion, levels: dict[int, CriterionLevel]) -> bool:
+    level = levels.get(criterion.pk)
+    return level is None or level.resolution is None

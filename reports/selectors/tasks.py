@@ -9,7 +9,7 @@ uploaded and was then withdrawn still counts as having submitted.
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from assessments.models import Assessment, GradingRun
@@ -39,7 +39,7 @@ class AssessmentTasks:
         return bool(self.to_decide or self.disagreements or self.needs_reviewers)
 
 
-def _open_assessments(user: User):
+def _open_assessments(user: User) -> QuerySet[Assessment]:
     return assessments_owned_by(user).filter(archived_at__isnull=True)
 
 
@@ -88,7 +88,7 @@ def manager_tasks(*, user: User) -> list[AssessmentTasks]:
     return [t for t in tasks if t.any]
 
 
-def assessments_with_reach(*, user: User):
+def assessments_with_reach(*, user: User) -> QuerySet[Assessment]:
     """The manager's open assessments, each with how many candidates got at least as far as each stage."""
     done = GradingRun.objects.filter(submission__invitation=OuterRef("pk"), live=True, state=GradingRun.DONE)
     graded_ids = Invitation.objects.annotate(graded=Exists(done)).filter(graded=True).values("pk")

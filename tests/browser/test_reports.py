@@ -16,10 +16,11 @@ import pytest
 from django.core.management import call_command
 
 from assessments.models import GradingRun
-from candidates.models import Invitation
-from reports.models import ReferenceRun, WebhookEndpoint
+from candidates.models import Decision, Invitation
+from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
 from reports.services import webhook_delivery_attempt
 from reports.templatetags.report_format import duration, level, pct
+from rubrics.models import CriterionScore, Disagreement
 from tests.browser.conftest import SCREENSHOTS, login
 from tests.reports.test_webhooks import SECRET, Receiver
 
@@ -223,8 +224,10 @@ def test_a_manager_reads_every_report_and_downloads_the_csv_and_pdf(
         screenshot(page, "reports-scorecard-decision-error")
         page.get_by_label("Hold").check()
         page.get_by_label("Reason").fill("Good grounding; waiting for the second panel.")
+        # The demo's reviewers are two levels apart on one of Eun's criteria: decided over knowingly.
+        page.get_by_label("Decide anyway").check()
         page.get_by_role("button", name="Record decision").click()
-        page.get_by_text("Decision recorded: Hold.").wait_for()
+        page.get_by_text("Decision recorded: Hold. On its way to Company ATS").wait_for()
         eun = Invitation.objects.get(assessment=demo, candidate__name="Eun Reviewed")
         delivery = eun.webhook_deliveries.get()
         # No worker in this test: the attempt the task would make, made here.
@@ -329,3 +332,130 @@ def test_a_reviewer_gets_403_on_every_report(page, demo):
     ]:
         response = page.request.get(url)
         assert response.status == 403, url
+
+
+def _open_flag(assessment, name):
+    """The one criterion the demo's reviewers put two levels apart (3 and 1) on a candidate's upload."""
+    invitation = Invitation.objects.get(assessment=assessment, candidate__name=name)
+    return invitation, Disagreement.objects.select_related("criterion").get(submission__invitation=invitation)
+
+
+def _expected_total(invitation, resolved=None):
+    """Weight × level summed over the criteria, counted one score at a time; ``resolved`` is
+    (criterion id, level): that level instead of the reviewers' mean."""
+    latest = invitation.submissions.order_by("-number").first()
+    total = 0.0
+    for criterion in invitation.assessment.rubric.criteria.all():
+        levels = [
+            s.level for s in CriterionScore.objects.filter(review__submission=latest, review__state="submitted",
+                                                            criterion=criterion)
+        ]  # fmt: skip
+        counted = resolved[1] if resolved and resolved[0] == criterion.pk else statistics.fmean(levels)
+        total += criterion.weight * counted
+    return total
+
+
+def test_a_resolved_disagreement_is_the_level_on_every_report(page, screenshot, demo):
+    """#20.1: resolved at 0, the criterion counts 0 on the comparison, the scorecard, the CSV and the
+    PDF, says who resolved it, and the two-levels-apart warning is gone."""
+    eun, flag = _open_flag(demo, "Eun Reviewed")
+    criterion = flag.criterion
+    scorecard = f"/reports/assessments/{demo.pk}/candidates/{eun.pk}/"
+    level_cell = f'tr[data-criterion="{criterion.slug}"] td[data-col="level"]'
+    _login(page, "manager", "demo-manager-pass")
+
+    # Open: the reviewers' mean (3 and 1) counts, and the scorecard warns.
+    page.goto(scorecard)
+    assert page.locator(level_cell).inner_text() == "2.0"
+    assert page.locator('[data-figure="rubric-total"]').inner_text() == level(_expected_total(eun))
+    assert criterion.title in page.locator('[data-notice="open-disagreements"]').inner_text()
+
+    # The manager resolves it at 0 on the Disagreements page.
+    page.goto(f"/reviews/disagreements/?assessment={demo.pk}")
+    article = page.locator(f"#disagreement-{flag.pk}")
+    article.get_by_label("Final level").select_option("0")
+    article.get_by_label("Calibration note").fill("Two of five claims are unsourced: a 0 by the anchors.")
+    article.get_by_role("button", name="Resolve").click()
+    page.get_by_text(f"Resolved: {criterion.title} at level 0.").wait_for()
+    total = level(_expected_total(eun, resolved=(criterion.pk, 0)))
+    assert total != level(_expected_total(eun))
+
+    # The comparison: the total counts the 0, and says whose it is.
+    page.goto(f"/reports/assessments/{demo.pk}/comparison/")
+    row = page.locator("tr[data-invitation]", has=page.get_by_role("link", name="Eun Reviewed", exact=True))
+    assert row.locator('[data-figure="total"]').inner_text() == total
+    assert row.locator('td[data-col="total"] .resolved-note').inner_text() == "resolved by Morgan Manager"
+    screenshot(page, "reports-comparison-resolved")
+
+    # The scorecard: the level, the total, who resolved it; no warning left.
+    page.goto(scorecard)
+    cell = page.locator(level_cell)
+    assert cell.locator(".lvl-chip").inner_text() == "0.0"
+    assert "resolved by Morgan Manager" in cell.inner_text() and "reviewers’ mean 2.0" in cell.inner_text()
+    assert page.locator('[data-figure="rubric-total"]').inner_text() == total
+    assert page.locator('[data-figure="resolved-by"]').inner_text() == "resolved by Morgan Manager"
+    assert page.locator('[data-notice="open-disagreements"]').count() == 0
+    assert "levels apart" not in page.locator("#agreement").inner_text()
+    assert f"{criterion.title} resolved at level 0 by Morgan Manager" in page.locator("#agreement").inner_text()
+    page.locator("#rubric-title").scroll_into_view_if_needed()
+    screenshot(page, "reports-scorecard-resolved")
+    screenshot(page, "reports-scorecard-resolved", phone=True)
+
+    # The CSV: the criterion's level as a number, and who resolved it.
+    page.goto(f"/reports/assessments/{demo.pk}/comparison/")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    line = next(r for r in rows if r["candidate"] == "Eun Reviewed")
+    assert line[f"criterion_{criterion.slug}_level"] == "0"
+    assert line[f"criterion_{criterion.slug}_resolved_by"] == "Morgan Manager"
+    assert line["rubric_total"] == total
+
+    # The PDF: the same page, printed.
+    page.goto(scorecard)
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf = SCREENSHOTS / "reports-scorecard-resolved.pdf"
+    info.value.save_as(pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    text = " ".join(text.split())  # table cells wrap over lines
+    assert "resolved by Morgan Manager" in text and "levels apart" not in text
+    assert f"{criterion.title} resolved at level 0 by Morgan Manager" in text
+
+
+def test_a_decision_says_nothing_of_an_ats_without_one_and_asks_to_confirm_open_disagreements(page, screenshot, demo):
+    """#20.5: no endpoint, no word of an ATS; an open disagreement stops the decision until confirmed."""
+    eun, flag = _open_flag(demo, "Eun Reviewed")
+    assert not WebhookEndpoint.objects.exists()
+    _login(page, "manager", "demo-manager-pass")
+    page.goto(f"/reports/assessments/{demo.pk}/candidates/{eun.pk}/")
+    warning = page.locator("#open-disagreements")
+    assert "1 disagreement still open on this upload." in warning.inner_text()
+    assert f"{flag.criterion.title}: reviewers gave 1 and 3" in warning.inner_text()
+    resolve = warning.get_by_role("link", name="Resolve")
+    assert resolve.get_attribute("href") == f"/reviews/disagreements/?assessment={demo.pk}#disagreement-{flag.pk}"
+    assert "Sent with the decision" not in page.locator("#decision").inner_text()
+    hint = page.locator('[data-hint="no-endpoint"]')
+    assert hint.inner_text().startswith("No webhook endpoint is set up, so no ATS hears of decisions.")
+    assert hint.get_by_role("link", name="Add one under Webhooks").get_attribute("href") == "/reports/webhooks/"
+
+    # Not confirmed: refused, with the reason, and nothing recorded.
+    page.get_by_label("Reject").check()
+    page.get_by_label("Reason").fill("Grounding is not there yet.")
+    page.get_by_role("button", name="Record decision").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "1 disagreement on this upload is still open" in alert.inner_text()
+    assert not Decision.objects.filter(invitation=eun).exists()
+    page.locator("#decision").scroll_into_view_if_needed()
+    screenshot(page, "reports-decision-open-disagreements")
+    screenshot(page, "reports-decision-open-disagreements", phone=True)
+
+    # Confirmed: recorded, and the message names no ATS, for none is told.
+    assert page.get_by_label("Reject").is_checked()
+    page.get_by_label("Decide anyway").check()
+    page.get_by_role("button", name="Record decision").click()
+    page.get_by_text("Decision recorded: Reject.").wait_for()
+    assert page.locator(".messages").inner_text().strip() == "Decision recorded: Reject."
+    assert Decision.objects.get(invitation=eun).outcome == "reject"
+    assert not WebhookDelivery.objects.exists()
