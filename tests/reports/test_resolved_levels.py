@@ -101,8 +101,8 @@ def test_the_pages_show_the_resolved_level_and_who_set_it(client, build, assessm
     exported = client.get(reverse("reports:comparison_csv", args=[assessment.pk])).content.decode()
     line = next(csv.DictReader(io.StringIO(exported)))
     assert line["rubric_total"] == "2.0" and line["grounding_rubric"] == "0.0"
-    assert line["criterion_grounding_level"] == "0" and line["criterion_grounding_resolved_by"] == "Alice Manager"
-    assert line["criterion_notes_level"] == "2" and line["criterion_notes_resolved_by"] == ""
+    assert float(line["criterion_grounding_level"]) == 0 and line["criterion_grounding_resolved_by"] == "Alice Manager"
+    assert float(line["criterion_notes_level"]) == 2 and line["criterion_notes_resolved_by"] == ""
 
 
 @pytest.mark.parametrize("view", ["reports:comparison", "reports:comparison_csv", "reports:overview"])
