@@ -19,7 +19,7 @@ SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
 
 # Drawn at its natural size (one viewBox unit = one CSS pixel, scrolled sideways when the column is
 # narrower), so the 12 px labels stay 12 px on a phone instead of shrinking with the drawing.
-TIMELINE_WIDTH = 640
+TIMELINE_WIDTH = 540  # fits the evidence column beside the rubric at 1280 px
 TIMELINE_PAD = 8  # room either side for the first and last tick labels
 ROW_HEIGHT = 20
 BAR_HEIGHT = 16
