@@ -17,8 +17,13 @@ from rubrics.models import Criterion
 # Probe score (points over judged results, errors excluded) -> suggested level, highest threshold first.
 SUGGESTION_THRESHOLDS = ((1.0, 3), (0.7, 2), (0.3, 1), (0.0, 0))
 
-TIMELINE_WIDTH = 640
-ROW_HEIGHT = 18
+# Drawn at its natural size (one viewBox unit = one CSS pixel, scrolled sideways when the column is
+# narrower), so the 12 px labels stay 12 px on a phone instead of shrinking with the drawing.
+TIMELINE_WIDTH = 540  # fits the evidence column beside the rubric at 1280 px
+TIMELINE_PAD = 8  # room either side for the first and last tick labels
+ROW_HEIGHT = 20
+BAR_HEIGHT = 16
+LABEL_ROOM = 150  # a bar starting closer than this to the right edge has its label on its left
 GAP_HIGHLIGHT_S = 1.0  # a pause between requests this long is drawn as a gap
 
 
@@ -249,16 +254,32 @@ def _num(value: object) -> float | None:
 
 
 def _bar_kind(request: dict[str, Any], ended: float | None) -> str:
+    """The bar's colour, from what the client got: an HTTP 2xx is an answer, whatever the script
+    did to its body (prose, a cut, a refusal: the label names that); the colour for "other fault"
+    is for a refusal of another status (400, 413, ...) or a connection reset without one."""
     status = request.get("status")
     if ended is None or request.get("outcome") in ("dropped", "stalled", "cut"):
         return "stall"
+    if isinstance(status, int) and 200 <= status < 300:
+        return "ok"
     if isinstance(status, int) and status >= 500:
         return "error"
     if status == 429:
         return "throttled"
-    if request.get("fault") not in (None, "", "ok"):  # "ok" is the script's step for a healthy answer
-        return "fault"
-    return "ok"
+    return "fault"
+
+
+def _bar_label(request: dict[str, Any], kind: str) -> str:
+    status = _int(request.get("status"))
+    parts = [str(status) if status is not None else "—"]
+    fault = _text(request.get("fault"))
+    if kind == "ok" and fault not in ("", "ok"):
+        parts.append(fault[:20])  # a 200 the script twisted (prose, badjson, stall, ...)
+    if retry := _int(request.get("retry_count")):
+        parts.append(f"retry {retry}")
+    if kind == "stall":
+        parts.append("stalled")
+    return " · ".join(parts)
 
 
 def timeline(evidence: dict[str, Any]) -> dict[str, Any] | None:
@@ -300,6 +321,7 @@ def timeline(evidence: dict[str, Any]) -> dict[str, Any] | None:
             )
         previous_end = stop if previous_end is None else max(previous_end, stop)
         x = start * scale
+        label_left = x > TIMELINE_WIDTH - LABEL_ROOM
         bars.append(
             {
                 # Pre-formatted: SVG needs "." decimals whatever the locale, and strings render fastest.
@@ -316,18 +338,23 @@ def timeline(evidence: dict[str, Any]) -> dict[str, Any] | None:
                 "retry": _int(request.get("retry_count")),
                 "in_flight": _int(request.get("in_flight_at_arrival")),
                 "input_tokens": _int(request.get("input_tokens")),
-                "label_x": _f(min(x + 3, TIMELINE_WIDTH - 30)),
-                "text_y": str(y + 11),
+                "label": _bar_label(request, kind),
+                "label_x": _f(x - 4 if label_left else x + 4),
+                "label_anchor": "end" if label_left else "start",
+                "text_y": str(y + 12),
             }
         )
-    height = len(bars) * ROW_HEIGHT + 24
+    height = len(bars) * ROW_HEIGHT + 30
     return {
         "bars": bars,
         "gaps": gaps,
         "ticks": _ticks(span, scale, height),
         "width": TIMELINE_WIDTH,
+        "box_x": -TIMELINE_PAD,
+        "box_width": TIMELINE_WIDTH + 2 * TIMELINE_PAD,
+        "bar_h": BAR_HEIGHT,
         "height": height,
-        "axis_y": str(height - 14),
+        "axis_y": str(height - 18),
         "span_s": _f(span, 2),
     }
 
@@ -336,8 +363,12 @@ def _ticks(span: float, scale: float, height: int) -> list[dict[str, str]]:
     step = next((s for s in (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300) if span / s <= 8), 600)
     ticks, i = [], 0
     while i * step <= span + 1e-9:
-        ticks.append({"x": _f(i * step * scale), "label": f"{i * step:g}s", "y": str(height - 2)})
+        ticks.append({"x": _f(i * step * scale), "label": f"{i * step:g}s", "y": str(height - 3), "anchor": "middle"})
         i += 1
+    # The end ticks are anchored inwards so their labels stay inside the drawing.
+    ticks[0]["anchor"] = "start"
+    if len(ticks) > 1 and float(ticks[-1]["x"]) > TIMELINE_WIDTH - 20:
+        ticks[-1]["anchor"] = "end"
     return ticks
 
 

@@ -406,16 +406,49 @@ def open_disagreement_count(*, user: User) -> int:
     return qs.count()
 
 
+# Below this many submissions scored by two or more reviewers, alpha swings on one score (two
+# submissions gave -0.50): the page says so instead of reading it.
+AGREEMENT_MIN_SUBMISSIONS = 10
+# Krippendorff's convention (Content Analysis, 2nd ed., 2004, p. 241): rely on alpha >= .800, draw
+# only tentative conclusions from .667 <= alpha < .800, and none below .667.
+ALPHA_RELIABLE = 0.8
+ALPHA_TENTATIVE = 0.667
+
+
 @dataclass
 class AgreementRow:
     label: str
-    units: int = 0
+    units: int = 0  # scores compared: (submission, criterion) pairs with two or more reviewers
     pairs: int = 0
     exact: float | None = None
     within_one: float | None = None
     alpha: float | None = None
     gold_checked: int = 0
     gold_mean_abs: float | None = None
+    submissions: int = 0  # distinct uploads with two or more reviewers
+
+    @property
+    def too_few(self) -> bool:
+        return self.submissions < AGREEMENT_MIN_SUBMISSIONS
+
+    @property
+    def reading(self) -> str:
+        """Alpha in words, or why it says nothing yet."""
+        if self.too_few:
+            return "too few submissions to judge"
+        if self.alpha is None:
+            return "no spread of levels to measure"
+        if self.alpha >= ALPHA_RELIABLE:
+            return "reliable"
+        if self.alpha >= ALPHA_TENTATIVE:
+            return "tentative: good enough for tentative conclusions only"
+        return "reviewers disagree too much for firm conclusions"
+
+    @property
+    def reading_tone(self) -> str:
+        if self.too_few or self.alpha is None:
+            return "none"
+        return "good" if self.alpha >= ALPHA_RELIABLE else "fair" if self.alpha >= ALPHA_TENTATIVE else "poor"
 
 
 class Agreement(TypedDict):
@@ -444,8 +477,11 @@ def agreement_for_assessment(*, assessment: Assessment) -> Agreement:
         units = {k: v for k, v in by_unit.items() if k[1] == criterion.pk}
         rated = [list(v.values()) for v in units.values() if len(v) >= 2]
         all_units.extend(units.values())
-        per_criterion.append(_agreement_row(criterion.title, list(units.values()), coders, rated))
+        row = _agreement_row(criterion.title, list(units.values()), coders, rated)
+        row.submissions = len(rated)  # one unit per submission for one criterion
+        per_criterion.append(row)
     overall = _agreement_row("All criteria", all_units, coders, [list(v.values()) for v in all_units if len(v) >= 2])
+    overall.submissions = len({submission_id for (submission_id, _), v in by_unit.items() if len(v) >= 2})
     gold = _gold_deviations(assessment, by_unit)
     per_reviewer = []
     for coder in coders:

@@ -377,7 +377,11 @@ def agreement(request, assessment_id: int):
     return render_page(
         request,
         "rubrics/agreement.html",
-        {"assessment": assessment, **selectors.agreement_for_assessment(assessment=assessment)},
+        {
+            "assessment": assessment,
+            "min_submissions": selectors.AGREEMENT_MIN_SUBMISSIONS,
+            **selectors.agreement_for_assessment(assessment=assessment),
+        },
     )
 
 

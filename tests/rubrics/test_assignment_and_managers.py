@@ -7,7 +7,7 @@ from assessments.models import GradingRun
 from core.models import AuditEvent
 from core.roles import REVIEWERS
 from rubrics.models import Disagreement, GoldStandard, Review
-from rubrics.selectors import agreement_for_assessment
+from rubrics.selectors import AGREEMENT_MIN_SUBMISSIONS, AgreementRow, agreement_for_assessment
 from rubrics.services import (
     RubricError,
     disagreement_resolve,
@@ -136,7 +136,10 @@ def test_agreement_per_criterion_and_reviewer(assessment, reviewer, reviewer2, m
             review_submit(review=review)
     stats = agreement_for_assessment(assessment=assessment)
     g = stats["per_criterion"][0]
-    assert (g.units, g.pairs) == (3, 3)
+    assert (g.units, g.pairs, g.submissions) == (3, 3, 3)
+    # Two criteria over three submissions: six scores compared, but three submissions.
+    assert (stats["overall"].units, stats["overall"].submissions) == (6, 3)
+    assert g.too_few and g.reading == "too few submissions to judge"
     assert g.exact == pytest.approx(1 / 3) and g.within_one == pytest.approx(2 / 3)
     assert g.alpha is not None and g.alpha < 0.5
     bob = next(r for r in stats["per_reviewer"] if r.label == "bob")
@@ -144,6 +147,22 @@ def test_agreement_per_criterion_and_reviewer(assessment, reviewer, reviewer2, m
     client.force_login(manager)
     html = client.get(reverse("rubrics:agreement", args=[assessment.pk])).content.decode()
     assert "33%" in html and "67%" in html
+    assert "Too few submissions to judge" in html and "(3 of 10 needed)" in html
+
+
+@pytest.mark.parametrize(
+    ("submissions", "alpha", "reading"),
+    [
+        (AGREEMENT_MIN_SUBMISSIONS - 1, 0.95, "too few submissions to judge"),
+        (2, -0.5, "too few submissions to judge"),
+        (AGREEMENT_MIN_SUBMISSIONS, None, "no spread of levels to measure"),
+        (AGREEMENT_MIN_SUBMISSIONS, 0.8, "reliable"),
+        (AGREEMENT_MIN_SUBMISSIONS, 0.7, "tentative: good enough for tentative conclusions only"),
+        (40, 0.66, "reviewers disagree too much for firm conclusions"),
+    ],
+)
+def test_alpha_is_read_in_words_only_from_enough_submissions(submissions, alpha, reading):
+    assert AgreementRow("x", submissions=submissions, alpha=alpha).reading == reading
 
 
 def _grade(submission):

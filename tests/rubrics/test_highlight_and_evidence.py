@@ -1,6 +1,8 @@
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from assessments.selectors import FailureModes
 from rubrics.evidence import TREE_MAX_DEPTH, TREE_MAX_LINES, json_tree, suggested_level, suggestions_for, timeline
 from rubrics.highlight import MAX_SHOWN_BYTES, code_file, code_view, notes_html
@@ -77,6 +79,37 @@ def test_the_timeline_shows_retries_gaps_and_stalls():
     assert [b["retry"] for b in t["bars"]] == [0, 1, 2]
     assert len(t["gaps"]) == 2 and t["gaps"][0]["seconds"] == "2.0"
     assert t["bars"][2]["took"] is None
+
+
+@pytest.mark.parametrize(
+    ("status", "fault", "kind", "label"),
+    [
+        (200, None, "ok", "200"),
+        (200, "ok", "ok", "200"),
+        # The script twisted the body of an answer: still an answer at HTTP level, and the label says how.
+        (200, "prose", "ok", "200 · prose"),
+        (200, "count_tokens", "ok", "200 · count_tokens"),
+        (429, "concurrency_limit", "throttled", "429"),
+        (529, "529", "error", "529"),
+        (400, "invalid_request", "fault", "400"),
+        (None, "reset", "fault", "—"),
+    ],
+)
+def test_a_bar_is_coloured_by_the_status_the_client_got(status, fault, kind, label):
+    data = evidence(statuses=(200,))
+    data["requests"][0].update(status=status, fault=fault, retry_count=0)
+
+    [bar] = timeline(data)["bars"]
+
+    assert (bar["kind"], bar["label"]) == (kind, label)
+
+
+def test_timeline_labels_near_the_right_edge_read_leftwards_and_ticks_stay_inside():
+    t = timeline(evidence(statuses=(200, 200, 200), gap_s=3.0))
+    first, *_, last = t["bars"]
+    assert (first["label_anchor"], last["label_anchor"]) == ("start", "end")
+    assert float(last["label_x"]) < float(last["x"])
+    assert t["ticks"][0]["anchor"] == "start" and t["box_x"] < 0 and t["box_width"] > t["width"]
 
 
 def test_the_timeline_survives_hostile_evidence():
