@@ -67,6 +67,11 @@ def test_the_upgrade_moves_stored_files_into_the_database(invitation, settings, 
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(after)
+        # Going back to 0004 also unapplied what depends on 0005 in other apps (reports); the tests
+        # after this one need the whole schema again.
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert Submission.objects.get(pk=kept.pk).archive_bytes() == ECHO
     for submission in (lost, changed):

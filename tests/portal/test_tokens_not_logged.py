@@ -77,6 +77,9 @@ def _serve_and_read_log(argv: list[str], port: int, log_path: Path, paths: list[
             except OSError:
                 time.sleep(0.2)
         statuses = [_get(port, path) for path in paths]
+        # A server logs a request after it has answered it: wait for the last line before stopping it.
+        while log_path.read_text().count('"GET ') < len(paths) + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
