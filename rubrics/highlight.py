@@ -106,6 +106,15 @@ class IgnoredGroup:
         return [(f.path, size_words(f.size)) for f in self.files]
 
 
+# What the diff opens by default: the candidate's code, not their docs or config. NOTES.md has its own pane.
+SOURCE_SUFFIXES = {
+    ".py", ".pyi", ".js", ".mjs", ".ts", ".tsx", ".go", ".rs", ".java", ".kt", ".rb", ".php", ".c", ".h",
+    ".cc", ".cpp", ".hpp", ".cs", ".swift", ".scala", ".sh", ".sql",
+}  # fmt: skip
+# The biggest changed source files open by default; the rest stay one click away.
+OPEN_DIFFS = 3
+
+
 @dataclass
 class FileDiff:
     path: str
@@ -114,6 +123,20 @@ class FileDiff:
     added: int = 0
     removed: int = 0
     note: str = ""
+    size: int = 0  # bytes in the starter kit, for a removed file
+    is_open: bool = False
+
+    @property
+    def changed_lines(self) -> int:
+        return self.added + self.removed
+
+    @property
+    def is_source(self) -> bool:
+        return Path(self.path).suffix.lower() in SOURCE_SUFFIXES
+
+    @property
+    def size_text(self) -> str:
+        return size_words(self.size)
 
 
 @dataclass
@@ -123,7 +146,8 @@ class CodeView:
     selected_html: SafeString | None = None
     selected_note: str = ""
     selected_downloadable: bool = False
-    diffs: list[FileDiff] = field(default_factory=list)
+    diffs: list[FileDiff] = field(default_factory=list)  # the candidate's changes, in reading order
+    removed: list[FileDiff] = field(default_factory=list)  # starter files the upload dropped, by path
     ignored: list[IgnoredFile] = field(default_factory=list)
     error: str = ""
 
@@ -223,13 +247,23 @@ def code_view(*, archive: bytes, starter_dir: Path | None, selected: str = "", l
         mine = _read_tree(root, skip_tool_folders=False)
     theirs = _read_tree(starter_dir, skip_tool_folders=True) if starter_dir and starter_dir.is_dir() else {}
     budget = MAX_DIFF_BYTES
-    for path in sorted(set(mine) | set(theirs)):
+    # Diffed biggest change first, so that the page's budget goes to the code that matters most.
+    for path in sorted(set(mine) | set(theirs), key=lambda p: (-_change_estimate(p, mine, theirs), p)):
         view_entry, diff = _compare(path, mine, theirs, budget)
         if view_entry is not None:
             view.files.append(view_entry)
-        if diff is not None:
+        if diff is None:
+            continue
+        if diff.status == "removed":
+            view.removed.append(diff)
+        elif diff.html is not None and not diff.changed_lines:
+            continue  # same text, other bytes (say, line endings): nothing to read
+        else:
             view.diffs.append(diff)
             budget -= len(diff.html or "")
+    view.files.sort(key=lambda f: f.path)
+    view.removed.sort(key=lambda d: d.path)
+    view.diffs = _reading_order(view.diffs)
     for folder in view.tool_folders:
         view.diffs.append(
             FileDiff(
@@ -237,7 +271,10 @@ def code_view(*, archive: bytes, starter_dir: Path | None, selected: str = "", l
             )
         )
     shown = [f.path for f in view.files if f.status != "removed"]
-    view.selected = selected if selected in shown else _default_file([f.path for f in view.own_files] or shown)
+    # The code pane opens on the biggest change the candidate made, as the diff does.
+    biggest = next((d.path for d in view.diffs if d.is_open), "")
+    fallback = biggest or _default_file([f.path for f in view.own_files] or shown)
+    view.selected = selected if selected in shown else fallback
     if view.selected:
         entry = next(f for f in view.files if f.path == view.selected)
         text, _ = _kind(entry.path, mine[view.selected][1])
@@ -247,6 +284,32 @@ def code_view(*, archive: bytes, starter_dir: Path | None, selected: str = "", l
         else:
             view.selected_html = highlight_file(view.selected, text)
     return view
+
+
+def _change_estimate(path: str, mine: dict, theirs: dict) -> int:
+    """Roughly how much of ``path`` changed, in bytes, before diffing it: orders the diffing."""
+    if path not in mine or _tool_folder(Path(path)):
+        return 0
+    size, data = mine[path]
+    if path not in theirs:
+        return size
+    old_size, old = theirs[path]
+    if data is not None and data == old:
+        return 0
+    return abs(size - old_size) + min(size, old_size) // 4
+
+
+def _reading_order(diffs: list[FileDiff]) -> list[FileDiff]:
+    """Source files the candidate changed, the biggest change first; then their other files (docs,
+    config, NOTES.md), the same way; then what could not be diffed. Only the biggest source diffs open."""
+
+    def key(d: FileDiff) -> tuple:
+        return (d.html is None, not d.is_source, -d.changed_lines, d.path)
+
+    ordered = sorted(diffs, key=key)
+    for d in [d for d in ordered if d.is_source and d.html is not None][:OPEN_DIFFS]:
+        d.is_open = True
+    return ordered
 
 
 def code_file(*, archive: bytes, path: str, limits: ArchiveLimits | None = None) -> bytes | None:
@@ -280,7 +343,9 @@ _NOT_DIFFED = {"binary": "binary", "too_large": "too large", "undecodable": "not
 
 def _compare(path: str, mine: dict, theirs: dict, budget: int) -> tuple[FileEntry | None, FileDiff | None]:
     if path not in mine:
-        return FileEntry(path, 0, "removed"), FileDiff(path, "removed", None, note="Deleted from the starter kit.")
+        return FileEntry(path, 0, "removed"), FileDiff(
+            path, "removed", None, note="Deleted from the starter kit.", size=theirs[path][0]
+        )
     size, data = mine[path]
     new_text, kind = _kind(path, data)
     folder = _tool_folder(Path(path))

@@ -57,6 +57,16 @@ def review_counts(*, reviewer: User, assessment_id: int | None = None) -> dict[s
     return qs.aggregate(**{state: Count("id", filter=Q(state=state)) for state, _ in Review.STATES})
 
 
+def next_review(*, reviewer: User, after: Review) -> Review | None:
+    """The reviewer's next open review in their queue's order, or None when the queue is empty."""
+    return (
+        reviews_for_reviewer(reviewer=reviewer)
+        .filter(state__in=(Review.ASSIGNED, Review.IN_PROGRESS))
+        .exclude(pk=after.pk)
+        .first()
+    )
+
+
 def assessments_reviewed_by(*, reviewer: User) -> QuerySet[Assessment]:
     return Assessment.objects.filter(invitations__submissions__reviews__reviewer=reviewer).distinct().order_by("title")
 
@@ -126,12 +136,42 @@ class CriterionRow:
     disagreement: Disagreement | None = None
     error: str = ""
     saved: bool = False
+    missing_level: bool = False  # set only when the page shows why a submit was refused
+    missing_note: bool = False
 
     @property
     def deviation(self) -> int | None:
         if self.gold is None or self.score is None or self.score.level is None:
             return None
         return self.score.level - self.gold.expected_level
+
+
+@dataclass(frozen=True)
+class SubmitProblem:
+    """One thing a review lacks before it can be submitted."""
+
+    criterion: Criterion
+    missing: str  # "level" or "note"
+
+    @property
+    def message(self) -> str:
+        return "Choose a level." if self.missing == "level" else "Write a note: say why this level."
+
+
+def _gaps(score: CriterionScore | None) -> tuple[bool, bool]:
+    """(no level, no note) of one criterion's score: what submitting needs and it lacks."""
+    return (score is None or score.level is None, score is None or not score.note.strip())
+
+
+def review_submit_problems(*, review: Review) -> list[SubmitProblem]:
+    """Every missing level and note of the review, in the rubric's order: all of them at once."""
+    scores = {s.criterion_id: s for s in review.scores.all()}
+    problems = []
+    for criterion in review.submission.invitation.assessment.rubric.criteria.all():
+        no_level, no_note = _gaps(scores.get(criterion.pk))
+        problems += [SubmitProblem(criterion, "level")] if no_level else []
+        problems += [SubmitProblem(criterion, "note")] if no_note else []
+    return problems
 
 
 def latest_done_run(*, submission: Submission) -> GradingRun | None:
@@ -150,9 +190,14 @@ def latest_done_run(*, submission: Submission) -> GradingRun | None:
 
 
 def criterion_rows(
-    *, review: Review, results: Iterable[ProbeResult], only_criterion_id: int | None = None
+    *,
+    review: Review,
+    results: Iterable[ProbeResult],
+    only_criterion_id: int | None = None,
+    mark_gaps: bool = False,
 ) -> list[CriterionRow]:
-    """Everything the rubric form shows, one row per criterion, in a fixed number of queries."""
+    """Everything the rubric form shows, one row per criterion, in a fixed number of queries; with
+    ``mark_gaps``, each row says what it lacks to be submitted."""
     criteria = list(review.submission.invitation.assessment.rubric.criteria.all())
     if only_criterion_id is not None:
         criteria = [c for c in criteria if c.pk == only_criterion_id]
@@ -191,6 +236,8 @@ def criterion_rows(
                 disagreement=disagreements.get(criterion.pk),
             )
         )
+        if mark_gaps:
+            rows[-1].missing_level, rows[-1].missing_note = _gaps(scores.get(criterion.pk))
     return rows
 
 

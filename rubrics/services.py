@@ -11,11 +11,24 @@ from core.audit import audit_record
 from core.transitions import IllegalTransition, apply_transition
 from rubrics.agreement import is_disagreement
 from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review, Rubric
-from rubrics.selectors import reviewer_pool
+from rubrics.selectors import SubmitProblem, review_submit_problems, reviewer_pool
 
 
 class RubricError(Exception):
     """A rubric definition or a score that cannot be accepted; the message says why."""
+
+
+class ReviewIncomplete(RubricError):
+    """A submit refused for what the review lacks: every missing level and note at once, not one kind
+    per attempt, so that the reviewer fixes them in one go."""
+
+    def __init__(self, problems: list[SubmitProblem]) -> None:
+        self.problems = problems
+        levels = [p.criterion.title for p in problems if p.missing == "level"]
+        notes = [p.criterion.title for p in problems if p.missing == "note"]
+        parts = [f"Choose a level for: {', '.join(levels)}." if levels else ""]
+        parts.append(f"Write a note for: {', '.join(notes)}." if notes else "")
+        super().__init__(" ".join(part for part in parts if part))
 
 
 def rubric_sync(*, definition: dict[str, Any]) -> tuple[Rubric, bool]:
@@ -109,14 +122,9 @@ def review_submit(*, review: Review) -> Review:
     """
     if review.state == Review.WITHDRAWN:
         raise RubricError(f"This review was withdrawn ({review.get_withdrawn_reason_display().lower()}).")
-    rubric = review.submission.invitation.assessment.rubric
-    scores = {s.criterion_id: s for s in review.scores.all()}
-    missing = [c.title for c in rubric.criteria.all() if c.pk not in scores or scores[c.pk].level is None]
-    unexplained = [c.title for c in rubric.criteria.all() if c.pk in scores and not scores[c.pk].note.strip()]
-    if missing:
-        raise RubricError(f"Choose a level for: {', '.join(missing)}.")
-    if unexplained:
-        raise RubricError(f"Write a note for: {', '.join(unexplained)}.")
+    problems = review_submit_problems(review=review)
+    if problems:
+        raise ReviewIncomplete(problems)
     with transaction.atomic():
         apply_transition(review, Review.SUBMITTED, submitted_at=timezone.now())
         audit_record(actor=review.reviewer, action="review.submitted", target=review)

@@ -19,6 +19,7 @@ from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
 from rubrics.highlight import CodeView, code_file, code_view, notes_html
 from rubrics.models import Review
 from rubrics.services import (
+    ReviewIncomplete,
     RubricError,
     disagreement_resolve,
     gold_standard_set,
@@ -76,6 +77,12 @@ def review_detail(request, review_id: int):
         return render_page(request, "rubrics/review.html", _code_context(request, review), fragment="code-file")
     run = selectors.latest_done_run(submission=submission)
     results = list(run.results.all()) if run else []
+    can_score = _can_score(request, review)
+    # A refused submit comes back here with ?incomplete: the rubric then marks every gap at once.
+    rows = selectors.criterion_rows(
+        review=review, results=results, mark_gaps=can_score and bool(request.GET.get("incomplete"))
+    )
+    is_mine_done = review.reviewer_id == request.user.pk and review.state == Review.SUBMITTED
     context = {
         "review": review,
         "submission": submission,
@@ -83,9 +90,12 @@ def review_detail(request, review_id: int):
         "assessment": submission.invitation.assessment,
         "run": run,
         "groups": selectors.evidence_groups(run=run, results=results),
-        "rows": selectors.criterion_rows(review=review, results=results),
+        "rows": rows,
+        "gaps": [row for row in rows if row.missing_level or row.missing_note],
         "notes_html": notes_html(submission.notes),
-        "can_score": _can_score(request, review),
+        "can_score": can_score,
+        "show_next": is_mine_done,
+        "next_review": selectors.next_review(reviewer=request.user, after=review) if is_mine_done else None,
         **_code_context(request, review),
     }
     return render_page(request, "rubrics/review.html", context)
@@ -197,6 +207,10 @@ def review_submit_view(request, review_id: int):
     try:
         review_submit(review=review)
         messages.success(request, "Review submitted. Your scores are locked; the other reviewers' scores are shown.")
+    except ReviewIncomplete:
+        # The page lists what is missing beside each criterion (see review_detail); a redirect keeps
+        # the page's own address, so its links and a reload behave.
+        return redirect(reverse("rubrics:review", args=[review.pk]) + "?incomplete=1#submit-problems")
     except RubricError as exc:
         messages.error(request, str(exc))
     except IllegalTransition:

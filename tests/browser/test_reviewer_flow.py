@@ -65,6 +65,7 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
         review_score_save(review=other, criterion=criterion, level=0, note="Makes things up.")
     review_submit(review=other)
 
+    page.once("dialog", lambda dialog: dialog.accept())  # "Submit for good?"
     page.get_by_role("button", name="Submit review").click()
     page.get_by_text("Review submitted.").wait_for()
     assert Review.objects.get(pk=review.pk).state == Review.SUBMITTED

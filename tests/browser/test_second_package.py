@@ -175,6 +175,7 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
             timeout=15,
             message="the notes to be saved",
         )
+        page.once("dialog", lambda dialog: dialog.accept())  # "Submit for good?"
         page.get_by_role("button", name="Submit review").click()
         page.get_by_text("Review submitted.").wait_for()
         review.refresh_from_db()

@@ -23,7 +23,8 @@ def test_it_escapes_hostile_file_contents_and_diffs(tmp_path):
     view = code_view(archive=archive, starter_dir=_starter(tmp_path), selected="pkg/__init__.py")
     assert view.selected == "pkg/__init__.py"
     assert "<img" not in view.selected_html and "&lt;img" in view.selected_html
-    [readme, pkg] = view.diffs
+    [pkg] = view.diffs
+    [readme] = view.removed
     assert readme.status == "removed" and pkg.status == "modified" and (pkg.added, pkg.removed) == (1, 1)
     assert "<img" not in pkg.html and "&lt;img" in pkg.html
 
@@ -217,3 +218,30 @@ def test_a_json_tree_is_bounded_in_depth_and_length():
     assert long[-2] == {"key": None, "kind": "more", "text": "…51 more"} and long[-1] == {"end": "]"}
     assert json_tree("plain") == [{"key": None, "kind": "string", "text": "plain", "rest": ""}]
     assert json_tree({}) == [{"key": None, "kind": "empty", "text": "{}"}]
+
+
+def test_the_diff_puts_the_biggest_source_change_first_and_the_removed_starter_files_apart(tmp_path):
+    starter = _starter(tmp_path)
+    (starter / "pkg" / "model.py").write_text("class Model:\n    pass\n")
+    (starter / "pkg" / "same.py").write_text("x = 1\n")
+    for n in range(5):
+        (starter / "docs" / f"page{n}.md").parent.mkdir(exist_ok=True)
+        (starter / "docs" / f"page{n}.md").write_text(f"doc {n}\n")
+    model = "class Model:\n" + "".join(f"    field_{n} = {n}\n" for n in range(60))
+    archive = make_zip(
+        {
+            "pkg/__init__.py": "def answer(q):\n    return q.strip()\n",
+            "pkg/model.py": model,
+            "pkg/same.py": "x = 1\n",
+            "pkg/new.py": "def helper():\n    x = 1\n    return x\n",
+            "NOTES.md": "# Notes\n" + "line\n" * 80,
+        }
+    )
+
+    view = code_view(archive=archive, starter_dir=starter)
+
+    assert [d.path for d in view.diffs] == ["pkg/model.py", "pkg/new.py", "pkg/__init__.py", "NOTES.md"]
+    assert [d.path for d in view.diffs if d.is_open] == ["pkg/model.py", "pkg/new.py", "pkg/__init__.py"]
+    assert [d.path for d in view.removed] == ["README.md"] + [f"docs/page{n}.md" for n in range(5)]
+    assert all(d.changed_lines for d in view.diffs)
+    assert view.selected == "pkg/model.py"  # the code pane opens on the biggest change too

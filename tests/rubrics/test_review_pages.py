@@ -111,7 +111,7 @@ def test_it_refuses_to_submit_without_notes_and_locks_on_submit(client, reviewer
     criterion = review.submission.invitation.assessment.rubric.criteria.first()
     review_score_save(review=review, criterion=criterion, level=1, note="")
     response = client.post(reverse("rubrics:submit", args=[review.pk]), follow=True)
-    assert b"Choose a level for" in response.content
+    assert b"Not submitted" in response.content
     _score_all(review)
     client.post(reverse("rubrics:submit", args=[review.pk]))
     review.refresh_from_db()
@@ -290,3 +290,54 @@ def test_a_reviewer_downloads_a_file_the_pane_cannot_show_but_never_gits_own(cli
     assert client.get(download, {"path": ".git/logs/HEAD"}).status_code == 404
     assert client.get(download, {"path": "pkg/__pycache__/__init__.cpython-312.pyc"}).status_code == 404
     assert client.get(download, {"path": "../../etc/passwd"}).status_code == 404
+
+
+def test_a_refused_submit_lists_every_missing_level_and_note_on_its_criterion(client, reviewer, review):
+    grounding, notes = review.submission.invitation.assessment.rubric.criteria.all()
+    review_score_save(review=review, criterion=grounding, level=None, note="Checks citations.")
+    client.force_login(reviewer)
+
+    response = client.post(reverse("rubrics:submit", args=[review.pk]))
+
+    page = reverse("rubrics:review", args=[review.pk])
+    assert response.status_code == 302 and response["Location"] == page + "?incomplete=1#submit-problems"
+    html = client.get(response["Location"]).content.decode()
+    summary = html.split('id="submit-problems"', 1)[1].split("</div>", 1)[0]
+    assert f'<a href="#criterion-{grounding.pk}">Grounding</a>: choose a level</li>' in summary
+    assert f'<a href="#criterion-{notes.pk}">Failure-mode notes</a>: choose a level and write a note</li>' in summary
+    first = html.split(f'id="criterion-{grounding.pk}"', 1)[1].split("</fieldset>", 1)[0]
+    second = html.split(f'id="criterion-{notes.pk}"', 1)[1].split("</fieldset>", 1)[0]
+    assert 'aria-invalid="true" aria-describedby="level-error-' in first and "Write a note" not in first
+    assert first.count('aria-invalid="true"') == 1 and second.count('aria-invalid="true"') == 2
+    review.refresh_from_db()
+    assert review.state == Review.IN_PROGRESS
+    # Without the refused submit behind it, the same page marks nothing.
+    assert 'aria-invalid="true"' not in client.get(page).content.decode()
+
+
+def test_the_submit_button_asks_before_it_locks(client, reviewer, review):
+    client.force_login(reviewer)
+    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    assert 'data-confirm="Submit for good? You cannot change the scores afterwards."' in html
+
+
+def test_a_submitted_review_leads_to_the_next_open_one_or_says_the_queue_is_empty(
+    client, reviewer, reviewer2, assessment, review
+):
+    later = review_assign(
+        submission=graded_submission(assessment, name="Sam Candidate", email="sam@example.com"), reviewer=reviewer
+    )
+    review_assign(
+        submission=graded_submission(assessment, name="Lee Candidate", email="lee@example.com"), reviewer=reviewer2
+    )
+    _score_all(review)
+    client.force_login(reviewer)
+    assert b"Next review" not in client.get(reverse("rubrics:review", args=[review.pk])).content
+
+    response = client.post(reverse("rubrics:submit", args=[review.pk]), follow=True)
+
+    html = response.content.decode()
+    assert f'href="{reverse("rubrics:review", args=[later.pk])}">Next review</a>' in html
+    _score_all(later)
+    html = client.post(reverse("rubrics:submit", args=[later.pk]), follow=True).content.decode()
+    assert "Your queue is empty" in html and "Next review" not in html
