@@ -1,6 +1,7 @@
 """Byte-identical uploads (same sha256) across candidates: flagged on both scorecards and in the
 comparison, within one owner's assessments and never across owners."""
 
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -115,6 +116,21 @@ def test_the_scorecards_show_the_notice_linking_to_each_other(client, manager, a
 
     page = client.get(reverse("reports:scorecard", args=[assessment.pk, pair["cy"].pk])).content.decode()
     assert 'data-notice="identical"' not in page
+
+
+@pytest.mark.django_db
+def test_the_pdf_carries_the_notice_with_the_name_and_no_link(client, manager, assessment, pair, tmp_path):
+    login(client, manager)
+    response = client.get(reverse("reports:scorecard_pdf", args=[assessment.pk, pair["ada"].pk]))
+    pdf = tmp_path / "ada.pdf"
+    pdf.write_bytes(response.content)
+
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    text = " ".join(text.split())
+    assert "Worth a look: an identical upload" in text
+    assert f"Byte-identical to an upload by Ben Same ({assessment.title}, upload #1," in text
+    ben_url = reverse("reports:scorecard", args=[assessment.pk, pair["ben"].pk])
+    assert ben_url.encode() not in response.content  # the PDF names, it links nothing
 
 
 @pytest.mark.django_db
