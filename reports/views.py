@@ -90,7 +90,7 @@ def _comparison_context(request, assessment: Assessment) -> dict:
     query = data.query
     # A heatmap of thousands of rows is read a page at a time; sorting and filtering span all of them.
     page = Paginator(data.rows, COMPARISON_PAGE_SIZE).get_page(request.GET.get("page"))
-    heat_rows = [_heat_row(row, data.modes, data.criteria) for row in page.object_list]
+    heat_rows = [_heat_row(row, data.modes, data.criteria) | _identical(data, row) for row in page.object_list]
     return {
         "assessment": assessment,
         "page": page,
@@ -138,6 +138,13 @@ def _heat_row(row, modes: list[str], criteria: list) -> dict:
              "lvl": level_class(cell.rubric), "title": title, "rubric_title": rubric_title}
         )  # fmt: skip
     return {"row": row, "cells": cells, "pass": pct(row.pass_rate), "pass_heat": heat(row.pass_rate)}
+
+
+def _identical(data, row) -> dict:
+    """The badge beside a name whose upload is byte-identical to another candidate's, and its tooltip."""
+    matches = data.identical.get(row.pk, [])
+    names = sorted({m.other_name for m in matches})
+    return {"identical": "Byte-identical to an upload by " + ", ".join(names) if names else ""}
 
 
 def _sort_urls(modes: list[str], query: ComparisonQuery) -> dict[str, dict]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from assessments.models import Assessment
 from assessments.selectors import FailureModes
+from reports.selectors.identical import IdenticalUpload, identical_uploads
 from reports.selectors.rows import (
     STATE_LABELS,
     CandidateRow,
@@ -147,6 +148,7 @@ class Comparison:
     criteria: list[Criterion]
     rubric_max: int
     versions: list[tuple[str, int]]
+    identical: dict[int, list[IdenticalUpload]]  # by invitation id: other candidates' uploads with the same bytes
 
     @property
     def n_without_results(self) -> int:
@@ -174,4 +176,5 @@ def assessment_comparison(*, assessment: Assessment, params: Mapping[str, str]) 
         criteria=criteria,
         rubric_max=rubric_max(criteria),
         versions=graded_versions(rows),
+        identical=identical_uploads(assessment=assessment),
     )

@@ -11,6 +11,7 @@ from assessments.models import GradingRun, OutcomeCounts, ProbeResult, Regrade
 from assessments.selectors import FailureModes, exercise_failure_modes, run_failure_modes
 from candidates.models import Invitation, Submission
 from reports.models import WebhookDelivery
+from reports.selectors.identical import IdenticalUpload, identical_uploads
 from reports.selectors.rows import ModeCell, ReferenceRow, reference_row, rubric_figures, rubric_max
 from rubrics.agreement import reviewers_agreement
 from rubrics.models import Criterion, CriterionScore, Disagreement, Review
@@ -48,6 +49,7 @@ class Scorecard:
     agreement: dict[str, Any]
     deliveries: list[WebhookDelivery]
     reference: ReferenceRow | None
+    identical: list[IdenticalUpload] = field(default_factory=list)  # other candidates' uploads with our bytes
     history: list[HistoryRun] = field(default_factory=list)
     viewing: HistoryRun | None = None  # the history run shown instead of the live one
 
@@ -80,6 +82,11 @@ class Scorecard:
     def probe_rate(self) -> float | None:
         """The probe score: points over judged results (a graded probe counts its score)."""
         return self.probe_points / self.probe_judged if self.probe_judged else None
+
+    @property
+    def several_uploads(self) -> bool:
+        """Whether a notice must say which of this candidate's uploads it means."""
+        return len(self.submissions) > 1
 
     @property
     def resolved_by(self) -> list[str]:
@@ -163,6 +170,7 @@ def invitation_scorecard(*, invitation: Invitation, history_run_id: int | None =
         agreement=_agreement(criteria, reviews, levels),
         deliveries=list(invitation.webhook_deliveries.select_related("endpoint").order_by("-created_at", "-pk")),
         reference=reference,
+        identical=identical_uploads(assessment=assessment, invitation=invitation).get(invitation.pk, []),
         history=history,
         viewing=viewing,
     )

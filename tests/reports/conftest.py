@@ -35,7 +35,8 @@ class Builder:
         invitation_start(invitation=invitation, now=start)
         if state == Invitation.STARTED:
             return invitation
-        *older, last = [make_zip({"echo/__init__.py": f"# {number}\n"}) for number in range(uploads)]
+        # Each candidate's own bytes: the same archive from two candidates is flagged as identical.
+        *older, last = [make_zip({"echo/__init__.py": f"# {name}, {number}\n"}) for number in range(uploads)]
         for archive in older:
             submission_accept(invitation=invitation, archive=archive, notes="")
         if state == Invitation.SUBMITTED:
