@@ -6,7 +6,7 @@ templates escape it. Calls are shown whatever the exercise's contract: the input
 returned value are any JSON value, flattened here into lines a template nests (``json_tree``).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,8 +93,14 @@ def suggestions_for(criteria: Iterable[Criterion], results: Iterable[Judged]) ->
     return out
 
 
-def group_by_failure_mode(results: Iterable[ProbeResult], modes: FailureModes) -> list[ModeGroup]:
-    """The results under their failure mode, in the order and with the words of ``modes`` (the run's version)."""
+def group_by_failure_mode(
+    results: Iterable[ProbeResult], modes: FailureModes, *, detailed: Callable[[ProbeResult], bool] | None = None
+) -> list[ModeGroup]:
+    """The results under their failure mode, in the order and with the words of ``modes`` (the run's version).
+
+    ``detailed`` says which results carry their calls and traffic timeline (all when None): the
+    review page draws only those, and fetches the others' when the reviewer opens them.
+    """
     groups: dict[str, ModeGroup] = {}
     for result in results:
         group = groups.get(result.failure_mode)
@@ -102,7 +108,7 @@ def group_by_failure_mode(results: Iterable[ProbeResult], modes: FailureModes) -
             mode = modes.get(result.failure_mode)
             group = ModeGroup(slug=mode.slug, title=mode.title, description=mode.description)
             groups[result.failure_mode] = group
-        group.results.append(_present(result))
+        group.results.append(_present(result, detailed=detailed is None or detailed(result)))
         group.add(result.outcome, result.score)
     return sorted(groups.values(), key=lambda g: modes.sort_key(g.slug))
 
@@ -111,10 +117,11 @@ MAX_CALLS_SHOWN = 20
 OUTCOME_LABELS = {"timed_out": "timed out", "not_run": "not run"}
 
 
-def _present(result: ProbeResult) -> dict[str, Any]:
+def _present(result: ProbeResult, *, detailed: bool = True) -> dict[str, Any]:
+    """A result as the review page shows it; its traffic (timeline, stderr) only when ``detailed``."""
     evidence = result.evidence if isinstance(result.evidence, dict) else {}
     calls = [c for c in evidence.get("calls") or [] if isinstance(c, dict)]
-    return {
+    shown: dict[str, Any] = {
         "probe_id": result.probe_id,
         "outcome": result.outcome,
         "score": result.score,
@@ -124,12 +131,17 @@ def _present(result: ProbeResult) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "calls": [present_call(c) for c in calls[:MAX_CALLS_SHOWN]],
         "more_calls": max(0, len(calls) - MAX_CALLS_SHOWN),
-        "timeline": timeline(evidence),
-        "requests_total": _requests_total(evidence),
-        "requests_total_text": f"{_requests_total(evidence):,}",
-        "peak_in_flight": evidence.get("peak_in_flight"),
-        "stderr_tail": _text(evidence.get("stderr_tail"))[-1500:],
+        "detailed": detailed,
     }
+    if detailed:
+        shown |= {
+            "timeline": timeline(evidence),
+            "requests_total": _requests_total(evidence),
+            "requests_total_text": f"{_requests_total(evidence):,}",
+            "peak_in_flight": evidence.get("peak_in_flight"),
+            "stderr_tail": _text(evidence.get("stderr_tail"))[-1500:],
+        }
+    return shown
 
 
 def _percent(fraction: float) -> str:
@@ -282,6 +294,15 @@ def _bar_label(request: dict[str, Any], kind: str) -> str:
     return " · ".join(parts)
 
 
+MAX_BARS = 60
+
+
+def drawn_requests(evidence: object) -> int:
+    """How many bars the probe's timeline draws: what it costs the page."""
+    requests = evidence.get("requests") if isinstance(evidence, dict) else None
+    return min(MAX_BARS, len(requests)) if isinstance(requests, list) else 0
+
+
 def timeline(evidence: dict[str, Any]) -> dict[str, Any] | None:
     """Geometry for an inline SVG: one bar per model request, x = seconds since the first arrival.
 
@@ -295,7 +316,7 @@ def timeline(evidence: dict[str, Any]) -> dict[str, Any] | None:
     ]
     if not arrivals:
         return None
-    arrivals = sorted(arrivals, key=lambda pair: pair[0])[:60]
+    arrivals = sorted(arrivals, key=lambda pair: pair[0])[:MAX_BARS]
     requests = [r for _, r in arrivals]
     t0 = arrivals[0][0]
     ends = [_num(r.get("ended")) for r in requests]

@@ -22,7 +22,7 @@ from candidates.models import Invitation, Submission
 from core.roles import REVIEWERS, is_manager
 from rubrics.agreement import krippendorff_alpha, pair_agreement, pair_count, pairwise_agreement
 from rubrics.call_templates import package_call_template, render_calls
-from rubrics.evidence import ModeGroup, Suggestion, group_by_failure_mode, suggestions_for
+from rubrics.evidence import ModeGroup, Suggestion, drawn_requests, group_by_failure_mode, suggestions_for
 from rubrics.models import LEVELS, Criterion, CriterionScore, Disagreement, GoldStandard, Review
 
 QUEUE_STATES = [
@@ -251,19 +251,51 @@ def starter_dir_for(submission: Submission) -> tuple[Path | None, Exercise]:
     return (folder / "starter" if folder else None), exercise
 
 
-def evidence_groups(*, run: GradingRun | None, results: Iterable[ProbeResult]) -> list[ModeGroup]:
-    """The run's results under its exercise version's failure modes; each call shown by the package's
-    own ``templates/call.html`` when it has one, else by the generic view."""
+# The timeline bars a review page's first load draws inline (about 250 bytes of SVG each, 60 at most
+# per probe): failures past it stay open but fetch their evidence as they scroll into view, so that a
+# run of floods cannot make the page heavy (#20, point 15).
+INLINE_BARS = 120
+
+
+def evidence_groups(
+    *, run: GradingRun | None, results: Iterable[ProbeResult], open_probe: str | None = None
+) -> list[ModeGroup]:
+    """The run's results under its exercise version's failure modes, failures first in each; each call
+    shown by the package's own ``templates/call.html`` when it has one, else by the generic view.
+
+    Passes come as a summary line only (their calls and timelines are most of a page's weight), and so
+    do the failures past ``INLINE_BARS``; except ``open_probe``, the one a reviewer without JavaScript
+    asked to read.
+    """
     if run is None:
         return []
     exercise = run.exercise
-    groups = group_by_failure_mode(results, run_failure_modes(run))
+    modes = run_failure_modes(run)
+    ordered = sorted(results, key=lambda r: (modes.sort_key(r.failure_mode), r.outcome == "pass"))
+    inline, budget = set(), INLINE_BARS
+    for result in ordered:
+        if result.probe_id == open_probe:
+            inline.add(result.pk)
+        elif result.outcome != "pass" and budget > 0:
+            budget -= drawn_requests(result.evidence)
+            if budget >= 0:
+                inline.add(result.pk)
+    groups = group_by_failure_mode(ordered, modes, detailed=lambda r: r.pk in inline)
     folder = exercise_dir_for_display(exercise)
     template = package_call_template(str(folder)) if folder else None
     if template is not None:
         calls = [call for group in groups for probe in group.results for call in probe["calls"]]
         render_calls(template, calls, where=f"run {run.pk}, {exercise.slug} {exercise.version}")
     return groups
+
+
+def probe_evidence(*, run: GradingRun, probe_id: str) -> dict[str, Any] | None:
+    """One probe's result with its calls and timeline, for the review page to show when it is opened."""
+    result = run.results.filter(probe_id=probe_id).first()
+    if result is None:
+        return None
+    groups = evidence_groups(run=run, results=[result], open_probe=probe_id)
+    return groups[0].results[0]
 
 
 def criterion_mode_titles(*, criteria: Iterable[Criterion], modes: FailureModes) -> dict[int, list[str]]:

@@ -75,7 +75,19 @@ def review_detail(request, review_id: int):
     if request.htmx and request.htmx.target == "code-file":
         # The file list swaps only the viewer: skip the evidence and the rubric the page would compute.
         return render_page(request, "rubrics/review.html", _code_context(request, review), fragment="code-file")
+    part = request.GET.get("part", "")
+    if request.htmx and part in ("code", "diff"):
+        # The page fetches the code pane and the diff when the reviewer reaches them: unpacking and
+        # highlighting the archive is most of a first load's time, and the diff most of its bytes.
+        return render_page(request, "rubrics/review.html", _code_context(request, review), fragment=f"{part}-pane")
     run = selectors.latest_done_run(submission=submission)
+    open_probe = request.GET.get("probe")
+    if request.htmx and open_probe and run is not None:
+        probe = selectors.probe_evidence(run=run, probe_id=open_probe)
+        if probe is None:
+            raise Http404
+        fragment = "probe-requests" if request.GET.get("requests") else "probe-body"
+        return render_page(request, "rubrics/review.html", {"review": review, "p": probe}, fragment=fragment)
     results = list(run.results.all()) if run else []
     can_score = _can_score(request, review)
     # A refused submit comes back here with ?incomplete: the rubric then marks every gap at once.
@@ -89,15 +101,21 @@ def review_detail(request, review_id: int):
         "pseudonym": submission.invitation.pseudonym,
         "assessment": submission.invitation.assessment,
         "run": run,
-        "groups": selectors.evidence_groups(run=run, results=results),
+        "groups": selectors.evidence_groups(run=run, results=results, open_probe=open_probe),
         "rows": rows,
         "gaps": [row for row in rows if row.missing_level or row.missing_note],
         "notes_html": notes_html(submission.notes),
         "can_score": can_score,
         "show_next": is_mine_done,
         "next_review": selectors.next_review(reviewer=request.user, after=review) if is_mine_done else None,
-        **_code_context(request, review),
     }
+    # Without JavaScript the links to the code (?file=, ?part=code) and the diff (?part=diff) ask for
+    # the page with that part drawn in; with it, htmx fetches the part when it scrolls into view.
+    context["open_requests"] = open_probe if request.GET.get("requests") else None
+    context["code_inline"] = "file" in request.GET or part == "code"
+    context["diff_inline"] = part == "diff"
+    if context["code_inline"] or context["diff_inline"]:
+        context.update(_code_context(request, review))
     return render_page(request, "rubrics/review.html", context)
 
 

@@ -221,7 +221,7 @@ def test_the_help_desk_review_page_shows_calls_with_its_package_template(client,
     html = _review_page(client, reviewer, helpdesk_assessment, results, **upload)
 
     assert html.count('<div class="call-custom">') == 2 and "jt-key" not in html
-    first, second = _calls(html)
+    second, first = _calls(html)  # failures first
     assert "<dt>Question</dt><dd>How often are bank feeds checked?</dd>" in first
     assert '<span class="badge">answered</span> Every 4 hours. <span class="muted">cites bank-feeds</span>' in first
     assert '<span class="muted">(1.1 s)</span>' in first

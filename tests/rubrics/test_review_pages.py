@@ -52,9 +52,16 @@ def test_it_hides_the_candidate_from_every_reviewer_page_and_fragment(client, re
     assert f"Candidate {review.submission.invitation.pseudonym}" in page
 
 
+def _with_code_and_diff(client, url: str) -> str:
+    """The page as a reviewer reads it once the code pane and the diff have loaded (htmx fetches them)."""
+    page = client.get(url).content.decode()
+    parts = [client.get(url, {"part": part}, headers={"HX-Request": "true"}) for part in ("code", "diff")]
+    return page + "".join(part.content.decode() for part in parts)
+
+
 def test_it_shows_evidence_notes_code_and_diff_escaped(client, reviewer, review):
     client.force_login(reviewer)
-    html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
+    html = _with_code_and_diff(client, reverse("rubrics:review", args=[review.pk]))
     assert "Probe evidence" in html and "Every 4 hours." in html and "How often are bank feeds checked?" in html
     assert '<svg class="timeline"' in html and 'class="tl-bar tl-throttled"' in html and 'class="tl-gap"' in html
     assert "tl-stall" in html
@@ -63,6 +70,41 @@ def test_it_shows_evidence_notes_code_and_diff_escaped(client, reviewer, review)
     assert "&lt;script&gt;alert(1)" in html or "&lt;/script&gt;" in html  # the code, escaped by Pygments
     assert 'class="hl"' in html and "echo/__init__.py" in html
     assert "Diff against the starter kit" in html and "submission/echo/__init__.py" in html
+
+
+def test_the_first_load_leaves_the_code_the_diff_and_the_passes_traffic_to_fetch_when_opened(client, reviewer, review):
+    add_results(review.submission.grading_runs.get(), [("grounding", "pass")])
+    client.force_login(reviewer)
+    url = reverse("rubrics:review", args=[review.pk])
+
+    html = client.get(url).content.decode()
+
+    assert 'class="hl"' not in html and "submission/echo/__init__.py" not in html  # no code, no diff
+    assert 'hx-get="?part=code" hx-trigger="revealed"' in html and 'href="?part=code#code"' in html
+    assert 'hx-get="?part=diff" hx-trigger="revealed"' in html and 'href="?part=diff#diff"' in html
+    assert html.count('<svg class="timeline"') == 1  # the failure's; the passes fold to one line
+    passing = html.split('<details class="probe probe-pass"')[1].split("</details>")[0]
+    assert 'hx-trigger="toggle once"' in passing and " open" not in passing.split(">", 1)[0]
+    probe_id = passing.split("<code>", 1)[1].split("</code>", 1)[0]
+    # Without JavaScript, each link asks for the page with that part drawn in.
+    assert 'class="hl"' in client.get(url, {"part": "code"}).content.decode()
+    assert "submission/echo/__init__.py" in client.get(url, {"part": "diff"}).content.decode()
+    opened = client.get(url, {"probe": probe_id}).content.decode()
+    assert opened.count('<svg class="timeline"') == 2
+    # With it, htmx fetches the pass's traffic and its request table, fragments only, and blind.
+    traffic = client.get(url, {"probe": probe_id}, headers={"HX-Request": "true"})
+    table = client.get(url, {"probe": probe_id, "requests": "1"}, headers={"HX-Request": "true"})
+    for fragment in (traffic, table):
+        assert fragment.status_code == 200 and b"<html" not in fragment.content and _blind(fragment.content)
+    assert b'<svg class="timeline"' in traffic.content and b"<tbody><tr>" in table.content
+    assert client.get(url, {"probe": "nope"}, headers={"HX-Request": "true"}).status_code == 404
+
+
+def test_an_outsider_cannot_fetch_a_reviews_parts(client, reviewer2, review):
+    client.force_login(reviewer2)
+    url = reverse("rubrics:review", args=[review.pk])
+    for params in ({"part": "code"}, {"part": "diff"}, {"probe": "grounding-0"}):
+        assert client.get(url, params, headers={"HX-Request": "true"}).status_code == 404
 
 
 def test_it_suggests_a_level_from_the_pass_rate(client, reviewer, review):
@@ -230,10 +272,11 @@ def test_the_code_pane_lists_every_graded_file_with_its_size_and_what_it_cannot_
     client.force_login(reviewer)
     url = reverse("rubrics:review", args=[review.pk])
 
-    response = client.get(url)
+    response = client.get(url, {"part": "code"}, headers={"HX-Request": "true"})
 
     assert _blind(response.content)
-    code = response.content.decode().split('id="code-title"', 1)[1].split('id="diff-title"', 1)[0]
+    code = response.content.decode()
+    assert "<html" not in code
     for path, note in [
         ("pkg/__init__.py", '<span class="file-size">61 bytes</span>'),
         (".venv/lib/x.py", '<span class="file-size">42 bytes</span>'),
@@ -268,7 +311,7 @@ def test_an_archive_stored_before_a_name_rule_is_refused_on_the_page_not_a_crash
     review = review_assign(submission=graded_submission(assessment, files=files, checked=False), reviewer=reviewer)
     client.force_login(reviewer)
 
-    page = client.get(reverse("rubrics:review", args=[review.pk]))
+    page = client.get(reverse("rubrics:review", args=[review.pk]), {"part": "code"})
     download = client.get(reverse("rubrics:review_file", args=[review.pk]), {"path": name})
 
     html = page.content.decode()
