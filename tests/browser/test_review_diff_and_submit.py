@@ -47,6 +47,7 @@ def test_the_diff_leads_with_the_candidates_biggest_code_change(page, reviewer, 
     page.goto(f"/reviews/{review.pk}/#diff")
     diff = page.locator("#diff")
     diff.get_by_role("heading", name="Diff against the starter kit").wait_for()
+    diff.locator("details.file-diff").first.wait_for()  # fetched as the jump to #diff reveals it
 
     shown = diff.locator("details.file-diff:not(.removed-group) > summary code").all_inner_texts()
     assert shown == ["helpdesk/model.py", "helpdesk/retry.py", "helpdesk/views.py", "NOTES.md"]
@@ -65,6 +66,8 @@ def test_the_diff_leads_with_the_candidates_biggest_code_change(page, reviewer, 
 
     # No line is cut: every code box is as wide as what it holds (wrapped), or scrolls inside itself,
     # and none reaches past the page at 1280 px.
+    page.locator("#code").scroll_into_view_if_needed()
+    page.locator("#code-file").wait_for()
     _assert_no_clipped_code(page)
     assert "Answer only from the retrieved articles" in page.locator("#code-file").inner_text()
     _shoot(page, "review-diff")
