@@ -51,9 +51,12 @@ def test_the_review_page_loads_under_100_kb_and_fetches_code_diff_and_passes_onl
     screenshot(page, "review-light")
     screenshot(page, "review-light", phone=True)
 
-    passes.first.locator("summary").click()  # a pass's traffic arrives when it is opened
+    # A pass's traffic arrives when it is opened (scrolling also fetches the failures drawn lazily).
+    opened = passes.first.locator("summary code").inner_text()
+    passes.first.locator("summary").click()
     passes.first.locator("svg.timeline").wait_for()
-    assert sum("probe=" in url for url in fetched) == 1
+    assert sum(f"probe={opened}" in url for url in fetched) == 1
+    assert not any(f"probe={p}" in url for url in fetched for p in passes.locator("summary code").all_inner_texts()[1:])
 
     page.locator("#code").scroll_into_view_if_needed()  # the code pane, when it is reached
     page.locator("#code .file-tree").wait_for()
