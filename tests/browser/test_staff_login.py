@@ -21,11 +21,11 @@ def test_a_manager_logs_in_and_sees_the_dashboard(page, screenshot, manager, inv
 
     page.get_by_role("link", name=invitation.assessment.title).click()
     page.get_by_role("cell", name="Dana Candidate dana@example.com").wait_for()
-    page.get_by_role("link", name="Started").click()
+    page.get_by_role("link", name="Started 0", exact=True).click()  # each filter shows its count
     page.get_by_text("No candidate is in this state.").wait_for()
     assert page.url.endswith("?state=started")
     assert page.get_by_role("link", name="Started").get_attribute("aria-current") == "true"
-    assert page.get_by_role("link", name="All", exact=True).get_attribute("aria-current") is None
+    assert page.get_by_role("link", name="All 1", exact=True).get_attribute("aria-current") is None
     assert page.locator("#invitations").count() == 1
     screenshot(page, "assessment-detail")
 
