@@ -3,7 +3,7 @@ import pytest
 from rubrics.models import CriterionScore, Review
 from rubrics.services import review_assign, review_score_save, review_submit
 from tests.browser.conftest import login
-from tests.builders import add_results, graded_submission
+from tests.builders import add_results, graded_submission, review_verdict
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,6 +63,7 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
     # The second reviewer disagrees by three levels.
     for criterion in criteria:
         review_score_save(review=other, criterion=criterion, level=0, note="Makes things up.")
+    review_verdict(other)
     review_submit(review=other)
 
     page.once("dialog", lambda dialog: dialog.accept())  # "Submit for good?"
