@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from rubrics.models import LEVELS
+from rubrics.models import LEVELS, Review
 
 LEVEL_CHOICES = [(n, str(n)) for n in LEVELS]
 
@@ -14,6 +14,13 @@ class ScoreForm(forms.Form):
 
     level = forms.TypedChoiceField(choices=LEVEL_CHOICES, coerce=int, required=False, empty_value=None)
     note = forms.CharField(required=False, max_length=5000)
+
+
+class VerdictForm(forms.Form):
+    """The review's overall recommendation and takeaways; a draft may leave both empty."""
+
+    recommendation = forms.ChoiceField(choices=[("", "Not chosen"), *Review.RECOMMENDATIONS], required=False)
+    takeaways = forms.CharField(required=False, max_length=2000)
 
 
 class ResolveForm(forms.Form):

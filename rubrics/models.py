@@ -63,6 +63,9 @@ class Review(models.Model):
         (REASSIGNED, "Reassigned to another reviewer"),
         (SUPERSEDED, "The candidate uploaded a newer version"),
     ]
+    STRONG_YES, YES, NO, STRONG_NO = "strong_yes", "yes", "no", "strong_no"
+    RECOMMENDATIONS = [(STRONG_YES, "Strong yes"), (YES, "Yes"), (NO, "No"), (STRONG_NO, "Strong no")]
+    TAKEAWAYS_MIN, TAKEAWAYS_MAX, TAKEAWAY_MAX_CHARS = 2, 3, 200
     TRANSITIONS = {
         ASSIGNED: {IN_PROGRESS, WITHDRAWN},
         IN_PROGRESS: {SUBMITTED, WITHDRAWN},
@@ -78,6 +81,10 @@ class Review(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     withdrawn_reason = models.CharField(max_length=20, choices=WITHDRAWN_REASONS, blank=True)
+    recommendation = models.CharField(
+        max_length=12, choices=RECOMMENDATIONS, blank=True, help_text="Empty until the reviewer chooses."
+    )
+    takeaways = models.TextField(blank=True, help_text="Two or three short points, one per line.")
 
     class Meta:
         ordering = ["assigned_at"]
@@ -90,6 +97,10 @@ class Review(models.Model):
             models.CheckConstraint(
                 condition=~Q(state="submitted") | Q(submitted_at__isnull=False), name="review_submitted_has_time"
             ),
+            models.CheckConstraint(
+                condition=Q(recommendation__in=["", "strong_yes", "yes", "no", "strong_no"]),
+                name="review_recommendation_valid",
+            ),
         ]
         indexes = [models.Index(fields=["reviewer", "state"], name="review_reviewer_state")]
 
@@ -99,6 +110,14 @@ class Review(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.state in (self.SUBMITTED, self.WITHDRAWN)
+
+    @property
+    def takeaway_list(self) -> list[str]:
+        return [line.strip() for line in self.takeaways.splitlines() if line.strip()]
+
+    @property
+    def is_positive(self) -> bool:
+        return self.recommendation in (self.STRONG_YES, self.YES)
 
 
 class CriterionScore(models.Model):

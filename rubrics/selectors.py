@@ -148,13 +148,19 @@ class CriterionRow:
 
 @dataclass(frozen=True)
 class SubmitProblem:
-    """One thing a review lacks before it can be submitted."""
+    """One thing a review lacks before it can be submitted: a criterion's level or note, or the
+    review's own recommendation or takeaways (``criterion`` is then None)."""
 
-    criterion: Criterion
-    missing: str  # "level" or "note"
+    criterion: Criterion | None
+    missing: str  # "level", "note", "recommendation" or "takeaways"
+    detail: str = ""
 
     @property
     def message(self) -> str:
+        if self.missing == "recommendation":
+            return "Choose a recommendation."
+        if self.missing == "takeaways":
+            return self.detail
         return "Choose a level." if self.missing == "level" else "Write a note: say why this level."
 
 
@@ -163,15 +169,51 @@ def _gaps(score: CriterionScore | None) -> tuple[bool, bool]:
     return (score is None or score.level is None, score is None or not score.note.strip())
 
 
+def takeaways_problem(review: Review) -> str:
+    """What the review's takeaways lack to be submitted, in words; empty when they are fine."""
+    points = review.takeaway_list
+    if len(points) < Review.TAKEAWAYS_MIN:
+        have = f" (you have {len(points)})" if points else ""
+        return f"Write at least {Review.TAKEAWAYS_MIN} takeaways, one per line{have}."
+    if len(points) > Review.TAKEAWAYS_MAX:
+        return f"Keep it to {Review.TAKEAWAYS_MAX} takeaways (you have {len(points)}): the key points only."
+    long = [i for i, point in enumerate(points, start=1) if len(point) > Review.TAKEAWAY_MAX_CHARS]
+    if long:
+        which = ", ".join(str(i) for i in long)
+        return f"Shorten takeaway {which} to {Review.TAKEAWAY_MAX_CHARS} characters or fewer."
+    return ""
+
+
+def verdict_problems(review: Review) -> list[SubmitProblem]:
+    """The review's overall recommendation and takeaways, as submitting needs them."""
+    problems = [SubmitProblem(None, "recommendation")] if not review.recommendation else []
+    takeaways = takeaways_problem(review)
+    return problems + ([SubmitProblem(None, "takeaways", takeaways)] if takeaways else [])
+
+
 def review_submit_problems(*, review: Review) -> list[SubmitProblem]:
-    """Every missing level and note of the review, in the rubric's order: all of them at once."""
+    """Every missing level and note of the review, in the rubric's order, then its recommendation and
+    takeaways: all of them at once."""
     scores = {s.criterion_id: s for s in review.scores.all()}
     problems = []
     for criterion in review.submission.invitation.assessment.rubric.criteria.all():
         no_level, no_note = _gaps(scores.get(criterion.pk))
         problems += [SubmitProblem(criterion, "level")] if no_level else []
         problems += [SubmitProblem(criterion, "note")] if no_note else []
-    return problems
+    return problems + verdict_problems(review)
+
+
+def other_verdicts(*, review: Review) -> list[Review]:
+    """The other reviewers' submitted recommendations, shown only once this review is submitted: a
+    reviewer never sees another's verdict before giving their own."""
+    if review.state != Review.SUBMITTED:
+        return []
+    return list(
+        Review.objects.filter(submission_id=review.submission_id, state=Review.SUBMITTED)
+        .exclude(pk=review.pk)
+        .select_related("reviewer")
+        .order_by("submitted_at", "pk")
+    )
 
 
 def latest_done_run(*, submission: Submission) -> GradingRun | None:

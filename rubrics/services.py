@@ -24,10 +24,11 @@ class ReviewIncomplete(RubricError):
 
     def __init__(self, problems: list[SubmitProblem]) -> None:
         self.problems = problems
-        levels = [p.criterion.title for p in problems if p.missing == "level"]
-        notes = [p.criterion.title for p in problems if p.missing == "note"]
+        levels = [p.criterion.title for p in problems if p.missing == "level" and p.criterion]
+        notes = [p.criterion.title for p in problems if p.missing == "note" and p.criterion]
         parts = [f"Choose a level for: {', '.join(levels)}." if levels else ""]
         parts.append(f"Write a note for: {', '.join(notes)}." if notes else "")
+        parts += [p.message for p in problems if p.criterion is None]
         super().__init__(" ".join(part for part in parts if part))
 
 
@@ -114,8 +115,29 @@ def review_score_save(*, review: Review, criterion: Criterion, level: int | None
     return score
 
 
+def review_verdict_save(*, review: Review, recommendation: str, takeaways: str) -> Review:
+    """Autosave a draft's overall recommendation and takeaways. Submitting checks that there are two or
+    three takeaways of a sensible length; a draft may hold anything the reviewer is still shaping."""
+    if review.is_locked:
+        raise RubricError("This review is submitted; its recommendation is locked.")
+    if recommendation and recommendation not in dict(Review.RECOMMENDATIONS):
+        raise RubricError("Choose strong yes, yes, no or strong no.")
+    with transaction.atomic():
+        if review.state == Review.ASSIGNED:
+            apply_transition(review, Review.IN_PROGRESS, started_at=timezone.now())
+        # Conditional, like a transition: a submit in another tab a moment ago has locked the review.
+        updated = Review.objects.filter(pk=review.pk, state__in=OPEN_STATES).update(
+            recommendation=recommendation, takeaways=takeaways.strip()
+        )
+        if updated != 1:
+            raise RubricError("This review is submitted; its recommendation is locked.")
+        review.recommendation, review.takeaways = recommendation, takeaways.strip()
+    return review
+
+
 def review_submit(*, review: Review) -> Review:
-    """Lock the review. Every criterion needs a level and a note first.
+    """Lock the review. Every criterion needs a level and a note first, and the review its
+    recommendation and two or three takeaways.
 
     The invitation counts as reviewed once its latest upload has no open review left; a review of
     an older upload (submitted just before a resubmission withdrew it) never moves the invitation.

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:review_id>/file/", views.review_file, name="review_file"),
     path("<int:review_id>/scores/", views.review_scores, name="scores"),
     path("<int:review_id>/scores/<int:criterion_id>/", views.review_score, name="score"),
+    path("<int:review_id>/verdict/", views.review_verdict, name="verdict"),
     path("<int:review_id>/submit/", views.review_submit_view, name="submit"),
     path("<int:review_id>/reassign/", views.review_reassign_view, name="reassign"),
     path("manage/", views.manage_index, name="manage_index"),

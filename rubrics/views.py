@@ -15,7 +15,7 @@ from core.htmx import render_page
 from core.transitions import IllegalTransition
 from grader.unpack import ArchiveLimits
 from rubrics import selectors
-from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm
+from rubrics.forms import GoldForm, ResolveForm, ReviewerChoiceForm, ScoreForm, VerdictForm
 from rubrics.highlight import CodeView, code_file, code_view, notes_html
 from rubrics.models import Review
 from rubrics.services import (
@@ -28,6 +28,7 @@ from rubrics.services import (
     review_score_save,
     review_scores_save,
     review_submit,
+    review_verdict_save,
     reviews_assign_for_submission,
 )
 
@@ -104,6 +105,10 @@ def review_detail(request, review_id: int):
         "groups": selectors.evidence_groups(run=run, results=results, open_probe=open_probe),
         "rows": rows,
         "gaps": [row for row in rows if row.missing_level or row.missing_note],
+        "verdict_gaps": selectors.verdict_problems(review) if can_score and request.GET.get("incomplete") else [],
+        "recommendations": Review.RECOMMENDATIONS,
+        # Like the other reviewers' levels: hidden until this review is submitted (blind review).
+        "other_verdicts": selectors.other_verdicts(review=review),
         "notes_html": notes_html(submission.notes),
         "can_score": can_score,
         "show_next": is_mine_done,
@@ -199,6 +204,43 @@ def review_score(request, review_id: int, criterion_id: int):
 
 @reviewer_required
 @require_POST
+def review_verdict(request, review_id: int):
+    """Autosave the recommendation and takeaways (htmx), answering with their fragment."""
+    review = selectors.own_review(user=request.user, review_id=review_id)
+    error = _save_verdict(request, review)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("rubrics:review", review_id=review.pk)
+    context = {
+        "review": review,
+        "recommendations": Review.RECOMMENDATIONS,
+        "can_score": _can_score(request, review),
+        "verdict_error": error,
+        "verdict_saved": not error,
+    }
+    return render_page(request, "rubrics/review.html", context, fragment="verdict")
+
+
+def _save_verdict(request, review: Review) -> str:
+    form = VerdictForm(
+        {"recommendation": request.POST.get("recommendation", ""), "takeaways": request.POST.get("takeaways", "")}
+    )
+    if not form.is_valid():
+        return "Choose strong yes, yes, no or strong no, and keep the takeaways under 2,000 characters."
+    try:
+        review_verdict_save(
+            review=review,
+            recommendation=form.cleaned_data["recommendation"],
+            takeaways=form.cleaned_data["takeaways"],
+        )
+    except RubricError as exc:
+        return str(exc)
+    return ""
+
+
+@reviewer_required
+@require_POST
 def review_scores(request, review_id: int):
     """Without JavaScript: save every criterion, then back to the page."""
     review = selectors.own_review(user=request.user, review_id=review_id)
@@ -212,6 +254,9 @@ def review_scores(request, review_id: int):
             entries[criterion.pk] = (form.cleaned_data["level"], form.cleaned_data["note"])
     try:
         review_scores_save(review=review, entries=entries)
+        error = _save_verdict(request, review)
+        if error:
+            raise RubricError(error)
         messages.success(request, "Scores saved.")
     except RubricError as exc:
         messages.error(request, str(exc))

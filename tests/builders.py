@@ -15,6 +15,7 @@ from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation, Submission
 from candidates.services import candidate_get_or_create, invitation_create, invitation_mark_graded, invitation_start
 from grader.package import package_checksum
+from rubrics.services import review_verdict_save
 from workflows.uploads import submission_accept, submission_upload
 
 
@@ -283,3 +284,8 @@ def add_results(run, results: Iterable[dict | tuple[str, str]]) -> None:
     """More results on a run that is already done (numbered on from the ones it has)."""
     fields = probe_results(results, first=run.results.count())
     ProbeResult.objects.bulk_create(ProbeResult(run=run, **result) for result in fields)
+
+
+def review_verdict(review, recommendation: str = "yes", takeaways: str = "Grounds its answers\nRetries with care"):
+    """A recommendation and two takeaways, which submitting a review needs beside its levels and notes."""
+    return review_verdict_save(review=review, recommendation=recommendation, takeaways=takeaways)

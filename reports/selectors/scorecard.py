@@ -24,6 +24,39 @@ class ReviewerColumn:
     scores: dict[int, CriterionScore]  # by criterion id
 
 
+@dataclass(frozen=True)
+class TallyItem:
+    value: str  # a Review.RECOMMENDATIONS value
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ModeBar:
+    """One failure mode's rate as the summary draws it: whole percents, for the bar's SVG width."""
+
+    label: str
+    rate: float | None
+    percent: int | None
+    reference_percent: int | None
+
+    @property
+    def fill(self) -> str:
+        """The colour of its heat class (reports.templatetags.report_format.heat), 0 to 4."""
+        if self.rate is None:
+            return "#eaeef2"
+        return BAR_FILLS[4 if self.rate >= 1 else min(int(self.rate * 4), 3)]
+
+
+# The bar colours as SVG presentation attributes: WeasyPrint does not style inline SVG from the page's
+# stylesheet, and the CSP forbids style="" (the screen's stylesheet still sets the same colours).
+BAR_FILLS = ("#e5534b", "#d4a72c", "#c9b037", "#4ac26b", "#1a7f37")
+
+
+def _percent(rate: float | None) -> int | None:
+    return None if rate is None else round(rate * 100)
+
+
 @dataclass
 class HistoryRun:
     """A finished check of the latest upload that a trial regrade made live replaced: kept to look back at."""
@@ -82,6 +115,35 @@ class Scorecard:
     def probe_rate(self) -> float | None:
         """The probe score: points over judged results (a graded probe counts its score)."""
         return self.probe_points / self.probe_judged if self.probe_judged else None
+
+    @property
+    def recommendation_tally(self) -> list[TallyItem]:
+        """How many submitted reviews gave each recommendation, strong yes first; zeros left out."""
+        given = [column.review.recommendation for column in self.reviewers]
+        return [
+            TallyItem(value, label, given.count(value)) for value, label in Review.RECOMMENDATIONS if given.count(value)
+        ]
+
+    @property
+    def without_recommendation(self) -> int:
+        """Reviews submitted before reviewers gave recommendations: counted apart, never guessed."""
+        return sum(1 for column in self.reviewers if not column.review.recommendation)
+
+    @property
+    def mode_bars(self) -> list[ModeBar]:
+        return [
+            ModeBar(
+                label=g["label"],
+                rate=g["cell"].rate,
+                percent=_percent(g["cell"].rate),
+                reference_percent=_percent(g["reference"].rate) if g.get("reference") else None,
+            )
+            for g in self.probe_groups
+        ]
+
+    @property
+    def reference_percent(self) -> int | None:
+        return _percent(self.reference.pass_rate) if self.reference else None
 
     @property
     def several_uploads(self) -> bool:

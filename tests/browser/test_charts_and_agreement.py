@@ -6,7 +6,7 @@ import pytest
 from rubrics.models import Review
 from rubrics.services import review_score_save, review_submit
 from tests.browser.conftest import DESKTOP, PHONE, login
-from tests.builders import evidence, graded_submission
+from tests.builders import evidence, graded_submission, review_verdict
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,6 +33,7 @@ def _fits_the_screen(page) -> bool:
 def _score_all(review, levels):
     for criterion, level in zip(review.submission.invitation.assessment.rubric.criteria.all(), levels, strict=True):
         review_score_save(review=review, criterion=criterion, level=level, note="because")
+    review_verdict(review)
     review_submit(review=review)
 
 

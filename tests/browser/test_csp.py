@@ -88,6 +88,7 @@ NOT_PAGES = {
     "rubrics:review_file": "a file download",
     "rubrics:scores": "POST only (the review page's form, without JavaScript)",
     "rubrics:score": "POST only (htmx autosave: the reviewer's interaction test)",
+    "rubrics:verdict": "POST only (htmx autosave of the recommendation: the reviewer's interaction test)",
     "rubrics:submit": "POST only",
     "rubrics:reassign": "POST only",
     "rubrics:assign": "POST only",

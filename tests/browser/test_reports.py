@@ -459,3 +459,103 @@ def test_a_decision_says_nothing_of_an_ats_without_one_and_asks_to_confirm_open_
     assert page.locator(".messages").inner_text().strip() == "Decision recorded: Reject."
     assert Decision.objects.get(invitation=eun).outcome == "reject"
     assert not WebhookDelivery.objects.exists()
+
+
+def _pdf_page_one(pdf: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_the_scorecard_opens_with_a_one_screen_summary_and_so_does_its_pdf(page, screenshot, demo):
+    femi = Invitation.objects.get(assessment=demo, candidate__name="Femi Decided")
+    reviews = {r.reviewer.username: r for r in femi.submissions.get().reviews.select_related("reviewer")}
+    assert {r.recommendation for r in reviews.values()} == {"strong_yes", "yes"}  # seed_demo gives them
+    assert all(2 <= len(r.takeaway_list) <= 3 for r in reviews.values())
+    expected = _expected(demo)["candidates"]["Femi Decided"]
+
+    _login(page, "manager", "demo-manager-pass")
+    page.goto(f"/reports/assessments/{demo.pk}/candidates/{femi.pk}/")
+    summary = page.locator("#summary")
+    summary.wait_for()
+    # The summary is the first card after the header: nothing else comes between.
+    assert page.locator("main .card").first.get_attribute("id") == "summary"
+    assert summary.locator('[data-figure="tally"]').inner_text().split() == ["1", "×", "Strong", "yes", "1", "×", "Yes"]
+    assert summary.locator('[data-figure="rubric-total"]').inner_text() == level(expected["total"])
+    assert summary.locator('[data-figure="probe-rate"]').inner_text() == pct(_rate(expected))
+    assert summary.locator('[data-figure="reference-rate"]').inner_text().startswith("reference ")
+    assert summary.locator('[data-figure="decision"]').inner_text() == "Advance"
+    assert "open" in summary.locator('[data-figure="disagreements"]').inner_text()
+    bars = summary.locator(".mode-bar-row")
+    assert bars.count() == len(expected["modes"]) and bars.count() >= 3
+    # Takeaways are there, folded: one click opens a reviewer's.
+    first = summary.locator("details.rec-details").first
+    assert not first.locator(".takeaways").is_visible()
+    first.locator("summary").click()
+    assert first.locator(".takeaways li").count() >= 2
+    first.locator("summary").click()
+
+    # At 1280×800 the whole answer is on the first screen, without scrolling.
+    wanted = [
+        '[data-figure="tally"]',
+        '[data-figure="rubric-total"]',
+        '[data-figure="probe-rate"]',
+        '[data-figure="reference-rate"]',
+        '[data-figure="disagreements"]',
+        '[data-figure="decision"]',
+        ".mode-bars",
+        ".rec-list",
+    ]
+    for selector in wanted:
+        box = summary.locator(selector).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 800, (selector, box)
+    sizes = page.eval_on_selector_all(
+        "#summary .mode-bar-row, #summary .rec-chip, #summary dt",
+        "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))",
+    )
+    assert min(sizes) >= 11
+    screenshot(page, "scorecard-summary")
+    screenshot(page, "scorecard-summary", phone=True)
+
+    # The PDF link says it is working while WeasyPrint draws, then saves the file.
+    # Every text the link and its status show is recorded: however fast the PDF comes, the progress was said.
+    page.evaluate(
+        """() => {
+        window.seen = [];
+        const record = () => window.seen.push(document.querySelector('[data-pdf-download]').textContent,
+                                              document.querySelector('#pdf-status').textContent);
+        new MutationObserver(record).observe(document.querySelector('.head-actions'),
+                                             {subtree: true, childList: true, characterData: true});
+    }"""
+    )
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("link", name="Download PDF").click()
+    page.get_by_role("link", name="Download PDF").wait_for()
+    seen = page.evaluate("window.seen")
+    assert "Preparing the PDF…" in seen and "Preparing the PDF; this takes a few seconds." in seen
+    pdf = SCREENSHOTS / "scorecard-summary.pdf"
+    info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+    text = " ".join(_pdf_page_one(pdf).split())
+    assert "recommendations" in text.lower() and "1 × Strong yes" in text and "1 × Yes" in text
+    # -layout keeps the columns side by side, so a label and its figure are not adjacent in the text.
+    assert "Rubric total" in text and f"{level(expected['total'])} / " in text
+    assert "Decision" in text and "Advance" in text and "reference" in text
+    assert "Probes by failure mode" not in text  # the probe table starts on page 2
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "70",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(SCREENSHOTS / "scorecard-pdf-page1"),
+        ],
+        check=True,
+    )

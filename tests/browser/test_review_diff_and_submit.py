@@ -128,14 +128,23 @@ def test_a_refused_submit_shows_every_gap_at_once_then_asks_and_leads_to_the_nex
     summary.wait_for()
     assert len(asked) == 2
     items = summary.get_by_role("listitem").all_inner_texts()
-    assert items == ["Grounding: choose a level", "Failure-mode notes: choose a level and write a note"]
+    assert items == [
+        "Grounding: choose a level",
+        "Failure-mode notes: choose a level and write a note",
+        "Recommendation: choose strong yes, yes, no or strong no",
+        "Takeaways: write at least 2 takeaways, one per line",
+    ]
+    verdict = page.locator("#verdict")
+    assert verdict.get_by_role("radiogroup", name="Recommendation").get_attribute("aria-invalid") == "true"
+    assert verdict.locator("#takeaways").get_attribute("aria-invalid") == "true"
+    assert verdict.get_by_text("Choose a recommendation.").is_visible()
     first, second = page.locator(f"#criterion-{grounding.pk}"), page.locator(f"#criterion-{notes.pk}")
     assert first.get_by_role("radiogroup").get_attribute("aria-invalid") == "true"
     assert first.locator("textarea").get_attribute("aria-invalid") is None
     assert second.get_by_role("radiogroup").get_attribute("aria-invalid") == "true"
     assert second.locator("textarea").get_attribute("aria-invalid") == "true"
     assert first.get_by_text("Choose a level.").is_visible() and second.get_by_text("Write a note").is_visible()
-    assert page.locator("[aria-invalid=true]").count() == 3
+    assert page.locator("[aria-invalid=true]").count() == 5
     page.locator("#rubric").screenshot(path=str(SCREENSHOTS / "review-submit-errors.png"))
     page.set_viewport_size(PHONE)
     page.locator("#rubric").screenshot(path=str(SCREENSHOTS / "review-submit-errors-phone.png"))
@@ -154,6 +163,16 @@ def test_a_refused_submit_shows_every_gap_at_once_then_asks_and_leads_to_the_nex
         if CriterionScore.objects.filter(review=review, criterion=notes, note="Ranks the failure modes.").exists():
             break
         page.wait_for_timeout(200)
+
+    # The recommendation and the takeaways save themselves like the scores.
+    verdict.get_by_label("Yes", exact=True).check()
+    page.locator("#verdict-status.is-saved").wait_for()
+    page.locator("#takeaways").fill("Grounds answers in the articles\nRetries 429s, gives up on 400s")
+    for _ in range(50):
+        if Review.objects.get(pk=review.pk).takeaways.count("\n") == 1:
+            break
+        page.wait_for_timeout(200)
+    assert Review.objects.get(pk=review.pk).recommendation == "yes"
 
     page.once("dialog", lambda d: answer(d, accept=True))
     page.get_by_role("button", name="Submit review").click()

@@ -3,7 +3,7 @@ import pytest
 from rubrics.models import CriterionScore, Review
 from rubrics.services import review_assign, review_score_save, review_submit
 from tests.browser.conftest import login
-from tests.builders import add_results, graded_submission
+from tests.builders import add_results, graded_submission, review_verdict
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,24 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
     # The second reviewer disagrees by three levels.
     for criterion in criteria:
         review_score_save(review=other, criterion=criterion, level=0, note="Makes things up.")
+    review_verdict(other, recommendation="strong_no", takeaways="Invents refund policies\nNo retries at all")
     review_submit(review=other)
+
+    # Blind: the other reviewer's recommendation is not on the page before this one is submitted.
+    page.reload()
+    assert "Invents refund policies" not in page.content() and page.locator(".rec-chip").count() == 0
+    verdict = page.locator("#verdict")
+    verdict.get_by_label("Strong yes").check()
+    page.locator("#verdict-status.is-saved").wait_for()
+    page.locator("#takeaways").fill("Grounds every answer\nRetries only what is worth retrying")
+    page.wait_for_function(
+        "() => document.querySelector('#verdict-status').textContent.trim() === 'Saved'"
+        " && document.querySelector('#takeaways').value.includes('worth retrying')"
+    )
+    for _ in range(50):
+        if Review.objects.get(pk=review.pk).takeaways.endswith("worth retrying"):
+            break
+        page.wait_for_timeout(200)
 
     page.once("dialog", lambda dialog: dialog.accept())  # "Submit for good?"
     page.get_by_role("button", name="Submit review").click()
@@ -74,6 +91,10 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
     assert Review.objects.get(pk=review.pk).state == Review.SUBMITTED
     assert page.get_by_text("Flagged: reviewers chose levels 0 to 3").first.is_visible()
     assert page.get_by_text("Makes things up.").first.is_visible()
+    assert (
+        verdict.locator(".rec-chip.rec-strong_no").is_visible()
+        and verdict.get_by_text("Invents refund policies").is_visible()
+    )
     screenshot(page, "reviewer-review-submitted")
 
     response = page.goto(f"/reviews/{not_mine.pk}/")

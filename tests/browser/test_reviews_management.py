@@ -7,7 +7,7 @@ from core.roles import REVIEWERS
 from rubrics.models import Disagreement, GoldStandard, Review
 from rubrics.services import review_assign, review_score_save, review_submit
 from tests.browser.conftest import login
-from tests.builders import graded_submission
+from tests.builders import graded_submission, review_verdict
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,6 +17,7 @@ def _submitted(submission, reviewer, level):
     review = review_assign(submission=submission, reviewer=reviewer)
     for criterion in submission.invitation.assessment.rubric.criteria.all():
         review_score_save(review=review, criterion=criterion, level=level, note=f"Level {level}, says {reviewer}.")
+    review_verdict(review)
     return review_submit(review=review)
 
 

@@ -27,7 +27,7 @@ from core.models import AuditEvent
 from core.transitions import IllegalTransition
 from rubrics.models import Review
 from rubrics.services import RubricError, review_assign, review_score_save, review_submit
-from tests.builders import make_zip
+from tests.builders import make_zip, review_verdict
 from workflows.uploads import submission_accept
 
 ZIP = make_zip({})  # an empty archive: these tests are about states, not contents
@@ -169,6 +169,7 @@ def test_a_review_locks_on_submit_and_needs_every_level_and_note(run, reviewer):
     with pytest.raises(RubricError, match="Write a note for"):
         review_submit(review=review)
     review_score_save(review=review, criterion=criteria[1], level=1, note="lists two failure modes")
+    review_verdict(review)
     review_submit(review=review)
     assert review.state == Review.SUBMITTED
     with pytest.raises(RubricError, match="locked"):

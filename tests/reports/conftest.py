@@ -8,7 +8,7 @@ from django.utils import timezone
 from candidates.models import Invitation
 from candidates.services import candidate_get_or_create, invitation_create, invitation_start
 from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import graded_submission, make_zip
+from tests.builders import graded_submission, make_zip, review_verdict
 from workflows.uploads import submission_accept
 
 
@@ -55,6 +55,7 @@ class Builder:
                 review_score_save(
                     review=review, criterion=criterion, level=level, note=f"{reviewer.username} on {slug}"
                 )
+            review_verdict(review)
             review_submit(review=review)
         invitation.refresh_from_db()
         return invitation

@@ -16,7 +16,7 @@ from rubrics.services import (
     review_submit,
     reviews_assign_for_submission,
 )
-from tests.builders import graded_submission
+from tests.builders import graded_submission, review_verdict
 from tests.conftest import PASSWORD
 from workflows.grading import grading_finished
 
@@ -30,6 +30,7 @@ def _reviewer(name):
 def _score_all(review, level, note="because"):
     for criterion in review.submission.invitation.assessment.rubric.criteria.all():
         review_score_save(review=review, criterion=criterion, level=level, note=note)
+    review_verdict(review)
     return review_submit(review=review)
 
 
@@ -133,6 +134,7 @@ def test_agreement_per_criterion_and_reviewer(assessment, reviewer, reviewer2, m
             review = Review.objects.create(submission=submission, reviewer=user)
             review_score_save(review=review, criterion=grounding, level=level, note="n")
             review_score_save(review=review, criterion=notes, level=2, note="n")
+            review_verdict(review)
             review_submit(review=review)
     stats = agreement_for_assessment(assessment=assessment)
     g = stats["per_criterion"][0]

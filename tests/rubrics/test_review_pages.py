@@ -2,8 +2,9 @@ import pytest
 from django.urls import reverse
 
 from rubrics.models import CriterionScore, Disagreement, Review
-from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import add_results, graded_submission
+from rubrics.selectors import takeaways_problem
+from rubrics.services import ReviewIncomplete, review_assign, review_score_save, review_submit
+from tests.builders import add_results, graded_submission, review_verdict
 from tests.rubrics.factories import EVERY_KIND
 
 NAME, EMAIL = b"Dana Candidate", b"dana@example.com"
@@ -22,6 +23,7 @@ def review(submission, reviewer):
 def _score_all(review, level=2):
     for criterion in review.submission.invitation.assessment.rubric.criteria.all():
         review_score_save(review=review, criterion=criterion, level=level, note=f"Level {level} because.")
+    review_verdict(review)
 
 
 def _blind(content: bytes) -> bool:
@@ -171,10 +173,12 @@ def test_it_shows_other_scores_only_after_submit_and_flags_disagreement(client, 
     other = review_assign(submission=review.submission, reviewer=reviewer2)
     _score_all(other, level=0)
     other.scores.update(note="carol-secret-note")
+    review_verdict(other)
     review_submit(review=other)
     client.force_login(reviewer)
     assert b"carol-secret-note" not in client.get(reverse("rubrics:review", args=[review.pk])).content
     _score_all(review, level=3)
+    review_verdict(review)
     review_submit(review=review)
     html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
     assert "carol-secret-note" in html and "Flagged: reviewers chose levels 0 to 3" in html
@@ -222,6 +226,7 @@ def test_the_queue_lists_my_reviews_oldest_first_with_counts_and_filters(client,
         submission=graded_submission(assessment, name="Sam Candidate", email="sam@example.com"), reviewer=reviewer
     )
     _score_all(second)
+    review_verdict(second)
     review_submit(review=second)
     client.force_login(reviewer)
     html = client.get(reverse("rubrics:queue")).content.decode()
@@ -243,13 +248,16 @@ def test_the_review_page_runs_a_constant_number_of_queries(
     review = review_assign(submission=submission, reviewer=reviewer)
     other = review_assign(submission=submission, reviewer=reviewer2)
     _score_all(other, 0)
+    review_verdict(other)
     review_submit(review=other)
     _score_all(review, 3)
+    review_verdict(review)
     review_submit(review=review)
     client.force_login(reviewer)
-    # Twelve for the page, one for the upload's bytes (kept in the database), and one more the first
-    # time this host reads the exercise version's files (its cache may be warm from an earlier test).
-    with django_assert_max_num_queries(14):
+    # Thirteen for the page (the other reviewers' recommendations among them), one for the upload's
+    # bytes (kept in the database), and one more the first time this host reads the exercise
+    # version's files (its cache may be warm from an earlier test).
+    with django_assert_max_num_queries(15):
         assert client.get(reverse("rubrics:review", args=[review.pk])).status_code == 200
 
 
@@ -384,3 +392,72 @@ def test_a_submitted_review_leads_to_the_next_open_one_or_says_the_queue_is_empt
     _score_all(later)
     html = client.post(reverse("rubrics:submit", args=[later.pk]), follow=True).content.decode()
     assert "Your queue is empty" in html and "Next review" not in html
+
+
+def test_a_submit_without_recommendation_or_two_takeaways_lists_them_with_the_other_gaps(client, reviewer, review):
+    grounding, notes = review.submission.invitation.assessment.rubric.criteria.all()
+    review_score_save(review=review, criterion=grounding, level=2, note="Checks citations.")
+    review_verdict(review, recommendation="", takeaways="Only one point")
+    client.force_login(reviewer)
+
+    with pytest.raises(ReviewIncomplete) as refused:
+        review_submit(review=review)
+    assert [p.missing for p in refused.value.problems] == ["level", "note", "recommendation", "takeaways"]
+    assert "Choose a recommendation." in str(refused.value) and "at least 2 takeaways" in str(refused.value)
+
+    response = client.post(reverse("rubrics:submit", args=[review.pk]))
+    html = client.get(response["Location"]).content.decode()
+    summary = html.split('id="submit-problems"', 1)[1].split("</div>", 1)[0]
+    assert "1 criterion and your recommendation need more" in summary
+    assert f'<a href="#criterion-{notes.pk}">Failure-mode notes</a>: choose a level and write a note</li>' in summary
+    assert '<a href="#verdict">Recommendation</a>: choose strong yes, yes, no or strong no</li>' in summary
+    assert '<a href="#takeaways">Takeaways</a>: write at least 2 takeaways, one per line (you have 1)</li>' in summary
+    verdict = html.split('id="verdict"', 1)[1].split("</fieldset>", 1)[0]
+    assert verdict.count('aria-invalid="true"') == 2
+
+
+@pytest.mark.parametrize(
+    ("takeaways", "problem"),
+    [("a\nb\nc\nd", "Keep it to 3 takeaways"), ("a\n" + "x" * 201, "Shorten takeaway 2"), ("a\n\n  b  ", "")],
+)
+def test_takeaways_are_two_or_three_short_lines(review, takeaways, problem):
+    review_verdict(review, takeaways=takeaways)
+    assert takeaways_problem(review).startswith(problem)
+
+
+def test_the_recommendation_autosaves_and_refuses_what_is_not_on_the_scale(client, reviewer, review):
+    client.force_login(reviewer)
+    url = reverse("rubrics:verdict", args=[review.pk])
+    answer = client.post(url, {"recommendation": "strong_yes", "takeaways": "One\nTwo"}, headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and 'id="verdict-status"' in answer.content.decode()
+    review.refresh_from_db()
+    assert (review.recommendation, review.takeaway_list, review.state) == ("strong_yes", ["One", "Two"], "in_progress")
+    answer = client.post(url, {"recommendation": "maybe", "takeaways": "x"}, headers={"HX-Request": "true"})
+    assert "Choose strong yes, yes, no or strong no" in answer.content.decode()
+    review.refresh_from_db()
+    assert review.recommendation == "strong_yes"
+
+
+def test_only_the_reviewer_saves_their_recommendation(client, reviewer2, review):
+    client.force_login(reviewer2)
+    answer = client.post(reverse("rubrics:verdict", args=[review.pk]), {"recommendation": "no"})
+    assert answer.status_code == 404
+
+
+def test_another_reviewers_recommendation_stays_hidden_until_mine_is_submitted(
+    client, reviewer, reviewer2, submission, review
+):
+    other = review_assign(submission=submission, reviewer=reviewer2)
+    _score_all(other)
+    review_verdict(other, recommendation="strong_no", takeaways="Invents refund policies\nNo retries at all")
+    review_submit(review=other)
+    client.force_login(reviewer)
+    page = reverse("rubrics:review", args=[review.pk])
+
+    before = client.get(page).content.decode()
+    assert "Invents refund policies" not in before and "rec-chip" not in before
+
+    _score_all(review)
+    review_submit(review=review)
+    after = client.get(page).content.decode().split('id="verdict"', 1)[1]
+    assert "Invents refund policies" in after and '<span class="rec-chip rec-strong_no">Strong no</span>' in after

@@ -9,7 +9,7 @@ from core.roles import REVIEWERS
 from rubrics.models import Disagreement, GoldStandard, Review
 from rubrics.selectors import review_admin_rows
 from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import graded_submission
+from tests.builders import graded_submission, review_verdict
 from tests.conftest import PASSWORD
 
 
@@ -23,6 +23,7 @@ def _submitted(submission, reviewer, level):
     review = review_assign(submission=submission, reviewer=reviewer)
     for criterion in submission.invitation.assessment.rubric.criteria.all():
         review_score_save(review=review, criterion=criterion, level=level, note=f"level {level}")
+    review_verdict(review)
     return review_submit(review=review)
 
 

@@ -41,7 +41,7 @@ from grader.unpack import unpack_archive
 from reports.models import ReferenceRun
 from reports.services import reference_grade
 from rubrics.models import Rubric
-from rubrics.services import review_assign, review_score_save, review_submit
+from rubrics.services import review_assign, review_score_save, review_submit, review_verdict_save
 from workflows.uploads import submission_accept
 
 DEMO_TITLE = "Applied AI Engineer — demo opening"
@@ -240,6 +240,8 @@ class Command(BaseCommand):
                 review_score_save(
                     review=review, criterion=criterion, level=level, note=f"Demo note from {username}: level {level}."
                 )
+            recommendation, takeaways = _demo_verdict(base, username)
+            review_verdict_save(review=review, recommendation=recommendation, takeaways=takeaways)
             review_submit(review=review)
         invitation.refresh_from_db()
         if state == Invitation.REVIEWED:
@@ -247,3 +249,28 @@ class Command(BaseCommand):
         decision_record(
             invitation=invitation, outcome="advance", reason="Strong failure-mode reasoning.", actor=users["manager"]
         )
+
+
+_DEMO_TAKEAWAYS = {
+    True: [
+        "Answers cite the help-centre articles they rely on",
+        "Retries 429 and 5xx with backoff, never a 400",
+        "NOTES.md ranks the failure modes it saw",
+    ],
+    False: [
+        "Answers drift from the articles when the model is chatty",
+        "A timeout takes the whole request down",
+        "NOTES.md lists fixes but not why",
+    ],
+}
+
+
+def _demo_verdict(base: int, username: str) -> tuple[str, str]:
+    """A recommendation in line with the demo levels; the second reviewer is a notch more cautious."""
+    strong = base >= 3
+    if username == "reviewer1":
+        recommendation = "strong_yes" if strong else "no"
+    else:
+        recommendation = "yes" if strong else "strong_no" if base <= 0 else "no"
+    points = _DEMO_TAKEAWAYS[strong][: 3 if username == "reviewer1" else 2]
+    return recommendation, "\n".join(points)
