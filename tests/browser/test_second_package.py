@@ -27,7 +27,7 @@ from grader.package import load_package
 from reports.templatetags.report_format import level, pct
 from rubrics.models import CriterionScore, Review, Rubric
 from tests.browser.conftest import DESKTOP, login
-from tests.builders import zip_folder
+from tests.builders import review_verdict, zip_folder
 from tests.workers import graded_by_the_worker, wait_for
 from workflows.exercises import exercise_sync
 
@@ -147,6 +147,8 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
         page.get_by_role("link", name=f"Candidate {invitation.pseudonym}").click()
         page.get_by_role("heading", name=f"Candidate {invitation.pseudonym}").wait_for()
         evidence = page.locator("#evidence")
+        # Passing probes are folded (their calls are in the page); the reviewer opens them to read.
+        page.evaluate("document.querySelectorAll('#evidence details').forEach(d => { d.open = true; })")
         evidence_text = evidence.inner_text()
         expect.that(
             evidence.locator("summary h3").all_inner_texts() == [m.title for m in modes],
@@ -175,6 +177,9 @@ def test_a_package_that_is_not_help_desk_goes_from_invitation_to_feedback(
             timeout=15,
             message="the notes to be saved",
         )
+        # The recommendation and takeaways are the review page's own test's subject; set them here.
+        review.refresh_from_db()  # in progress since its first score
+        review_verdict(review)
         page.once("dialog", lambda dialog: dialog.accept())  # "Submit for good?"
         page.get_by_role("button", name="Submit review").click()
         page.get_by_text("Review submitted.").wait_for()
