@@ -277,13 +277,18 @@ def deliveries(request, pk: int):
 def delivery_retry(request, pk: int, delivery_pk: int):
     assessment = owned_assessment_or_404(user=request.user, pk=pk)
     delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, invitation__assessment=assessment)
+    _retry(request, delivery)
+    return redirect("reports:deliveries", pk)
+
+
+def _retry(request, delivery: WebhookDelivery) -> None:
+    """A manager's "Retry now", from an assessment's deliveries or an endpoint's page."""
     try:
         webhook_delivery_retry(delivery=delivery, actor=request.user)
     except InvitationError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Delivery queued again.")
-    return redirect("reports:deliveries", pk)
 
 
 # --- A manager's webhook endpoints -----------------------------------------------------------------
@@ -377,12 +382,7 @@ def webhook_secret(request, pk: int):
 def webhook_delivery_retry_view(request, pk: int, delivery_pk: int):
     endpoint = _owned_endpoint(request, pk)
     delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, endpoint=endpoint)
-    try:
-        webhook_delivery_retry(delivery=delivery, actor=request.user)
-    except InvitationError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Delivery queued again.")
+    _retry(request, delivery)
     return redirect("reports:webhook", endpoint.pk)
 
 
