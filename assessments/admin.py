@@ -67,7 +67,7 @@ class ProbeResultInline(admin.TabularInline):
 class GradingRunAdmin(admin.ModelAdmin):
     list_display = ["pk", "submission", "exercise", "state", "live", "trial", "attempt", "queued_at"]
     list_filter = ["state", "live"]
-    list_select_related = ["submission", "exercise"]
+    list_select_related = ["submission__invitation", "exercise"]  # a submission is named by its pseudonym
     readonly_fields = [f.name for f in GradingRun._meta.fields]
     inlines = [ProbeResultInline]
 

@@ -38,6 +38,7 @@ class CriterionScoreInline(admin.TabularInline):
 class ReviewAdmin(admin.ModelAdmin):
     list_display = ["submission", "reviewer", "state", "assigned_at", "submitted_at"]
     list_filter = ["state"]
+    list_select_related = ["submission__invitation", "reviewer"]  # one query for the list, not one per row
     readonly_fields = ["submission", "reviewer", "state", "assigned_at", "started_at", "submitted_at"]
     inlines = [CriterionScoreInline]
 
