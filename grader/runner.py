@@ -832,6 +832,8 @@ def grade(
     finally:
         if own_executor:
             executor.close()
+        elif (release := getattr(executor, "release", None)) is not None:
+            release(submission)  # a shared executor's warm boxes for this submission are done
     return GradeReport(
         exercise=exercise.slug,
         version=exercise.version,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import math
 import os
 import secrets
 import select
@@ -42,6 +43,7 @@ RUNTIME_INSIDE = "/opt/runtime"
 HARNESS_INSIDE = "/harness/harness.py"
 SUBMISSION_INSIDE = "/submission"
 MODEL_SOCKET_INSIDE = "/run/model.sock"
+MODEL_DIR_INSIDE = "/run/model"  # a warm box's: the host swaps the socket in it for each probe
 MODEL_PORT = 8080
 TMP_INSIDE = "/tmp"  # noqa: S108 - a private tmpfs inside the box, not the host's /tmp
 _SETUP_TIMEOUT_S = 30.0
@@ -109,7 +111,7 @@ def sandbox_status(bwrap: str | None = None) -> tuple[bool, str]:
 _INIT = (
     r"""
 set -u
-marker=$1 uid=$2 bridge=$3; shift 3
+marker=$1 uid=$2 bridge=$3 mode=$4; shift 4
 drop="setpriv --reuid=$uid --regid=$uid --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all"
 if [ "$bridge" = 1 ]; then
   $drop -- socat TCP-LISTEN:@PORT@,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:@SOCK@ </dev/null >/dev/null 2>&1 &
@@ -123,6 +125,8 @@ if [ "$bridge" = 1 ]; then
   done
 fi
 printf '%s\n' "$marker" >&2
+# A warm box's server stays root with CAP_SETUID/SETGID only, to give each child its own uid.
+[ "$mode" = server ] && exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,+setuid,+setgid -- "$@"
 exec $drop -- "$@"
 """.replace("@PORT@", str(MODEL_PORT))
     .replace("@PORT_HEX@", f"{MODEL_PORT:04X}")
@@ -210,14 +214,35 @@ def _sweep_stale_bridges() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-class _HostBridge:
-    """A Unix socket on the host forwarding to a TCP fake model (socat), for boxes to bind."""
+def _listening(path: str) -> bool:
+    """Whether a Unix socket of this network namespace listens at ``path`` (/proc/net/unix)."""
+    try:
+        with open("/proc/net/unix") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON
+                    return True
+    except (OSError, ValueError):
+        return os.path.exists(path)
+    return False
 
-    def __init__(self, host: str, port: int) -> None:
+
+class _HostBridge:
+    """A Unix socket on the host forwarding to a fake model (socat), for boxes to bind.
+
+    The fake listens on TCP (``host``, ``port``) or on a Unix socket of its own (``unix``); a warm
+    box's bridge is made in the box's model folder (``folder``) instead of a folder of its own.
+    """
+
+    def __init__(self, host: str = "", port: int = 0, *, unix: str | None = None, folder: str | None = None) -> None:
         _sweep_stale_bridges()
-        self.dir = tempfile.mkdtemp(prefix=f"sandbox-bridge-{os.getpid()}-")
-        self.path = os.path.join(self.dir, "model.sock")
-        target = f"TCP6:[{host}]:{port}" if ":" in host else f"TCP4:{host}:{port}"
+        self.own_dir = folder is None
+        self.dir = folder or tempfile.mkdtemp(prefix=f"sandbox-bridge-{os.getpid()}-")
+        self.path = os.path.join(self.dir, f"bridge-{secrets.token_hex(6)}.sock" if folder else "model.sock")
+        if unix is not None:
+            target = f"UNIX-CONNECT:{unix}"
+        else:
+            target = f"TCP6:[{host}]:{port}" if ":" in host else f"TCP4:{host}:{port}"
         self.proc, pidfd = _popen_from_spawner(
             # pdeathsig: the bridge must not outlive a worker that dies without cleaning up.
             [
@@ -237,10 +262,11 @@ class _HostBridge:
         if pidfd is not None:
             os.close(pidfd)
         deadline = time.monotonic() + 5
-        while not os.path.exists(self.path):
+        # Listening, not only bound: a connection between socat's bind() and listen() is refused.
+        while not _listening(self.path):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise SandboxError(f"could not bridge the model at {host}:{port} to a Unix socket")
+                raise SandboxError(f"could not bridge the model at {unix or f'{host}:{port}'} to a Unix socket")
             time.sleep(0.002)
 
     def close(self) -> None:
@@ -248,7 +274,11 @@ class _HostBridge:
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
 
 class IsolatedHarness(RunningHarness, Protocol):
@@ -489,7 +519,10 @@ def _bwrap_args(
     args += [*_dirs_for(RUNTIME_INSIDE), "--ro-bind", str(spec.runtime_dir), RUNTIME_INSIDE]
     for inside, host in sorted(mounts.items()):
         args += [*_dirs_for(inside), "--ro-bind", str(host), inside]
-    if model_socket is not None:
+    if model_socket is not None and os.path.isdir(model_socket):  # a warm box: the socket changes per probe
+        args += [*_dirs_for(MODEL_DIR_INSIDE), "--ro-bind", str(model_socket), MODEL_DIR_INSIDE]
+        args += ["--symlink", f"{MODEL_DIR_INSIDE}/model.sock", MODEL_SOCKET_INSIDE]
+    elif model_socket is not None:
         args += [*_dirs_for(MODEL_SOCKET_INSIDE), "--ro-bind", str(model_socket), MODEL_SOCKET_INSIDE]
     args += ["--perms", "1777", "--size", str(spec.tmp_size_mb * MiB), "--tmpfs", TMP_INSIDE]
     args += ["--proc", "/proc", "--dev", "/dev", "--chdir", cwd, "--clearenv"]
@@ -511,17 +544,30 @@ def launch_box(
     model_tcp: tuple[str, int] | None = None,
     wall_s: float,
     cwd: str = TMP_INSIDE,
+    server: bool = False,
+    keep_fds: Sequence[int] = (),
+    passwd: str = "",
 ) -> SandboxBox:
-    """Start ``argv`` in a new box (mounts already checked) and return once its init is ready."""
-    box = SandboxBox(wall_s=wall_s, cpu_s=spec.cpu_seconds, isolation=spec.isolation)
+    """Start ``argv`` in a new box (mounts already checked) and return once its init is ready.
+
+    ``server``: the program is a warm box's server (:mod:`grader.sandbox.warm`). It stays the box's
+    root with CAP_SETUID/SETGID only, its box has no CPU budget of its own (each child has one) and
+    its cgroup keeps it in a leaf so that each child can have a cgroup beside it. ``keep_fds`` are
+    handed to the program; ``passwd`` adds lines to the box's /etc/passwd.
+    """
+    box = SandboxBox(wall_s=wall_s, cpu_s=math.inf if server else spec.cpu_seconds, isolation=spec.isolation)
     fds: dict[str, int] = {}
     try:
         if spec.cgroup_support.version:
-            box.cgroup = _RunCgroup(spec.cgroup_support, memory_mb=spec.memory_mb, max_processes=spec.max_processes)
+            box.cgroup = _RunCgroup(
+                spec.cgroup_support, memory_mb=spec.memory_mb, max_processes=spec.max_processes, with_leaf=server
+            )
         if model_tcp is not None:
             box.bridge = _HostBridge(*model_tcp)
             model_socket = box.bridge.path
-        fds["passwd"] = _memfd(f"root:x:0:0::/:/usr/sbin/nologin\nnobody:x:{spec.uid}:{spec.uid}::/tmp:/bin/sh\n")
+        fds["passwd"] = _memfd(
+            f"root:x:0:0::/:/usr/sbin/nologin\nnobody:x:{spec.uid}:{spec.uid}::/tmp:/bin/sh\n{passwd}"
+        )
         fds["group"] = _memfd(f"root:x:0:\nnogroup:x:{spec.uid}:\n")
         fds["hosts"] = _memfd("127.0.0.1 localhost sandbox\n::1 localhost\n")
         program = _seccomp_program() if spec.seccomp else None
@@ -531,7 +577,8 @@ def launch_box(
         fds["args"] = _memfd(b"".join(a.encode() + b"\0" for a in bwrap_args))
         fds["stdin"] = _memfd(stdin or b"", sealed=True)
         marker = f"sandbox-ready-{secrets.token_hex(12)}"
-        init = ["/bin/sh", "-c", _INIT, "sandbox-init", marker, str(spec.uid), "1" if model_socket else "0"]
+        bridge = "1" if model_socket else "0"
+        init = ["/bin/sh", "-c", _INIT, "sandbox-init", marker, str(spec.uid), bridge, "server" if server else "drop"]
         command = [
             *(["/bin/sh", "-c", _JOIN, "sandbox-join", *box.cgroup.procs_files, "--"] if box.cgroup else []),
             *(_tool("prlimit"), *spec.rlimits, "--"),
@@ -545,7 +592,7 @@ def launch_box(
             stdin=fds["stdin"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=[fd for name, fd in fds.items() if name != "stdin"],
+            pass_fds=[*(fd for name, fd in fds.items() if name != "stdin"), *keep_fds],
             start_new_session=True,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
         )

@@ -156,24 +156,56 @@ def _sweep_stale(support: _CgroupSupport) -> None:
                     path.rmdir()
 
 
-class _RunCgroup:
-    """One cgroup (v2) or one per controller (v1) for one box; removed after it."""
+def _subdirs(cgroup: Path) -> list[Path]:
+    """The cgroups inside ``cgroup`` (a warm box's leaf and probes, when it has been left behind)."""
+    try:
+        return [c for c in cgroup.iterdir() if c.is_dir()]
+    except OSError:
+        return []
 
-    def __init__(self, support: _CgroupSupport, *, memory_mb: int, max_processes: int) -> None:
+
+class _RunCgroup:
+    """One cgroup (v2) or one per controller (v1) for one box; removed after it.
+
+    ``with_leaf`` (a warm box): the box's own processes go in a ``box`` leaf inside it, so that each
+    probe's child can have a cgroup of its own beside them (``child()``), with its own limits, under
+    the box's (v2 allows no processes in a cgroup whose controllers its children use).
+    """
+
+    def __init__(
+        self,
+        support: _CgroupSupport,
+        *,
+        memory_mb: int,
+        max_processes: int,
+        with_leaf: bool = False,
+        under: _RunCgroup | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.support = support
         self.version = support.version
-        self.name = f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.name = name or f"run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.dirs: dict[str, Path] = {}
+        self.leaf: dict[str, Path] = {}
+        if under is not None:
+            parents = dict(under.dirs)
+        elif support.v2_parent is not None:
+            parents = {"": support.v2_parent}
+        else:
+            parents = dict(support.v1_parents)
         try:
-            if support.v2_parent is not None:  # version "v2"
-                path = support.v2_parent / self.name
+            if self.version == "v2":
+                path = parents[""] / self.name
                 path.mkdir()
                 self.dirs = {"": path}
                 _write(path / "memory.max", str(memory_mb * MiB))
                 with contextlib.suppress(OSError):
                     _write(path / "memory.swap.max", "0")
                 _write(path / "pids.max", str(max_processes))
+                if with_leaf:
+                    _enable_controllers(path)
             else:
-                for controller, parent in support.v1_parents:
+                for controller, parent in parents.items():
                     (parent / self.name).mkdir()
                     self.dirs[controller] = parent / self.name
                 memory = self.dirs["memory"]
@@ -181,19 +213,33 @@ class _RunCgroup:
                 with contextlib.suppress(OSError):  # only with swap accounting
                     _write(memory / "memory.memsw.limit_in_bytes", str(memory_mb * MiB))
                 _write(self.dirs["pids"] / "pids.max", str(max_processes))
+            if with_leaf:
+                for controller, d in self.dirs.items():
+                    (d / "box").mkdir()
+                    self.leaf[controller] = d / "box"
         except OSError as exc:
             self.remove()
             raise SandboxError(f"could not create the box's cgroup: {exc}") from exc
 
+    def child(self, name: str, *, memory_mb: int, max_processes: int) -> _RunCgroup:
+        """A cgroup inside this one (a warm box's probe), with its own limits."""
+        return _RunCgroup(self.support, memory_mb=memory_mb, max_processes=max_processes, under=self, name=name)
+
     @property
     def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs.values()]
+        return [str(d / "cgroup.procs") for d in (self.leaf or self.dirs).values()]
+
+    def add(self, pid: int) -> None:
+        """Move ``pid`` into this cgroup (OSError when it cannot)."""
+        for d in self.dirs.values():
+            _write(d / "cgroup.procs", str(pid))
 
     def _pids(self) -> set[int]:
         pids: set[int] = set()
         for d in self.dirs.values():
-            with contextlib.suppress(OSError, ValueError):
-                pids.update(int(p) for p in _read(d / "cgroup.procs").split())
+            for procs in [d / "cgroup.procs", *d.glob("*/cgroup.procs")]:  # v1: the children's are their own
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(p) for p in _read(procs).split())
         return pids
 
     def kill(self) -> None:
@@ -245,7 +291,7 @@ class _RunCgroup:
     def remove(self) -> bool:
         """Kill what is left and remove the directories; False when one would not go."""
         ok = True
-        for d in list(self.dirs.values()):
+        for d in [*(c for top in self.dirs.values() for c in _subdirs(top)), *self.dirs.values()]:
             deadline = time.monotonic() + 5
             while True:
                 try:

@@ -48,6 +48,7 @@ from .box import (
 from .cgroups import MiB, _cgroup_support, _CgroupSupport
 from .errors import SandboxError, SandboxUnavailable
 from .seccomp import _seccomp_program
+from .warm import SERVER_MEMORY_MB, SERVER_PROCESSES, WarmPool
 
 OUTPUT_LIMIT = 1024 * 1024
 _PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -133,6 +134,7 @@ class SandboxExecutor:
         allow_unsafe: bool = False,
         cgroups: str = "auto",
         seccomp: bool = True,
+        warm: bool = True,
     ) -> None:
         if cgroups not in ("auto", "none"):
             raise ValueError("cgroups must be 'auto' or 'none'")
@@ -150,6 +152,8 @@ class SandboxExecutor:
         self.allow_unsafe = allow_unsafe
         self.cgroups = cgroups
         self.seccomp = seccomp
+        self.warm = warm
+        self._pool = WarmPool(self)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> SandboxExecutor:
@@ -164,6 +168,7 @@ class SandboxExecutor:
             "wall_seconds": setting("SANDBOX_WALL_SECONDS", 900),
             "uid": setting("SANDBOX_UID", 65534),
             "allow_unsafe": setting("SANDBOX_ALLOW_UNSAFE", False),
+            "warm": setting("SANDBOX_WARM", True),
         }
         options.update(overrides)
         return cls(**options)
@@ -184,7 +189,13 @@ class SandboxExecutor:
         if not self._sandboxed():
             return self._unsafe_isolation()
         support = self._support()
-        return self._isolation(support.version, self._rlimits(support.version), self.wall_seconds, True)
+        isolation = self._isolation(support.version, self._rlimits(support.version), self.wall_seconds, True)
+        if self.warm:
+            isolation["box"] = (
+                "warm: one box per probe thread of the grading, a forked child per probe with its own uid,"
+                " cgroup limits, emptied /tmp and fake model"
+            )
+        return isolation
 
     def start(self) -> None:
         """Fail now, not per probe, when the sandbox cannot run (``SandboxUnavailable``)."""
@@ -193,12 +204,19 @@ class SandboxExecutor:
             self._support()
 
     def close(self) -> None:
-        pass
+        """Close the warm boxes (a grading's, once it has ended)."""
+        self._pool.close()
+
+    def release(self, submission_dir: str | os.PathLike[str]) -> None:
+        """The grading of this submission has ended: close its idle warm boxes."""
+        self._pool.release(Path(submission_dir))
 
     def launch(self, job: HarnessJob) -> IsolatedHarness:
-        """Start the harness for one probe in a fresh box and return as soon as it runs."""
+        """Start the harness for one probe (in a warm box, else a fresh one) and return as soon as it runs."""
         if not self._sandboxed():
             return self._unsafe(job)
+        if self.warm:
+            return self._pool.launch(job)
         env = {"ANTHROPIC_API_KEY": DUMMY_API_KEY}
         mounts = {SUBMISSION_INSIDE: Path(job.submission_dir), HARNESS_INSIDE: HARNESS}
         for key, value in job.env.items():
@@ -334,13 +352,19 @@ class SandboxExecutor:
         model_tcp: tuple[str, int] | None = None,
         wall_s: float,
         cwd: str = TMP_INSIDE,
+        server: bool = False,
+        keep_fds: Sequence[int] = (),
+        passwd: str = "",
     ) -> SandboxBox:
         _check_mounts(mounts, self.uid)
-        if model_socket is not None and not Path(model_socket).is_socket():
+        folder = server and model_socket is not None and Path(model_socket).is_dir()  # a warm box's model folder
+        if model_socket is not None and not (folder or Path(model_socket).is_socket()):
             raise SandboxError(f"the model socket {model_socket} is not there")
         support = self._support()
         rlimits = self._rlimits(support.version)
         has_model = model_socket is not None or model_tcp is not None
+        # A warm box's cgroup holds its server and bridge above the probe's child and its limits.
+        extra_mb, extra_pids = (SERVER_MEMORY_MB, SERVER_PROCESSES) if server else (0, 0)
         if support.version is None:
             # Under RLIMIT_AS, glibc's 64 MB per-thread malloc arenas exhaust the address space long
             # before the memory is used: 32 threads of an SDK client failed at 1 GB without this.
@@ -349,8 +373,8 @@ class SandboxExecutor:
             bwrap=self.bwrap,
             runtime_dir=self.runtime_dir,
             uid=self.uid,
-            memory_mb=self.memory_mb,
-            max_processes=self.max_processes,
+            memory_mb=self.memory_mb + extra_mb,
+            max_processes=self.max_processes + extra_pids,
             cpu_seconds=self.cpu_seconds,
             tmp_size_mb=self.tmp_size_mb,
             seccomp=self.seccomp,
@@ -368,6 +392,9 @@ class SandboxExecutor:
             model_tcp=model_tcp,
             wall_s=wall_s,
             cwd=cwd,
+            server=server,
+            keep_fds=keep_fds,
+            passwd=passwd,
         )
 
     # --- unsafe (development only) ------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The seccomp filter of every box: a classic BPF program, built here, that bwrap installs.
 
 It refuses with EPERM what a help-desk answerer never needs and what widens the kernel's attack
-surface (namespaces, ptrace, keyrings, bpf, mounts, io_uring, modules...), and every other ABI.
+surface (namespaces, ptrace, keyrings, bpf, mounts, io_uring, modules...) or outlives a process
+(System V IPC), and every other ABI.
 Sockets are AF_UNIX, AF_INET and AF_INET6 only: socket() and socketpair() of any other family fail
 with EAFNOSUPPORT. The network namespace does not isolate AF_VSOCK (a VM worker's host) and the
 others (AF_NETLINK, AF_PACKET, AF_ALG...) are kernel surface; EAFNOSUPPORT, the kernel's own answer
@@ -50,6 +51,18 @@ _DENIED_SYSCALLS = {
     "swapon": (167, 224),
     "swapoff": (168, 225),
     "reboot": (169, 142),
+    # System V IPC outlives the processes that made it: a warm box's next probe could find it.
+    "shmget": (29, 194),
+    "shmat": (30, 196),
+    "shmctl": (31, 195),
+    "semget": (64, 190),
+    "semctl": (66, 191),
+    "semop": (65, 193),
+    "semtimedop": (220, 192),
+    "msgget": (68, 186),
+    "msgsnd": (69, 189),
+    "msgrcv": (70, 188),
+    "msgctl": (71, 187),
 }
 # Checked on their first argument, the family: only these pass (numbers for x86_64, aarch64).
 _SOCKET_SYSCALLS = {"socket": (41, 198), "socketpair": (53, 199)}

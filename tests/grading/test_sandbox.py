@@ -441,6 +441,7 @@ def test_launch_runs_the_harness_like_the_subprocess_executor(box, tmp_path, tra
     assert "Where is the reset link?" in result["value"]["answer"]
     assert handle.isolation["sandboxed"] is True
     assert handle.poll() == 0 and handle.killed is None
+    box.close()  # the warm box stays for the grading's next probe until then
     assert_host_is_fine()
 
 
@@ -468,9 +469,11 @@ def test_launch_sees_the_docs_and_nothing_else(box, tmp_path):
     handle = box.launch(job)
     out = handle.stdout.read()
     handle.kill()
+    box.close()
 
     value = next(e for e in map(json.loads, out.splitlines()) if e["ev"] == "result")["value"]
     assert value["answer"] == "/data/helpdesk_docs_dir:a.md:/tmp:http://127.0.0.1:8080/p/probe-7"
+    assert_host_is_fine()
 
 
 @pytest.mark.slow
@@ -491,6 +494,7 @@ def test_launch_kills_at_the_wall_when_the_runner_does_not(runtime, tmp_path):
     assert kinds[0] == "hello" and "ready" not in kinds
     assert time.monotonic() - started < 5
     assert handle.wait_cleaned(10) and handle.killed == "wall" and handle.poll() is not None
+    executor.close()
     assert_host_is_fine()
 
 
