@@ -45,6 +45,7 @@ class HarnessJob:
     stdin: bytes  # the harness job (JSON)
     env: dict[str, str] = field(default_factory=dict)  # exercise-specific, e.g. HELPDESK_DOCS_DIR
     model_unix_socket: str | None = None
+    cancel: threading.Event | None = None  # set: the grading stopped, so stop starting (a warm box's start)
 
 
 class RunningHarness(Protocol):

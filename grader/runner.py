@@ -645,12 +645,15 @@ def _run_probe(ctx: _Context, probe: Probe, started: float, cancel: threading.Ev
             model_base_url=fake.base_url,
             stdin=json.dumps(payload).encode("ascii"),
             env=env,
+            cancel=cancel,
         )
         if cancel is not None and cancel.is_set():
             raise GradingCancelled(probe.id)
         try:
             handle = ctx.executor.launch(job)
         except ExecutorError as exc:
+            if cancel is not None and cancel.is_set():
+                raise GradingCancelled(probe.id) from exc
             return _error(probe, started, f"the candidate process could not be launched: {exc}")
         watch = _watch(
             handle, probe.inputs, probe.threads, nonce, exercise.call_timeout_s, cancel, exercise.output_schema

@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -88,7 +89,13 @@ def _readable_copy(source: Path, target: Path) -> None:
 class WarmBox:
     """A box running the box server for one submission; runs one probe's child at a time."""
 
-    def __init__(self, executor: SandboxExecutor, submission_dir: Path, preload: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        executor: SandboxExecutor,
+        submission_dir: Path,
+        preload: tuple[str, ...],
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.key = (submission_dir, preload)
         self.number = next(_box_numbers)
         # Each box's uids differ from its neighbours' (RLIMIT_NPROC counts per uid, machine-wide).
@@ -131,17 +138,35 @@ class WarmBox:
             raise
         finally:
             theirs.close()
-        ours.settimeout(_START_TIMEOUT_S)
+        hello = self._hello(cancel)
+        if not hello.get("ready") or hello.get("failed"):
+            self.close()
+            failed = hello.get("failed") or {}
+            missing = (
+                "; ".join(f"{name}: {why}" for name, why in failed.items()) if isinstance(failed, dict) else failed
+            )
+            raise SandboxError(f"the runtime lacks modules: {str(missing)[:500] or 'the server did not say which'}")
+        threading.Thread(target=self._listen, name=f"warm-box-{self.number}", daemon=True).start()
+
+    def _hello(self, cancel: threading.Event | None) -> dict[str, Any]:
+        """The server's first message, once it has imported the runtime (seconds on a busy machine)."""
+        deadline = time.monotonic() + _START_TIMEOUT_S
         try:
-            hello = json.loads(ours.recv(1 << 16) or b"{}")
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise SandboxError("the grading was stopped while its box started")
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"the warm box's server did not start within {_START_TIMEOUT_S:.0f} s")
+                readable, _, _ = select.select([self.sock], [], [], 0.25)
+                if readable:
+                    hello: dict[str, Any] = json.loads(self.sock.recv(1 << 16) or b"{}")
+                    return hello
         except (OSError, ValueError) as exc:
             self.close()
             raise SandboxError(f"the warm box's server did not start: {exc}") from exc
-        if not hello.get("ready") or hello.get("failed"):
+        except SandboxError:
             self.close()
-            raise SandboxError(f"the warm box's server could not import the runtime: {hello.get('failed')}")
-        ours.settimeout(None)
-        threading.Thread(target=self._listen, name=f"warm-box-{self.number}", daemon=True).start()
+            raise
 
     # -- the server's messages -------------------------------------------------------------------
 
@@ -448,7 +473,7 @@ class WarmPool:
                 self._idle.remove(box)
                 self._busy.add(box)
         if box is None:
-            box = WarmBox(self.executor, submission, key[1])
+            box = WarmBox(self.executor, submission, key[1], job.cancel)
             with self._lock:
                 self._busy.add(box)
         try:

@@ -283,12 +283,13 @@ def test_a_newer_upload_stops_the_older_grading_within_seconds(celery_worker, li
     wait_for(
         lambda: (
             GradingRun.objects.filter(pk=older.pk, state=GradingRun.RUNNING).exists()
-            and _sandbox_user_processes(celery_worker.proc.pid)
+            and _sandbox_user_processes(celery_worker.proc.pid, probes_only=True)
         ),
         timeout=120,
         interval=0.2,
         message="the first upload's boxes to be running",
     )
+    running = _sandbox_user_processes(celery_worker.proc.pid, probes_only=True)
 
     broken = make_zip({"helpdesk/__init__.py": "raise ImportError('not this time')\n"})
     uploaded_at = time.monotonic()
@@ -304,11 +305,17 @@ def test_a_newer_upload_stops_the_older_grading_within_seconds(celery_worker, li
     )
     assert time.monotonic() - uploaded_at < 10
     assert stopped.data["probes_finished"] < stopped.data["probes_total"]
+    # No process of the older upload outlived the stop: its calls sleep 18 s, and none is left.
+    wait_for(
+        lambda: not [pid for pid in running if Path(f"/proc/{pid}").exists()],
+        timeout=5,
+        interval=0.1,
+        message="the older upload's processes to be killed",
+    )
+    assert time.monotonic() - uploaded_at < 18
     newer = graded_by_the_worker(second, timeout=180)
     assert newer.state == GradingRun.DONE
-    # No box of the older upload outlived it: its calls sleep 18 s, and none is left.
     assert not _sandbox_user_processes(celery_worker.proc.pid)
-    assert time.monotonic() - uploaded_at < 18
     assert older.results.count() == 0
 
 

@@ -16,6 +16,7 @@ from assessments.models import GradingRun, WorkerHeartbeat
 from assessments.tasks import record_worker_heartbeat
 from candidates.models import Invitation
 from candidates.services import invitation_start
+from grader.sandbox.warm import CHILD_UID_BASE, UIDS_PER_BOX
 from tests.builders import make_zip
 from tests.workers import WORKER_SECRET, graded_by_the_worker, wait_for
 from workflows.uploads import submission_accept
@@ -194,8 +195,8 @@ def _snoop_report(run) -> dict:
     return json.loads(answer)
 
 
-def _sandbox_user_processes(root_pid: int) -> list[int]:
-    """Processes of the sandbox user that descend from the worker (other suites may run boxes too)."""
+def _sandbox_user_processes(root_pid: int, probes_only: bool = False) -> list[int]:
+    """Processes of the sandbox's users that descend from the worker (other suites may run boxes too)."""
     parents, uids = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -217,4 +218,10 @@ def _sandbox_user_processes(root_pid: int) -> list[int]:
             pid = parents.get(pid, 0)
         return False
 
-    return [pid for pid, uid in uids.items() if uid == "65534" and descends(pid)]
+    # The box's own user (its model bridge) and the uids a warm box gives its probes' children.
+    wanted = (lambda uid: uid >= CHILD_UID_BASE) if probes_only else _sandboxed_uid
+    return [pid for pid, uid in uids.items() if wanted(int(uid)) and descends(pid)]
+
+
+def _sandboxed_uid(uid: int) -> bool:
+    return uid == 65534 or CHILD_UID_BASE <= uid < CHILD_UID_BASE + 4096 * UIDS_PER_BOX
