@@ -331,6 +331,11 @@ class FragmentView:
     other_end: int
     other_lines: list[tuple[int, str]]
 
+    @property
+    def cut(self) -> bool:
+        """Longer than a page shows: the first SHOWN_LINES lines of each side only."""
+        return max(self.end - self.start, self.other_end - self.other_start) >= SHOWN_LINES
+
 
 @dataclass
 class MatchView:

@@ -8,6 +8,37 @@ candidates do, but not the same code in the same order; the starter kit's files 
 
 import random
 import re
+from pathlib import Path
+
+from tests.builders import graded_submission, package_files_write
+
+HELPDESK = Path(__file__).resolve().parents[2] / "exercises" / "helpdesk-answerer"
+
+
+def _python(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*.py"))}
+
+
+STARTER = _python(HELPDESK / "starter")
+REFERENCE = _python(HELPDESK / "reference")
+
+
+def with_helpdesk_kit(exercise) -> None:
+    """Give ``exercise`` (conftest's ``custom_exercise``) the helpdesk take-home's real starter kit and
+    reference, and room for their files in an upload."""
+    exercise.limits = {**exercise.limits, "max_files": 100}
+    exercise.save(update_fields=["limits"])
+    package_files_write(
+        exercise,
+        {f"starter/{p}": s for p, s in STARTER.items()} | {f"reference/{p}": s for p, s in REFERENCE.items()},
+    )
+
+
+def submit(assessment, name: str, files: dict[str, str]):
+    """A graded upload of ``files`` beside the starter kit's (as a real one holds them)."""
+    email = f"{name.lower().replace(' ', '.')}@example.com"
+    return graded_submission(assessment, name=name, email=email, files=STARTER | files, checked=False)
+
 
 _OPS = ["+", "-", "*", "//", "%", "<<", "|", "&", "^"]
 _CMP = ["<", "<=", ">", ">=", "==", "!=", "in", "not in", "is", "is not"]

@@ -4,7 +4,6 @@ only after they submitted)."""
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -15,37 +14,24 @@ from candidates.similarity import THRESHOLD, submission_similarity_compute
 from candidates.winnowing import fingerprint, similarity
 from rubrics.models import Review
 from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import graded_submission, make_zip, package_files_write, review_verdict, zip_bomb
+from tests.builders import make_zip, review_verdict, zip_bomb
 from tests.reports.conftest import login
-from tests.reports.similarity_solutions import honest_solution, renamed_and_reordered
-
-HELPDESK = Path(__file__).resolve().parents[2] / "exercises" / "helpdesk-answerer"
-
-
-def _python(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*.py"))}
-
-
-STARTER = _python(HELPDESK / "starter")
-REFERENCE = _python(HELPDESK / "reference")
+from tests.reports.similarity_solutions import (
+    REFERENCE,
+    STARTER,
+    honest_solution,
+    renamed_and_reordered,
+    with_helpdesk_kit,
+)
+from tests.reports.similarity_solutions import (
+    submit as _submit,
+)
 
 
 @pytest.fixture
 def helpdesk(custom_assessment, custom_exercise):
-    """An assessment whose exercise has the helpdesk take-home's real starter kit and reference."""
-    custom_exercise.limits = {**custom_exercise.limits, "max_files": 100}
-    custom_exercise.save(update_fields=["limits"])
-    package_files_write(
-        custom_exercise,
-        {f"starter/{p}": s for p, s in STARTER.items()} | {f"reference/{p}": s for p, s in REFERENCE.items()},
-    )
+    with_helpdesk_kit(custom_exercise)
     return custom_assessment
-
-
-def _submit(assessment, name: str, files: dict[str, str]):
-    email = f"{name.lower().replace(' ', '.')}@example.com"
-    # Every candidate's upload holds the starter kit's files too, as a real one does.
-    return graded_submission(assessment, name=name, email=email, files=STARTER | files, checked=False)
 
 
 def test_copies_rank_first_for_each_other_and_independent_work_stays_below_the_threshold(helpdesk):
