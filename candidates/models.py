@@ -241,3 +241,112 @@ class Decision(models.Model):
 
     def __str__(self):
         return f"{self.get_outcome_display()}: {self.invitation}"
+
+
+class KnownSolution(models.Model):
+    """A public solution to an assessment's exercise (a blog post's, a repository's) that a manager
+    uploaded so that candidates' code is compared with it too. Its zip (within the exercise's archive
+    limits) is kept, like an upload's, so pages can show the shared lines beside each other."""
+
+    assessment = models.ForeignKey("assessments.Assessment", on_delete=models.CASCADE, related_name="known_solutions")
+    label = models.CharField(max_length=200, help_text="Where it comes from, as the manager wrote it.")
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "sha256"], name="knownsolution_unique_per_assessment"),
+        ]
+
+    def __str__(self):
+        return f"Known solution {self.label!r} ({self.assessment_id})"
+
+
+class CodeFingerprint(models.Model):
+    """The winnowing fingerprints of a submission's or a known solution's Python code, less the
+    starter kit's (candidates.winnowing): computed once, so a comparison is set arithmetic.
+
+    ``owner`` and ``exercise_slug`` are copied from the assessment so that finding what to compare
+    with is one indexed filter: only code of the same exercise, only within one owner's assessments.
+    """
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, null=True, blank=True, related_name="fingerprint"
+    )
+    known_solution = models.OneToOneField(
+        KnownSolution, on_delete=models.CASCADE, null=True, blank=True, related_name="fingerprint"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    exercise_slug = models.SlugField(max_length=80)
+    hashes = models.BinaryField(help_text="Sorted distinct 64-bit hashes, packed (array 'q').")
+    locations = models.JSONField(help_text="{files: [path], spans: [[hash, file index, first line, last line]]}")
+    count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "exercise_slug"], name="fingerprint_scope_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(submission__isnull=False, known_solution__isnull=True)
+                | Q(submission__isnull=True, known_solution__isnull=False),
+                name="fingerprint_one_source",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Fingerprints of {self.submission or self.known_solution}"
+
+
+class SimilarityMatch(models.Model):
+    """Code of ``submission`` that is much like other code: worth a look by a person, never a verdict.
+
+    The other side is another candidate's upload, the exercise's reference solution, or a known
+    public solution. ``fragments`` are the shared runs of lines, ours first (``Fragment.as_dict``).
+    """
+
+    SUBMISSION = "submission"
+    REFERENCE = "reference"
+    KNOWN = "known"
+    KINDS = [
+        (SUBMISSION, "Another candidate's upload"),
+        (REFERENCE, "The reference solution"),
+        (KNOWN, "A known solution"),
+    ]
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="similarity_matches")
+    kind = models.CharField(max_length=12, choices=KINDS)
+    other_submission = models.ForeignKey(Submission, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    known_solution = models.ForeignKey(KnownSolution, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    score = models.FloatField(help_text="2|shared| / (|ours| + |theirs|) of the fingerprints, 0 to 1.")
+    shared = models.PositiveIntegerField()
+    fragments = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-score", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="similarity_score_0_to_1"),
+            models.CheckConstraint(
+                condition=Q(kind="submission", other_submission__isnull=False, known_solution__isnull=True)
+                | Q(kind="reference", other_submission__isnull=True, known_solution__isnull=True)
+                | Q(kind="known", other_submission__isnull=True, known_solution__isnull=False),
+                name="similarity_other_side_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["submission", "other_submission"],
+                condition=Q(kind="submission"),
+                name="similarity_one_row_per_pair",
+            ),
+            models.UniqueConstraint(
+                fields=["submission", "known_solution"], condition=Q(kind="known"), name="similarity_one_row_per_known"
+            ),
+            models.UniqueConstraint(
+                fields=["submission"], condition=Q(kind="reference"), name="similarity_one_reference_row"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.submission} ~ {self.kind} {self.score:.2f}"

@@ -18,6 +18,7 @@ from django.utils import timezone
 from assessments.models import Assessment
 from candidates.models import (
     Candidate,
+    CodeFingerprint,
     Decision,
     Invitation,
     StoredArchive,
@@ -456,6 +457,7 @@ def candidate_erase(
         invitation_ids = list(locked.invitations.values_list("pk", flat=True))
         submissions = Submission.objects.filter(invitation__candidate=locked)
         files = StoredArchive.objects.filter(submission__in=submissions).delete()[0]
+        CodeFingerprint.objects.filter(submission__in=submissions).delete()  # derived from the code
         submissions.update(notes="", ignored_files=[])  # file names come from the archive
         Decision.objects.filter(invitation__candidate=locked).update(reason=erased_text)
         redacted = _audit_redact(invitation_ids, erased_text)

@@ -10,3 +10,11 @@ def erase_past_retention() -> None:
     Beat runs it every 6 hours; manage.py erase_past_retention does the same by hand.
     """
     candidates_erase_past_retention()
+
+
+@shared_task(name="candidates.tasks.compare_submission", ignore_result=True, soft_time_limit=120, time_limit=150)
+def compare_submission(submission_id: int) -> None:
+    """Similarity triage of a graded submission (candidates.similarity): stored, so pages only read."""
+    from candidates.similarity import submission_similarity_compute
+
+    submission_similarity_compute(submission_id=submission_id)

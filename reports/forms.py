@@ -101,3 +101,29 @@ class WebhookEndpointForm(forms.Form):
         except EndpointError as exc:
             raise forms.ValidationError(str(exc)) from None
         return url
+
+
+class KnownSolutionForm(forms.Form):
+    """A public solution's zip and where it comes from; the size is checked before a byte is read."""
+
+    label = forms.CharField(max_length=200, help_text="Where it comes from: a repository, a blog post.")
+    archive = forms.FileField(label="Zip of the solution")
+
+    def __init__(self, *args, max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+        self.fields[
+            "archive"
+        ].help_text = f"A .zip of at most {max_bytes // 1_000_000} MB; only its Python files are read."
+
+    def clean_label(self):
+        label = self.cleaned_data["label"].strip()
+        if not label:
+            raise forms.ValidationError("Say where the solution comes from.")
+        return label
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if archive.size > self.max_bytes:
+            raise forms.ValidationError(f"The zip is over the limit of {self.max_bytes // 1_000_000} MB.")
+        return archive

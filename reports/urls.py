@@ -14,6 +14,7 @@ urlpatterns = [
         "assessments/<int:pk>/candidates/<int:invitation_pk>/scorecard.pdf", views.scorecard_pdf, name="scorecard_pdf"
     ),
     path("assessments/<int:pk>/candidates/<int:invitation_pk>/decide/", views.decide, name="decide"),
+    path("assessments/<int:pk>/known-solutions/", views.known_solutions, name="known_solutions"),
     path("assessments/<int:pk>/deliveries/", views.deliveries, name="deliveries"),
     path("assessments/<int:pk>/deliveries/<int:delivery_pk>/retry/", views.delivery_retry, name="delivery_retry"),
     path("webhooks/", views.webhooks, name="webhooks"),

@@ -18,11 +18,14 @@ from assessments.selectors import assessments_owned_by, owned_assessment_or_404
 from assessments.services import assessment_set_hiring_bar
 from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
+from candidates.similarity import THRESHOLD as SIMILARITY_THRESHOLD
+from candidates.similarity import known_solution_add, similarity_matches
 from core.access import manager_required
 from core.htmx import render_page
 from core.transitions import IllegalTransition
+from grader.unpack import ArchiveLimits, ArchiveRejected
 from reports import charts, exports
-from reports.forms import DecisionForm, HiringBarForm, RegradeStartForm, WebhookEndpointForm
+from reports.forms import DecisionForm, HiringBarForm, KnownSolutionForm, RegradeStartForm, WebhookEndpointForm
 from reports.models import WebhookDelivery, WebhookEndpoint
 from reports.selectors.comparison import DEFAULT_SORT, ComparisonQuery, assessment_comparison, first_direction
 from reports.selectors.deliveries import (
@@ -193,8 +196,15 @@ def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
         "form": form or _decision_form(invitation, card.open_disagreements),
         "can_decide": invitation.state in (Invitation.REVIEWED, Invitation.DECIDED),
         "ats_endpoints": list(decision_endpoints(assessment=invitation.assessment).values_list("name", flat=True)),
+        "similar": _similar(card),
         "tab": "scorecard",
     }
+
+
+def _similar(card) -> list:
+    """The latest upload's matches worth a look, named (managers see names; this is their candidate)."""
+    latest = card.submissions[0] if card.submissions else None
+    return similarity_matches(submission=latest, blind=False) if latest is not None else []
 
 
 def _decision_form(invitation: Invitation, open_disagreements) -> DecisionForm:
@@ -256,6 +266,39 @@ def decide(request, pk: int, invitation_pk: int):
             return redirect("reports:scorecard", pk, invitation.pk)
     invitation.refresh_from_db()
     return render_page(request, "reports/scorecard.html", _scorecard_context(request, invitation, form), status=400)
+
+
+@manager_required
+def known_solutions(request, pk: int):
+    """Public solutions of the exercise, uploaded so that candidates' code is compared with them too."""
+    assessment = owned_assessment_or_404(user=request.user, pk=pk)
+    limits = ArchiveLimits.from_exercise(assessment.exercise.limits)
+    form = KnownSolutionForm(max_bytes=limits.max_compressed_bytes)
+    status = 200
+    if request.method == "POST":
+        form = KnownSolutionForm(request.POST, request.FILES, max_bytes=limits.max_compressed_bytes)
+        if form.is_valid():
+            try:
+                known = known_solution_add(
+                    assessment=assessment,
+                    label=form.cleaned_data["label"],
+                    archive=form.cleaned_data["archive"].read(),
+                    actor=request.user,
+                )
+            except ArchiveRejected as exc:
+                form.add_error("archive", str(exc))
+            else:
+                messages.success(request, f"“{known.label}” added: graded uploads were compared with it.")
+                return redirect("reports:known_solutions", pk)
+        status = 400
+    context = {
+        "assessment": assessment,
+        "form": form,
+        "solutions": assessment.known_solutions.select_related("uploaded_by").order_by("-created_at"),
+        "threshold": round(SIMILARITY_THRESHOLD * 100),
+        "tab": "similarity",
+    }
+    return render_page(request, "reports/known_solutions.html", context, status=status)
 
 
 @manager_required

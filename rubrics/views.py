@@ -10,6 +10,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views.decorators.http import require_POST
 
 from assessments.selectors import owned_assessment_or_404
+from candidates.similarity import similarity_matches
 from core.access import manager_required, reviewer_required, staff_required
 from core.htmx import render_page
 from core.transitions import IllegalTransition
@@ -113,6 +114,8 @@ def review_detail(request, review_id: int):
         "can_score": can_score,
         "show_next": is_mine_done,
         "next_review": selectors.next_review(reviewer=request.user, after=review) if is_mine_done else None,
+        # Only once this review is submitted: a match must not anchor the blind scoring.
+        "similar": similarity_matches(submission=submission, blind=True) if review.state == Review.SUBMITTED else [],
     }
     # Without JavaScript the links to the code (?file=, ?part=code) and the diff (?part=diff) ask for
     # the page with that part drawn in; with it, htmx fetches the part when it scrolls into view.

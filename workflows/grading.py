@@ -18,6 +18,7 @@ from assessments.models import GradingRun, Regrade
 from assessments.services import grading_run_requeue, grading_runs_reclaim_stale
 from candidates.models import Invitation
 from candidates.services import invitation_mark_graded
+from candidates.tasks import compare_submission as compare_submission_task
 from core.audit import audit_record
 from core.transitions import IllegalTransition
 from rubrics.services import reviews_assign_for_submission
@@ -42,6 +43,10 @@ def grading_finished(*, run: GradingRun) -> None:
     """
     if not run.live:
         return
+    if run.state == GradingRun.DONE:
+        # Similarity triage reads the stored archive, not the run: any graded upload is compared.
+        submission_id = run.submission_id
+        transaction.on_commit(lambda: compare_submission_task.delay(submission_id))
     invitation = Invitation.objects.get(pk=run.submission.invitation_id)
     newest = invitation.submissions.order_by("-number").values_list("pk", flat=True).first()
     if newest == run.submission_id and invitation.state == Invitation.SUBMITTED:

@@ -46,6 +46,7 @@ MANAGER_PAGES = [
     ("reports:scorecard", ("assessment", "decided")),
     ("reports:versions", ("assessment",)),
     ("reports:deliveries", ("assessment",)),
+    ("reports:known_solutions", ("assessment",)),
     ("reports:webhooks", ()),
     ("reports:webhook", ("endpoint",)),
     ("reports:regrade", ("assessment", "regrade")),
