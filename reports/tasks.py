@@ -32,8 +32,16 @@ def sweep_webhook_deliveries() -> None:
         deliver_webhook.delay(delivery_id, retry_base_s=settings.WEBHOOK_RETRY_BASE_S)
 
 
-# The SDK's own retries and the call's timeout fit well inside: the limit only stops a worker that hangs.
-@shared_task(name="reports.tasks.draft_debrief", bind=True, ignore_result=True, max_retries=None, soft_time_limit=900)
+# One call's SDK tries at the default timeout (3 × 120 s) fit inside; the limit stops a worker that
+# hangs, and the service turns it into a failed guide.
+@shared_task(
+    name="reports.tasks.draft_debrief",
+    bind=True,
+    ignore_result=True,
+    max_retries=None,
+    soft_time_limit=600,
+    time_limit=660,
+)
 def draft_debrief(self, guide_id: int) -> None:
     """Draft one debrief guide; a rate limit, overload or timeout is tried again after a pause.
 
