@@ -526,17 +526,17 @@ def regrade_retry(request, pk: int, regrade_pk: int):
 
 @staff_required
 @never_cache
-def debrief(request, submission_pk: int):
+def debrief(request, submission_id: int):
     """The upload's debrief card: its own page, and the fragment the scorecard and review page poll."""
-    submission = debrief_submission_for_user(user=request.user, submission_id=submission_pk)
+    submission = debrief_submission_for_user(user=request.user, submission_id=submission_id)
     context = {"debrief": debrief_card(submission=submission), "submission": submission}
     return render_page(request, "reports/debrief.html", context, fragment="debrief")
 
 
 @staff_required
 @require_POST
-def debrief_draft(request, submission_pk: int):
-    submission = debrief_submission_for_user(user=request.user, submission_id=submission_pk)
+def debrief_draft(request, submission_id: int):
+    submission = debrief_submission_for_user(user=request.user, submission_id=submission_id)
     try:
         debrief_request(submission=submission, requested_by=request.user)
     except DebriefUnavailable as exc:
