@@ -306,6 +306,18 @@ if MAX_UPLOADS_PER_INVITATION < 1:
 
 # --- Decision webhooks (each manager's endpoints live on their own Webhooks page) -----------------
 # A failed delivery is retried after base, 2×base, 4×base… seconds, at most this many attempts.
+# The debrief guide (reports.debrief) is the platform's own use of the Anthropic API. Without a key
+# the feature says so and stays off. The key is a secret: read here (or from ANTHROPIC_API_KEY_FILE),
+# handed to the SDK, never rendered or logged. The base URL points the SDK elsewhere (the tests' fake).
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
+ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", "") or None
+DEBRIEF_MODEL = env_str("DEBRIEF_MODEL", "claude-sonnet-4-5")
+# One model call waits this long; the SDK retries a 429/529/timeout this many times within a call;
+# the task then tries the call again after base, 2×base… seconds, up to the maximum attempts.
+DEBRIEF_TIMEOUT_S = env_int("DEBRIEF_TIMEOUT_S", 120)
+DEBRIEF_SDK_RETRIES = env_int("DEBRIEF_SDK_RETRIES", 2)
+DEBRIEF_MAX_ATTEMPTS = env_int("DEBRIEF_MAX_ATTEMPTS", 3)
+DEBRIEF_RETRY_BASE_S = env_int("DEBRIEF_RETRY_BASE_S", 20)
 WEBHOOK_RETRY_BASE_S = env_int("WEBHOOK_RETRY_BASE_S", 30)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from reports.models import ReferenceRun, WebhookDelivery, WebhookEndpoint
+from reports.models import DebriefGuide, ReferenceRun, WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -43,3 +43,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class ReferenceRunAdmin(admin.ModelAdmin):
     list_display = ["exercise", "graded_at"]
     readonly_fields = ["exercise", "results", "isolation", "graded_at"]
+
+
+@admin.register(DebriefGuide)
+class DebriefGuideAdmin(admin.ModelAdmin):
+    """Read-only: where the recorded prompt, model and token use of each draft can be read."""
+
+    list_display = ["submission", "status", "model", "input_tokens", "output_tokens", "requested_at", "finished_at"]
+    list_filter = ["status"]
+    list_select_related = ["submission"]
+    readonly_fields = [f.name for f in DebriefGuide._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -112,3 +112,73 @@ class WebhookDelivery(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.status == self.FAILED or self.is_stuck
+
+
+class DebriefGuide(models.Model):
+    """Questions for a live conversation about one graded upload, drafted by a model, kept only once verified.
+
+    ``questions`` holds what survived verification against the stored archive and the run's results
+    (``reports.debrief``); ``dropped`` says what did not, and why. The guide is written in one update
+    when the draft is done, so a page never shows half of one.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    FAILED = "failed"
+    STATES = [(QUEUED, "Queued"), (RUNNING, "Drafting"), (RETRYING, "Retrying"), (DONE, "Ready"), (FAILED, "Failed")]
+    ACTIVE = (QUEUED, RUNNING, RETRYING)
+
+    submission = models.OneToOneField("candidates.Submission", on_delete=models.CASCADE, related_name="debrief_guide")
+    run = models.ForeignKey(
+        "assessments.GradingRun",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The grading run whose probe results the prompt showed.",
+    )
+    status = models.CharField(max_length=20, choices=STATES, default=QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True, help_text="Why the last attempt failed, in words for staff.")
+    questions = models.JSONField(default=list, blank=True)
+    dropped = models.JSONField(default=list, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    prompt = models.TextField(blank=True, help_text="The system prompt and the user turn, exactly as sent.")
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "retrying", "done", "failed"]),
+                name="debriefguide_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | Q(finished_at__isnull=False),
+                name="debriefguide_done_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Debrief guide for {self.submission_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def is_stuck(self) -> bool:
+        """Still active long after it was asked for: its worker died or its message was lost."""
+        return self.is_active and self.requested_at < timezone.now() - STUCK_AFTER
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in (self.FAILED, self.DONE) or self.is_stuck

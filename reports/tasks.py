@@ -30,3 +30,26 @@ def sweep_webhook_deliveries() -> None:
 
     for delivery_id in webhook_deliveries_take_back_lost():
         deliver_webhook.delay(delivery_id, retry_base_s=settings.WEBHOOK_RETRY_BASE_S)
+
+
+# One call's SDK tries at the default timeout (3 × 120 s) fit inside; the limit stops a worker that
+# hangs, and the service turns it into a failed guide.
+@shared_task(
+    name="reports.tasks.draft_debrief",
+    bind=True,
+    ignore_result=True,
+    max_retries=None,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def draft_debrief(self, guide_id: int) -> None:
+    """Draft one debrief guide; a rate limit, overload or timeout is tried again after a pause.
+
+    The guide row decides, as for webhooks: a duplicate message finds it no longer queued and does
+    nothing, and the row gives up after DEBRIEF_MAX_ATTEMPTS.
+    """
+    from reports.debrief_services import debrief_draft
+
+    attempt = debrief_draft(guide_id=guide_id)
+    if attempt.retry:
+        raise self.retry(countdown=attempt.countdown)

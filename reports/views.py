@@ -9,6 +9,8 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,14 +22,16 @@ from candidates.models import Decision, Invitation
 from candidates.services import InvitationError
 from candidates.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 from candidates.similarity import known_solution_add, similarity_matches
-from core.access import manager_required
+from core.access import manager_required, staff_required
 from core.htmx import render_page
 from core.transitions import IllegalTransition
 from grader.unpack import ArchiveLimits, ArchiveRejected
 from reports import charts, exports
+from reports.debrief_services import DebriefUnavailable, debrief_request
 from reports.forms import DecisionForm, HiringBarForm, KnownSolutionForm, RegradeStartForm, WebhookEndpointForm
 from reports.models import WebhookDelivery, WebhookEndpoint
 from reports.selectors.comparison import DEFAULT_SORT, ComparisonQuery, assessment_comparison, first_direction
+from reports.selectors.debrief import debrief_card, debrief_submission_for_user
 from reports.selectors.deliveries import (
     assessment_deliveries,
     decision_endpoints,
@@ -198,6 +202,7 @@ def _scorecard_context(request, invitation: Invitation, form=None) -> dict:
         "ats_endpoints": list(decision_endpoints(assessment=invitation.assessment).values_list("name", flat=True)),
         "similar": _similar(card),
         "tab": "scorecard",
+        "debrief": debrief_card(submission=invitation.submissions.order_by("-number").first()),
     }
 
 
@@ -560,3 +565,29 @@ def regrade_rerun(request, pk: int, regrade_pk: int):
 def regrade_retry(request, pk: int, regrade_pk: int):
     done = "{result} failed grading(s) queued again."
     return _regrade_action(request, pk, regrade_pk, regrades.regrade_retry_failed, done)
+
+
+@staff_required
+@never_cache
+def debrief(request, submission_id: int):
+    """The upload's debrief card: its own page, and the fragment the scorecard and review page poll."""
+    submission = debrief_submission_for_user(user=request.user, submission_id=submission_id)
+    context = {"debrief": debrief_card(submission=submission), "submission": submission}
+    return render_page(request, "reports/debrief.html", context, fragment="debrief")
+
+
+@staff_required
+@require_POST
+def debrief_draft(request, submission_id: int):
+    submission = debrief_submission_for_user(user=request.user, submission_id=submission_id)
+    try:
+        debrief_request(submission=submission, requested_by=request.user)
+    except DebriefUnavailable as exc:
+        messages.error(request, str(exc))
+    if request.htmx:
+        context = {"debrief": debrief_card(submission=submission), "submission": submission}
+        return render_page(request, "reports/debrief.html", context, fragment="debrief")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("reports:debrief", args=[submission.pk])
+    return redirect(f"{back}#debrief")

@@ -181,13 +181,35 @@ def invitation(assessment, candidate, manager):
 
 
 @pytest.fixture(scope="session")
-def _celery_worker_session(django_db_setup, django_db_blocker):
+def debrief_model():
+    """The fake model the session's worker drafts debrief guides with; a test sets its script and
+    responder (``debrief_model.reset(script=…)``, ``debrief_model.responder = …``)."""
+    from grader.fakemodel import FakeModel
+
+    model = FakeModel(script="ok").start()
+    yield model
+    model.stop()
+
+
+DEBRIEF_TEST_KEY = "sk-ant-test-worker-0000000000009999"
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_session(django_db_setup, django_db_blocker, debrief_model):
     """One real worker for the whole session; starting one costs seconds."""
     from tests.workers import WorkerProcess
 
-    with django_db_blocker.unblock():
+    env = {
         # The tests' webhook receivers listen on 127.0.0.1, which a real deployment refuses.
-        worker = WorkerProcess(extra_env={"WEBHOOK_ALLOWED_NETWORKS": LOCAL_RECEIVERS}).start()
+        "WEBHOOK_ALLOWED_NETWORKS": LOCAL_RECEIVERS,
+        # Debrief guides are drafted by the session's fake model, never the real API.
+        "ANTHROPIC_API_KEY": DEBRIEF_TEST_KEY,
+        "ANTHROPIC_BASE_URL": debrief_model.base_url,
+        "DEBRIEF_MODEL": "claude-test",
+        "DEBRIEF_RETRY_BASE_S": "1",
+    }
+    with django_db_blocker.unblock():
+        worker = WorkerProcess(extra_env=env).start()
     yield worker
     worker.stop()
 

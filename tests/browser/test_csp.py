@@ -50,6 +50,7 @@ MANAGER_PAGES = [
     ("reports:webhooks", ()),
     ("reports:webhook", ("endpoint",)),
     ("reports:regrade", ("assessment", "regrade")),
+    ("reports:debrief", ("submission",)),
     ("rubrics:manage_index", ()),
     ("rubrics:manage", ("assessment",)),
     ("rubrics:agreement", ("assessment",)),
@@ -109,6 +110,7 @@ NOT_PAGES = {
     "reports:regrade_discard": "POST only (the manager's interaction test confirms it)",
     "reports:regrade_rerun": "POST only",
     "reports:regrade_retry": "POST only",
+    "reports:debrief_draft": "POST only (the debrief card's button; tests/browser/test_debrief.py)",
 }
 
 # Each violation is kept in the page (window.cspViolations) and sent out as it happens, so one on a
