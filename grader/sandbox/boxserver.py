@@ -83,12 +83,25 @@ def _clean(uid: int) -> list[str]:
             if entry.stat(follow_symlinks=False).st_uid != uid:
                 continue
             if entry.is_dir(follow_symlinks=False):
+                _open_up(entry.path)
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
         except OSError:
             left.append(entry.name)
     return left
+
+
+def _open_up(top: str) -> None:
+    """Make every folder under ``top`` (the probe's own) readable to its owner again: a probe may
+    have closed one to itself (chmod 0) so that a plain rmtree could not empty it."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        os.chmod(folder, 0o700)
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
 
 
 def _cleaner(sock: socket.socket, job: dict[str, Any]) -> None:

@@ -38,6 +38,11 @@ def _plant() -> dict:
         fh.write("x")
     with open(os.path.join(os.environ["HOME"], ".planted-home"), "w") as fh:
         fh.write("x")
+    os.makedirs("/tmp/closed/inner", exist_ok=True)  # folders closed to everyone, even their owner
+    with open("/tmp/closed/inner/kept", "w") as fh:
+        fh.write("x")
+    os.chmod("/tmp/closed/inner", 0)
+    os.chmod("/tmp/closed", 0)
     fd = os.open("/tmp/open-to-all", os.O_CREAT | os.O_WRONLY, 0o666)
     os.fchmod(fd, 0o666)
     os.close(fd)
