@@ -423,6 +423,21 @@ def criterion_levels(
     return dict(levels)
 
 
+def recommendation_counts(*, assessment: Assessment) -> dict[int, dict[str, int]]:
+    """submission id → recommendation → how many submitted reviews gave it, over an assessment (one
+    query). The key "" counts reviews submitted before reviewers gave recommendations."""
+    rows = (
+        Review.objects.filter(state=Review.SUBMITTED, submission__invitation__assessment=assessment)
+        .values_list("submission_id", "recommendation")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for submission_id, recommendation, n in rows:
+        counts[submission_id][recommendation] = n
+    return dict(counts)
+
+
 def open_disagreements(*, invitation: Invitation) -> list[Disagreement]:
     """The disagreements on the invitation's latest upload that no manager has resolved yet, in the
     rubric's order (one query): what a decision would be taken over."""
