@@ -140,6 +140,11 @@ class CriterionRow:
     missing_note: bool = False
 
     @property
+    def modes(self) -> list[tuple[str, str]]:
+        """(slug, title) of the failure modes it covers: the review page links each to that mode's evidence."""
+        return list(zip(self.criterion.failure_modes or [], self.mode_titles, strict=False))
+
+    @property
     def deviation(self) -> int | None:
         if self.gold is None or self.score is None or self.score.level is None:
             return None

@@ -66,7 +66,7 @@ def test_the_diff_leads_with_the_candidates_biggest_code_change(page, reviewer, 
 
     # No line is cut: every code box is as wide as what it holds (wrapped), or scrolls inside itself,
     # and none reaches past the page at 1280 px.
-    page.locator("#code").scroll_into_view_if_needed()
+    page.get_by_role("link", name="Code", exact=True).click()
     page.locator("#code-file").wait_for()
     _assert_no_clipped_code(page)
     assert "Answer only from the retrieved articles" in page.locator("#code-file").inner_text()
