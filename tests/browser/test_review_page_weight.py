@@ -60,10 +60,10 @@ def test_the_review_page_loads_under_100_kb_and_fetches_code_diff_and_passes_onl
 
     page.get_by_role("link", name="Code", exact=True).click()  # the code pane, when its tab is opened
     page.locator("#code .file-tree").wait_for()
+    page.locator("#code").screenshot(path=str(SCREENSHOTS / "review-light-code.png"))
     page.get_by_role("link", name="Diff", exact=True).click()  # and the diff
     page.locator("#diff .hl").first.wait_for()
     assert sum("part=code" in url for url in fetched) == 1 and sum("part=diff" in url for url in fetched) == 1
-    page.locator("#code").screenshot(path=str(SCREENSHOTS / "review-light-code.png"))
 
 
 def test_without_javascript_the_links_open_the_code_and_the_diff(browser, live_server, reviewer, assessment):
