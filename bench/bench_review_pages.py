@@ -322,11 +322,12 @@ def _time_with(client: Client, url: str, runs: int, headers: dict[str, str]) -> 
 
 def _bench_login(reviewer, runs: int) -> None:
     """Sign-in as deployed: the production hasher (the test settings swap in MD5)."""
-    from django.conf import global_settings
     from django.contrib.auth.hashers import make_password
     from django.test import override_settings
 
-    with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
+    import config.settings as production
+
+    with override_settings(PASSWORD_HASHERS=production.PASSWORD_HASHERS):
         reviewer.set_password("correct horse battery")
         reviewer.save(update_fields=["password"])
         started = time.perf_counter()

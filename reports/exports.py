@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from reports.selectors.comparison import Comparison
 from reports.selectors.regrade import Preview as RegradePreview
 from reports.templatetags.report_format import duration
+from rubrics.models import Review
 
 # A cell starting with one of these is a formula to a spreadsheet: candidate names are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -16,7 +17,9 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
     reference solution's line when there is one, then the comparison's rows in its order.
 
     Numbers are numbers a spreadsheet can sort and sum: rates 0-1, levels and totals as decimals,
-    time in whole seconds, times ISO 8601 in UTC; a missing value is an empty cell. Text cells are
+    time in whole seconds, times ISO 8601 in UTC; a missing value is an empty cell. Reviewers'
+    recommendations are counts per recommendation, plus their mean with strong yes +2, yes +1, no -1
+    and strong no -2 (empty when none was given). Text cells are
     defused against formulas (candidate names are user input).
     """
     writer = csv.writer(out)
@@ -29,7 +32,10 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
         # The level that counts (a manager's resolution of a disagreement, else the reviewers' mean),
         # and who resolved it, if anyone: the rubric total is the weighted sum of those levels.
         header += [f"criterion_{criterion.slug}_level", f"criterion_{criterion.slug}_resolved_by"]
-    header += ["rubric_total", "rubric_max", "started_at", "last_upload_at", "time_spent_seconds", "time_spent"]
+    header += ["rubric_total", "rubric_max"]
+    header += [f"recommend_{value}" for value, _label in Review.RECOMMENDATIONS]
+    header += ["recommendations_missing", "recommendation_mean"]
+    header += ["started_at", "last_upload_at", "time_spent_seconds", "time_spent"]
     header += ["submissions", "exercise_version"]
     writer.writerow([_cell(name) for name in header])
     reference = comparison.reference
@@ -39,7 +45,8 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
         for mode in modes:
             line += [_fraction(reference.cell(mode).rate), ""]
         line += [""] * (2 * len(criteria))
-        writer.writerow([*line, "", comparison.rubric_max, "", "", "", "", "", ""])
+        line += ["", comparison.rubric_max] + [""] * (len(Review.RECOMMENDATIONS) + 2)
+        writer.writerow([*line, "", "", "", "", "", ""])
     for row in comparison.rows:
         line = [_cell("with_results" if row.has_results else "no_results"), _cell(row.name)]
         line += [_cell("" if row.erased else row.email), _cell(row.pseudonym), _cell(row.state), _cell(row.decision)]
@@ -49,7 +56,10 @@ def comparison_csv(out, *, comparison: Comparison) -> None:
         for criterion in criteria:
             counted = row.levels.get(criterion.pk)
             line += [_level(counted.level if counted else None), _cell(counted.resolved_by if counted else "")]
-        line += [_level(row.rubric_total), comparison.rubric_max, _when(row.started_at), _when(row.last_upload_at)]
+        line += [_level(row.rubric_total), comparison.rubric_max]
+        line += [row.recommendations.get(value, 0) for value, _label in Review.RECOMMENDATIONS]
+        line += [row.without_recommendation, _level(row.recommendation_score)]
+        line += [_when(row.started_at), _when(row.last_upload_at)]
         spent = row.time_spent
         line += ["" if spent is None else int(spent.total_seconds()), "" if spent is None else duration(spent)]
         line += [row.n_submissions, _cell(row.exercise_version)]

@@ -112,8 +112,8 @@ def _comparison_context(request, assessment: Assessment) -> dict:
         "n_all": data.n_all,
         "modes": [data.failure_modes.get(m) for m in data.modes],
         "mode_keys": data.modes,
-        "n_cols": 2 * len(data.modes) + 5,
-        "n_cols_rest": 2 * len(data.modes) + 4,
+        "n_cols": 2 * len(data.modes) + 6,
+        "n_cols_rest": 2 * len(data.modes) + 5,
         "reference": data.reference,
         "sort": query.sort,
         "dir": query.direction,
@@ -157,7 +157,7 @@ def _identical(data, row) -> dict:
 def _sort_urls(modes: list[str], query: ComparisonQuery) -> dict[str, dict]:
     """Per sortable column: its link (same filters; clicking the sorted column flips the order) and aria-sort."""
     urls = {}
-    for key in ["name", "state", "pass", "errors", "total", *modes, *(f"{m}-rubric" for m in modes)]:
+    for key in ["name", "state", "pass", "errors", "total", "recommendation", *modes, *(f"{m}-rubric" for m in modes)]:
         current = key == query.sort
         ascending = query.direction == "asc"
         flipped = ("desc" if ascending else "asc") if current else first_direction(key)

@@ -65,6 +65,8 @@ class Review(models.Model):
     ]
     STRONG_YES, YES, NO, STRONG_NO = "strong_yes", "yes", "no", "strong_no"
     RECOMMENDATIONS = [(STRONG_YES, "Strong yes"), (YES, "Yes"), (NO, "No"), (STRONG_NO, "Strong no")]
+    # For averaging and sorting in the reports: symmetric, with no neutral middle to hide in.
+    RECOMMENDATION_VALUES = {STRONG_YES: 2, YES: 1, NO: -1, STRONG_NO: -2}
     TAKEAWAYS_MIN, TAKEAWAYS_MAX, TAKEAWAY_MAX_CHARS = 2, 3, 200
     TRANSITIONS = {
         ASSIGNED: {IN_PROGRESS, WITHDRAWN},

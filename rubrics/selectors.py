@@ -140,6 +140,11 @@ class CriterionRow:
     missing_note: bool = False
 
     @property
+    def modes(self) -> list[tuple[str, str]]:
+        """(slug, title) of the failure modes it covers: the review page links each to that mode's evidence."""
+        return list(zip(self.criterion.failure_modes or [], self.mode_titles, strict=False))
+
+    @property
     def deviation(self) -> int | None:
         if self.gold is None or self.score is None or self.score.level is None:
             return None
@@ -421,6 +426,21 @@ def criterion_levels(
         scored = levels[submission_id].get(criterion_id) or CriterionLevel()
         levels[submission_id][criterion_id] = CriterionLevel(scored.mean, scored.n, resolution)
     return dict(levels)
+
+
+def recommendation_counts(*, assessment: Assessment) -> dict[int, dict[str, int]]:
+    """submission id → recommendation → how many submitted reviews gave it, over an assessment (one
+    query). The key "" counts reviews submitted before reviewers gave recommendations."""
+    rows = (
+        Review.objects.filter(state=Review.SUBMITTED, submission__invitation__assessment=assessment)
+        .values_list("submission_id", "recommendation")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for submission_id, recommendation, n in rows:
+        counts[submission_id][recommendation] = n
+    return dict(counts)
 
 
 def open_disagreements(*, invitation: Invitation) -> list[Disagreement]:

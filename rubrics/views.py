@@ -93,6 +93,7 @@ def review_detail(request, review_id: int):
     results = list(run.results.all()) if run else []
     can_score = _can_score(request, review)
     # A refused submit comes back here with ?incomplete: the rubric then marks every gap at once.
+    groups = selectors.evidence_groups(run=run, results=results, open_probe=open_probe)
     rows = selectors.criterion_rows(
         review=review, results=results, mark_gaps=can_score and bool(request.GET.get("incomplete"))
     )
@@ -103,7 +104,8 @@ def review_detail(request, review_id: int):
         "pseudonym": submission.invitation.pseudonym,
         "assessment": submission.invitation.assessment,
         "run": run,
-        "groups": selectors.evidence_groups(run=run, results=results, open_probe=open_probe),
+        "groups": groups,
+        "n_failed": sum(group.failed for group in groups),
         "rows": rows,
         "gaps": [row for row in rows if row.missing_level or row.missing_note],
         "verdict_gaps": selectors.verdict_problems(review) if can_score and request.GET.get("incomplete") else [],
@@ -122,6 +124,8 @@ def review_detail(request, review_id: int):
     context["open_requests"] = open_probe if request.GET.get("requests") else None
     context["code_inline"] = "file" in request.GET or part == "code"
     context["diff_inline"] = part == "diff"
+    # The part the page opens on: the evidence, unless a link asked for the code or the diff.
+    context["tab"] = "code" if context["code_inline"] else "diff" if context["diff_inline"] else "evidence"
     if context["code_inline"] or context["diff_inline"]:
         context.update(_code_context(request, review))
     return render_page(request, "rubrics/review.html", context)

@@ -39,6 +39,7 @@ def comparison_sort_keys(modes: list[str]) -> dict[str, SortKey]:
         "state": lambda row: row.state,
         "pass": lambda row: row.pass_rate,
         "total": lambda row: row.rubric_total,
+        "recommendation": lambda row: row.recommendation_score,
         "errors": lambda row: row.errors,
     }
     for mode in modes:

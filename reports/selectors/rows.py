@@ -27,8 +27,8 @@ from assessments.models import Assessment, GradingRun, OutcomeCounts, ProbeResul
 from assessments.selectors import FailureModes, assessment_failure_modes
 from candidates.models import Decision, Invitation, Submission
 from reports.models import ReferenceRun
-from rubrics.models import LEVELS, Criterion
-from rubrics.selectors import CriterionLevel, criterion_levels
+from rubrics.models import LEVELS, Criterion, Review
+from rubrics.selectors import CriterionLevel, criterion_levels, recommendation_counts
 
 STATE_LABELS = dict(Invitation.STATES)
 DECISION_LABELS = dict(Decision.OUTCOMES)
@@ -102,6 +102,28 @@ class CandidateRow(_ModeTotals):
     n_submissions: int = 0
     exercise_version: str = ""
     levels: dict[int, CriterionLevel] = field(default_factory=dict)  # by criterion id, of the latest upload
+    # Submitted reviews of the latest upload per recommendation ("" for a review submitted without one).
+    recommendations: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def recommendation_tally(self) -> list[tuple[str, str, int]]:
+        """(value, label, count) per recommendation given, strong yes first; zeros left out."""
+        return [(v, label, n) for v, label in Review.RECOMMENDATIONS if (n := self.recommendations.get(v, 0))]
+
+    @property
+    def recommendations_given(self) -> int:
+        return sum(n for v, n in self.recommendations.items() if v)
+
+    @property
+    def without_recommendation(self) -> int:
+        return self.recommendations.get("", 0)
+
+    @property
+    def recommendation_score(self) -> float | None:
+        """The mean recommendation, strong yes +2, yes +1, no -1, strong no -2; None when none was given."""
+        given = {v: n for v, n in self.recommendations.items() if v in Review.RECOMMENDATION_VALUES}
+        total = sum(given.values())
+        return sum(Review.RECOMMENDATION_VALUES[v] * n for v, n in given.items()) / total if total else None
 
     @property
     def resolved_by(self) -> list[str]:
@@ -258,6 +280,7 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
     )
     probes, versions = _probe_counts(assessment)
     levels = criterion_levels(assessment=assessment)
+    recommendations = recommendation_counts(assessment=assessment)
     shape = _RubricShape.of(criteria)
     rows = []
     for (pk, name, email, erased_at, pseudonym, state, started_at, decision,
@@ -288,6 +311,7 @@ def candidate_rows(*, assessment: Assessment, criteria: list[Criterion] | None =
                 n_submissions=n_submissions or 0,
                 exercise_version=versions.get(current_run, "") if current_run else "",
                 levels=mine,
+                recommendations=recommendations.get(latest_submission, {}),
             )
         )
     return rows

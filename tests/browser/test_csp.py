@@ -292,7 +292,7 @@ def test_the_reviewers_htmx_autosave_and_code_pane_work(watched, world, reviewer
     criterion = assessment.rubric.criteria.first()
     page.locator(f"#criterion-{criterion.pk}").locator("label.level").nth(2).click()
     page.locator(f"#status-{criterion.pk}.is-saved").wait_for()
-    page.locator("#code").scroll_into_view_if_needed()  # the pane loads when it is reached
+    page.get_by_role("link", name="Code", exact=True).click()  # the pane loads when its tab shows it
     page.locator(".file-tree").get_by_role("link", name="NOTES.md").click()
     page.locator("#code-file").get_by_text("NOTES.md").wait_for()
     # The code and notes (tests.builders.DEFAULT_FILES) hold <script> tags: escaped, the policy never sees them.

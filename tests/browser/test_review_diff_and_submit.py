@@ -65,34 +65,36 @@ def test_the_diff_leads_with_the_candidates_biggest_code_change(page, reviewer, 
     assert listed == sorted(["README.md", "devtools/lint.sh", *(p.removeprefix("starter/") for p in DOCS)])
 
     # No line is cut: every code box is as wide as what it holds (wrapped), or scrolls inside itself,
-    # and none reaches past the page at 1280 px.
-    page.locator("#code").scroll_into_view_if_needed()
+    # and none reaches past the page, at 1280 px and on a phone; the diff and the code are tabs, each
+    # checked (and photographed on its own) while it is the one shown.
+    _assert_no_clipped_code(page, DIFF_BOXES, at_least=3)
+    diff.screenshot(path=str(SCREENSHOTS / "review-diff.png"))
+    page.get_by_role("link", name="Code", exact=True).click()
     page.locator("#code-file").wait_for()
-    _assert_no_clipped_code(page)
+    _assert_no_clipped_code(page, CODE_BOXES, at_least=1)
     assert "Answer only from the retrieved articles" in page.locator("#code-file").inner_text()
-    _shoot(page, "review-diff")
+    page.locator("#code").screenshot(path=str(SCREENSHOTS / "review-code.png"))
     page.set_viewport_size(PHONE)
-    _assert_no_clipped_code(page)
-    _shoot(page, "review-diff", phone=True)
+    _assert_no_clipped_code(page, CODE_BOXES, at_least=1)
+    page.locator("#code").screenshot(path=str(SCREENSHOTS / "review-code-phone.png"))
+    page.get_by_role("link", name="Diff", exact=True).click()
+    _assert_no_clipped_code(page, DIFF_BOXES, at_least=3)
+    diff.screenshot(path=str(SCREENSHOTS / "review-diff-phone.png"))
 
 
-def _shoot(page, name: str, *, phone: bool = False) -> None:
-    """The code pane and the diff, each on its own: the whole page is thousands of pixels tall."""
-    suffix = "-phone" if phone else ""
-    for section in ("code", "diff"):
-        path = SCREENSHOTS / f"{name.replace('diff', section)}{suffix}.png"
-        page.locator(f"#{section}").screenshot(path=str(path))
+DIFF_BOXES, CODE_BOXES = "#diff details[open] .hl", "#code-file .hl"
 
 
-def _assert_no_clipped_code(page) -> None:
+def _assert_no_clipped_code(page, selector: str, *, at_least: int) -> None:
     boxes = page.evaluate(
-        """() => [...document.querySelectorAll('#diff details[open] .hl, #code-file .hl')].map(el => {
+        """(selector) => [...document.querySelectorAll(selector)].map(el => {
             const style = getComputedStyle(el), rect = el.getBoundingClientRect();
             return {scroll: el.scrollWidth, client: el.clientWidth, overflowX: style.overflowX,
                     right: rect.right, page: document.documentElement.clientWidth};
-        })"""
+        })""",
+        selector,
     )
-    assert len(boxes) >= 4
+    assert len(boxes) >= at_least
     for box in boxes:
         assert box["scroll"] <= box["client"] + 1 or box["overflowX"] in ("auto", "scroll"), box
         assert box["right"] <= box["page"] + 1, box

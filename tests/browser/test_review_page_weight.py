@@ -58,12 +58,12 @@ def test_the_review_page_loads_under_100_kb_and_fetches_code_diff_and_passes_onl
     assert sum(f"probe={opened}" in url for url in fetched) == 1
     assert not any(f"probe={p}" in url for url in fetched for p in passes.locator("summary code").all_inner_texts()[1:])
 
-    page.locator("#code").scroll_into_view_if_needed()  # the code pane, when it is reached
+    page.get_by_role("link", name="Code", exact=True).click()  # the code pane, when its tab is opened
     page.locator("#code .file-tree").wait_for()
-    page.locator("#diff").scroll_into_view_if_needed()  # and the diff
+    page.locator("#code").screenshot(path=str(SCREENSHOTS / "review-light-code.png"))
+    page.get_by_role("link", name="Diff", exact=True).click()  # and the diff
     page.locator("#diff .hl").first.wait_for()
     assert sum("part=code" in url for url in fetched) == 1 and sum("part=diff" in url for url in fetched) == 1
-    page.locator("#code").screenshot(path=str(SCREENSHOTS / "review-light-code.png"))
 
 
 def test_without_javascript_the_links_open_the_code_and_the_diff(browser, live_server, reviewer, assessment):
@@ -73,10 +73,14 @@ def test_without_javascript_the_links_open_the_code_and_the_diff(browser, live_s
     try:
         login(page, "bob")
         page.goto(f"/reviews/{review.pk}/")
-        page.get_by_role("link", name="Show the code").click()
+        # The tabs are links: each loads the page with its part drawn in, and the others hidden.
+        page.get_by_role("link", name="Code", exact=True).click()
         page.locator("#code .file-tree").wait_for()
-        page.goto(f"/reviews/{review.pk}/")
-        page.get_by_role("link", name="Show the diff").click()
+        assert page.locator("#evidence").is_hidden()
+        page.get_by_role("link", name="Diff", exact=True).click()
         page.locator("#diff .hl").first.wait_for()
+        assert page.locator("#code").is_hidden()
+        page.get_by_role("link", name="Evidence").click()
+        assert page.locator("#evidence").is_visible() and page.locator("#diff").is_hidden()
     finally:
         context.close()

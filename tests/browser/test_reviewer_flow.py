@@ -32,10 +32,10 @@ def test_a_reviewer_scores_blind_and_the_manager_sees_the_disagreement(
     assert page.get_by_role("heading", name="Probe evidence").is_visible()
     assert page.locator("svg.timeline").count() >= 3
     assert page.get_by_text("Infrastructure error, not counted").first.is_visible()
-    # The code pane and the diff load as they scroll into view (#20, point 15).
-    page.locator("#diff").scroll_into_view_if_needed()
+    # The code and the diff are tabs, loaded when first shown (#20, points 2 and 15).
+    page.get_by_role("link", name="Diff", exact=True).click()
     page.locator("#diff .hl").first.wait_for()
-    page.locator("#code").scroll_into_view_if_needed()
+    page.get_by_role("link", name="Code", exact=True).click()
     page.locator(".file-tree").get_by_role("link", name="NOTES.md").click()
     page.locator("#code-file").get_by_text("NOTES.md").wait_for()
     screenshot(page, "reviewer-review")

@@ -17,7 +17,8 @@ def result(probe_id: str, mode: str, outcome: str) -> dict:
 
 
 class Builder:
-    """``build(name, state, results=…, levels={reviewer: {criterion_slug: level}}, minutes=…)``."""
+    """``build(name, state, results=…, levels={reviewer: {criterion_slug: level}}, minutes=…,
+    recommendations={reviewer: "strong_yes"})`` (every reviewer says "yes" unless told)."""
 
     def __init__(self, assessment, manager, reviewers):
         self.assessment = assessment
@@ -25,7 +26,9 @@ class Builder:
         self.reviewers = reviewers
         self.n = 0
 
-    def __call__(self, name, state=Invitation.INVITED, *, results=(), levels=None, minutes=30, uploads=1):
+    def __call__(
+        self, name, state=Invitation.INVITED, *, results=(), levels=None, minutes=30, uploads=1, recommendations=None
+    ):
         self.n += 1
         candidate = candidate_get_or_create(name=name, email=f"c{self.n}-{name.split()[0].lower()}@example.com")
         invitation, _ = invitation_create(assessment=self.assessment, candidate=candidate, invited_by=self.manager)
@@ -55,7 +58,7 @@ class Builder:
                 review_score_save(
                     review=review, criterion=criterion, level=level, note=f"{reviewer.username} on {slug}"
                 )
-            review_verdict(review)
+            review_verdict(review, (recommendations or {}).get(reviewer.username, "yes"))
             review_submit(review=review)
         invitation.refresh_from_db()
         return invitation

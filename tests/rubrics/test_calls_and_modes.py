@@ -89,8 +89,11 @@ def test_the_rubric_says_which_of_the_exercises_modes_a_criterion_covers(client,
 
     html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
 
-    assert "Suggestion from the probes (Idempotency): <strong>level 3</strong>" in html
-    assert "Suggestion from the probes (Event ordering): <strong>level 0</strong>" in html
+    # Each mode's title links to that mode's evidence, beside which the reviewer reads it.
+    link = '<a href="#mode-{}" class="mode-link">{}</a>'
+    assert f"Suggestion from the probes ({link.format('idempotency', 'Idempotency')}): <strong>level 3</strong>" in html
+    assert f"Suggestion from the probes ({link.format('ordering', 'Event ordering')}): <strong>level 0</strong>" in html
+    assert 'id="mode-idempotency"' in html and 'id="mode-ordering"' in html
 
 
 # --- Calls, whatever the contract -----------------------------------------------------------------

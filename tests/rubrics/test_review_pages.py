@@ -82,8 +82,8 @@ def test_the_first_load_leaves_the_code_the_diff_and_the_passes_traffic_to_fetch
     html = client.get(url).content.decode()
 
     assert 'class="hl"' not in html and "submission/echo/__init__.py" not in html  # no code, no diff
-    assert 'hx-get="?part=code" hx-trigger="revealed"' in html and 'href="?part=code#code"' in html
-    assert 'hx-get="?part=diff" hx-trigger="revealed"' in html and 'href="?part=diff#diff"' in html
+    assert 'hx-get="?part=code" hx-trigger="intersect once"' in html and 'href="?part=code#code"' in html
+    assert 'hx-get="?part=diff" hx-trigger="intersect once"' in html and 'href="?part=diff#diff"' in html
     assert html.count('<svg class="timeline"') == 1  # the failure's; the passes fold to one line
     passing = html.split('<details class="probe probe-pass"')[1].split("</details>")[0]
     assert 'hx-trigger="toggle once"' in passing and " open" not in passing.split(">", 1)[0]
@@ -116,7 +116,8 @@ def test_it_suggests_a_level_from_the_pass_rate(client, reviewer, review):
     # 2 of 3 counted passes (67 %) -> level 1; the error is not counted. The criterion covers grounding,
     # which the exercise titles "Grounding".
     assert (
-        "Suggestion from the probes (Grounding): <strong>level 1</strong>"
+        'Suggestion from the probes (<a href="#mode-grounding" class="mode-link">Grounding</a>):'
+        " <strong>level 1</strong>"
         " (2 of 3 passed; 1 infrastructure error not counted)" in html
     )
     assert "Infrastructure error, not counted" in html
@@ -461,3 +462,22 @@ def test_another_reviewers_recommendation_stays_hidden_until_mine_is_submitted(
     review_submit(review=review)
     after = client.get(page).content.decode().split('id="verdict"', 1)[1]
     assert "Invents refund policies" in after and '<span class="rec-chip rec-strong_no">Strong no</span>' in after
+
+
+def test_the_evidence_code_and_diff_are_tabs_that_work_as_links(client, reviewer, review):
+    client.force_login(reviewer)
+    url = reverse("rubrics:review", args=[review.pk])
+
+    first = client.get(url).content.decode()
+    code = client.get(url, {"part": "code"}).content.decode()
+
+    # The evidence opens; the code and the diff wait, hidden, behind tabs that are plain links.
+    assert 'data-tab="evidence" aria-current="page"' in first
+    assert '<div class="tab-panel" data-panel="code" hidden>' in first
+    assert '<div class="tab-panel" data-panel="diff" hidden>' in first
+    assert '<a href="?part=code#code" data-tab="code">Code</a>' in first
+    # Followed without JavaScript, the Code tab draws the code and hides the evidence.
+    assert 'data-tab="code" aria-current="page"' in code and 'class="file-tree"' in code
+    assert '<div class="tab-panel" data-panel="evidence" hidden>' in code
+    # The rubric is beside every tab, not inside one.
+    assert code.count('id="rubric"') == 1 and code.index('id="rubric"') > code.rindex('data-panel="diff"')
