@@ -383,3 +383,18 @@ def git_folder_members(git_folder: Path, *, under: str = ".git", marker: Path | 
         members[f"{under}/info/attributes"] = b"* filter=x diff=x\n"
         members[".gitattributes"] = b"* filter=x diff=x\n"
     return members
+
+
+def git_object_bomb(*, gigabytes: int = 2) -> bytes:
+    """A loose git object that declares and inflates to ``gigabytes`` of zeros from about 2 MB.
+
+    Built fast: after a full flush the compressor starts afresh, so one compressed 16 MB block is
+    repeated (the trailing checksum is wrong, which a reader only sees after inflating it all)."""
+    import zlib
+
+    size = gigabytes * 1024**3
+    co = zlib.compressobj(9)
+    head = co.compress(f"blob {size}\0".encode()) + co.flush(zlib.Z_FULL_FLUSH)
+    chunk = 16 * 1024 * 1024
+    block = co.compress(b"\0" * chunk) + co.flush(zlib.Z_FULL_FLUSH)
+    return head + block * (size // chunk) + co.flush()

@@ -7,7 +7,7 @@ import pytest
 
 from grader.githistory import read_history_isolated
 from grader.unpack import GIT_HISTORY, MAX_GIT_FILES, ArchiveRejected, unpack_archive
-from tests.builders import DEFAULT_FILES, git_bundle, git_folder_members, git_history, make_zip
+from tests.builders import DEFAULT_FILES, git_bundle, git_folder_members, git_history, git_object_bomb, make_zip
 
 START = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())
 COMMITS = [
@@ -92,3 +92,16 @@ def test_git_files_have_their_own_bound_and_not_the_file_count(tmp_path):
     too_many = {f".git/objects/aa/{i:038x}": b"" for i in range(MAX_GIT_FILES + 1)}
     with pytest.raises(ArchiveRejected, match="git gc"):
         unpack_archive(make_zip({**DEFAULT_FILES, **too_many}), tmp_path / "b")
+
+
+def test_an_object_that_inflates_to_gigabytes_costs_a_capped_child_not_the_worker(tmp_path):
+    from dulwich.objects import Blob
+
+    repo = git_history(tmp_path / "bomb", [(START, "one", {"echo/__init__.py": "x\n"})])
+    members = git_folder_members(repo)
+    sha = Blob.from_string(b"x\n").id.decode()
+    members[f".git/objects/{sha[:2]}/{sha[2:]}"] = git_object_bomb(gigabytes=2)
+
+    history = read_history_isolated(make_zip({**DEFAULT_FILES, **members}))
+
+    assert history["commits"] == [] and history["error"] == "the history cannot be read (MemoryError)"
