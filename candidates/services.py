@@ -480,8 +480,9 @@ def candidate_erase(
     """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
 
     Kept: invitations (state, timestamps, pseudonym), submissions' number, size and sha256,
-    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, the names of
-    the archive's ignored files, decision reasons, and free text about them in the audit trail.
+    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, the AI-use
+    disclosure, the git history's timeline, the names of the archive's ignored files, decision
+    reasons, and free text about them in the audit trail.
     Their portal links stop working.
     """
     with transaction.atomic():
@@ -491,7 +492,8 @@ def candidate_erase(
         invitation_ids = list(locked.invitations.values_list("pk", flat=True))
         submissions = Submission.objects.filter(invitation__candidate=locked)
         files = StoredArchive.objects.filter(submission__in=submissions).delete()[0]
-        submissions.update(notes="", ignored_files=[])  # file names come from the archive
+        # File names come from the archive; the disclosure and the commit messages are the candidate's words.
+        submissions.update(notes="", ignored_files=[], ai_disclosure="", git_history=dict(NO_GIT_HISTORY))
         Decision.objects.filter(invitation__candidate=locked).update(reason=erased_text)
         redacted = _audit_redact(invitation_ids, erased_text)
         locked.name = f"Erased candidate #{locked.pk}"

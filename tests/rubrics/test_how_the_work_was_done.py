@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from candidates.models import Invitation, Submission
 from candidates.services import (
+    candidate_erase,
     candidate_get_or_create,
     invitation_create,
     invitation_start,
@@ -117,3 +118,16 @@ def test_a_confirmation_of_no_ai_use_is_shown_as_such(client, reviewer, assessme
     client.force_login(reviewer)
     html = client.get(reverse("rubrics:review", args=[review.pk])).content.decode()
     assert 'data-disclosure="none"' in html and "used <strong>no AI assistant</strong>" in html
+
+
+def test_erasure_removes_the_disclosure_and_the_timeline(assessment, manager, tmp_path):
+    invitation = _invitation(assessment)
+    archive = make_zip({**DEFAULT_FILES, **_history(tmp_path, invitation)})
+    submission = graded_submission(invitation=invitation, archive=archive)
+    Submission.objects.filter(pk=submission.pk).update(ai_disclosure="Copilot, for the tests")
+    submission_git_history_read(submission_id=submission.pk)
+
+    candidate_erase(candidate=invitation.candidate, actor=manager)
+
+    submission.refresh_from_db()
+    assert submission.ai_disclosure == "" and submission.git_timeline.state == "none"
