@@ -236,7 +236,8 @@ class GitTimeline:
     and offsets from the start, how long after the start the first commit and the upload came, and each
     commit's place (0-100) on a strip from the start to the upload."""
 
-    state: str  # "pending" (not read yet), "none" (no history uploaded), "error", "read"
+    # "pending" (not read yet), "none" (no history uploaded), "unread" (stored before reading), "error", "read"
+    state: str
     source: str = ""
     error: str = ""
     commits: tuple[dict[str, Any], ...] = ()
@@ -253,7 +254,7 @@ class GitTimeline:
         if not data:
             return cls(state="pending")
         if not data.get("source"):
-            return cls(state="none")
+            return cls(state="unread" if data.get("before_reading") else "none")
         started, uploaded = submission.invitation.started_at, submission.created_at
         window = uploaded - started if started and uploaded > started else None
         span = window.total_seconds() if window else 0

@@ -3,6 +3,10 @@
 from django.db import migrations, models
 
 
+def _uploaded_before_reading():
+    return {"source": "", "commits": [], "before_reading": True}
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -25,7 +29,13 @@ class Migration(migrations.Migration):
             name='ai_used_none',
             field=models.BooleanField(default=False, help_text='The candidate confirmed they used no AI assistant.'),
         ),
+        # Uploads already stored were never read: they say so, not "being read" forever.
         migrations.AddField(
+            model_name='submission',
+            name='git_history',
+            field=models.JSONField(blank=True, default=_uploaded_before_reading, help_text="The commit timeline of the git history in the archive, read once after the upload (grader.githistory): {source, commits: [{sha, authored, committed, message, files, paths, added, deleted}], truncated, error}; {} until read, source '' when there is none. No author names or emails."),
+        ),
+        migrations.AlterField(
             model_name='submission',
             name='git_history',
             field=models.JSONField(blank=True, default=dict, help_text="The commit timeline of the git history in the archive, read once after the upload (grader.githistory): {source, commits: [{sha, authored, committed, message, files, paths, added, deleted}], truncated, error}; {} until read, source '' when there is none. No author names or emails."),
