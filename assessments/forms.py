@@ -66,6 +66,16 @@ class AssessmentForm(forms.Form):
         help_text=f"After the decision or the end, then erased. Empty: the default, {settings.DATA_RETENTION_MONTHS}.",
     )
 
+    ai_policy = forms.ChoiceField(
+        choices=Assessment.AI_POLICIES,
+        initial=Assessment.AI_ALLOWED,
+        required=False,  # a form posted without it keeps the policy it had (scripts, older pages)
+        label="AI assistants",
+        widget=forms.RadioSelect,
+        help_text="Stated to candidates on the welcome page and the brief; the upload form asks what they used "
+        "(required with disclosure; under “not allowed” they confirm they used none).",
+    )
+
     def __init__(self, *args, instance: Assessment | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance = instance
@@ -90,6 +100,7 @@ class AssessmentForm(forms.Form):
                     "reviewers_per_submission": instance.reviewers_per_submission,
                     "reviewers": list(instance.reviewers.values_list("pk", flat=True)),
                     "retention_months": instance.retention_months,
+                    "ai_policy": instance.ai_policy,
                 }
             )
         else:
@@ -103,6 +114,9 @@ class AssessmentForm(forms.Form):
         if not title:
             raise forms.ValidationError("An assessment needs a title.")
         return title
+
+    def clean_ai_policy(self) -> str:
+        return self.cleaned_data["ai_policy"] or (self.instance.ai_policy if self.instance else Assessment.AI_ALLOWED)
 
     def clean_closes_at(self):
         closes_at = self.cleaned_data["closes_at"]

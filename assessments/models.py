@@ -77,6 +77,15 @@ class Assessment(models.Model):
     manager makes a trial regrade on it live (``Regrade``).
     """
 
+    AI_ALLOWED = "allowed"
+    AI_DISCLOSE = "disclose"
+    AI_NOT_ALLOWED = "not_allowed"
+    AI_POLICIES = [
+        (AI_ALLOWED, "Allowed"),
+        (AI_DISCLOSE, "Allowed, with disclosure"),
+        (AI_NOT_ALLOWED, "Not allowed"),
+    ]
+
     title = models.CharField(max_length=200)
     exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="assessments")
     rubric = models.ForeignKey("rubrics.Rubric", on_delete=models.PROTECT, related_name="assessments")
@@ -102,6 +111,12 @@ class Assessment(models.Model):
         blank=True,
         help_text="Months a candidate's data is kept after the end; empty means the platform's default.",
     )
+    ai_policy = models.CharField(
+        max_length=20,
+        choices=AI_POLICIES,
+        default=AI_ALLOWED,
+        help_text="Whether candidates may use AI assistants; stated on the welcome page and the brief.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -116,6 +131,9 @@ class Assessment(models.Model):
                 condition=Q(retention_months__gte=1, retention_months__lte=120),
                 name="assessment_retention_1_to_120_months",
             ),
+            models.CheckConstraint(
+                condition=Q(ai_policy__in=["allowed", "disclose", "not_allowed"]), name="assessment_ai_policy_valid"
+            ),
         ]
 
     def __str__(self):
@@ -124,6 +142,21 @@ class Assessment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.archived_at is None and self.closes_at > timezone.now()
+
+    @property
+    def ai_policy_words(self) -> str:
+        """The policy as the candidate reads it, in one sentence."""
+        return AI_POLICY_WORDS[self.ai_policy]
+
+
+AI_POLICY_WORDS = {
+    Assessment.AI_ALLOWED: "You may use AI assistants (chat, code completion, agents) as you would at work. "
+    "The upload form asks what you used; saying is optional.",
+    Assessment.AI_DISCLOSE: "You may use AI assistants (chat, code completion, agents) as you would at work, "
+    "and you tell us what you used and for what: the upload form asks, and the answer is required.",
+    Assessment.AI_NOT_ALLOWED: "Please do this take-home without AI assistants (chat, code completion, agents). "
+    "The upload form asks you to confirm that, or to tell us what you used anyway.",
+}
 
 
 class Regrade(models.Model):

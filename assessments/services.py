@@ -31,6 +31,7 @@ def assessment_create(
     reviewers_per_submission: int = 2,
     reviewers: Iterable[User] = (),
     retention_months: int | None = None,
+    ai_policy: str = Assessment.AI_ALLOWED,
 ) -> Assessment:
     with transaction.atomic():
         assessment = Assessment.objects.create(
@@ -42,6 +43,7 @@ def assessment_create(
             time_limit_minutes=time_limit_minutes or exercise.time_limit_minutes,
             reviewers_per_submission=reviewers_per_submission,
             retention_months=retention_months,
+            ai_policy=ai_policy,
         )
         assessment.reviewers.set(list(reviewers))
         audit_record(
@@ -55,7 +57,14 @@ def assessment_create(
 
 # What a manager may change after creating an assessment. Its exercise version changes only through
 # a trial regrade made live (Reports → Versions & regrades), so one cohort never mixes versions.
-ASSESSMENT_EDITABLE = ("title", "time_limit_minutes", "closes_at", "reviewers_per_submission", "retention_months")
+ASSESSMENT_EDITABLE = (
+    "title",
+    "time_limit_minutes",
+    "closes_at",
+    "reviewers_per_submission",
+    "retention_months",
+    "ai_policy",
+)
 
 
 def assessment_update(

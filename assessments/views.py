@@ -89,6 +89,7 @@ def assessment_new(request):
             reviewers_per_submission=data["reviewers_per_submission"],
             reviewers=data["reviewers"],
             retention_months=data["retention_months"],
+            ai_policy=data["ai_policy"],
         )
         messages.success(request, f"“{assessment.title}” is open. Invite your first candidates below.")
         return redirect("assessments:detail", assessment.pk)
@@ -112,6 +113,7 @@ def assessment_edit(request, pk: int):
             time_limit_minutes=data["time_limit_minutes"] or assessment.exercise.time_limit_minutes,
             reviewers_per_submission=data["reviewers_per_submission"],
             retention_months=data["retention_months"],
+            ai_policy=data["ai_policy"],
         )
         messages.success(request, "Changes saved.")
         return redirect("assessments:detail", assessment.pk)

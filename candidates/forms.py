@@ -85,9 +85,38 @@ class UploadForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6}),
     )
 
-    def __init__(self, *args, max_bytes: int, **kwargs):
+    ai_disclosure = forms.CharField(
+        label="AI assistants you used",
+        required=False,
+        max_length=MAX_NOTES_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    ai_used_none = forms.BooleanField(label="I used no AI assistant for this take-home", required=False)
+
+    def __init__(self, *args, max_bytes: int, ai_policy: str = "allowed", **kwargs):
         super().__init__(*args, **kwargs)
         self.max_bytes = max_bytes
+        self.ai_policy = ai_policy
+
+    def clean(self) -> dict[str, Any]:
+        """The disclosure the assessment's AI policy asks for (``Assessment.AI_POLICIES``)."""
+        super().clean()
+        cleaned = self.cleaned_data
+        said = (cleaned.get("ai_disclosure") or "").strip()
+        none = bool(cleaned.get("ai_used_none"))
+        if self.ai_policy == "disclose" and not said:
+            self.add_error("ai_disclosure", "Tell us which AI assistants you used and for what (or write “none”).")
+        elif self.ai_policy == "not_allowed":
+            if not said and not none:
+                self.add_error("ai_disclosure", "Confirm that you used no AI assistant, or tell us what you used.")
+            elif said and none:
+                self.add_error(
+                    "ai_disclosure", "Either confirm that you used none, or describe what you used; not both."
+                )
+        else:
+            none = False  # only asked under "not allowed"
+        cleaned["ai_disclosure"], cleaned["ai_used_none"] = said, none
+        return cleaned
 
     def clean_archive(self):
         upload = self.cleaned_data["archive"]

@@ -1,5 +1,8 @@
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -164,6 +167,18 @@ class Submission(models.Model):
         help_text="Files of the archive that were never unpacked or run (compiled Python, archives inside "
         "the archive): [{path, size, reason}], as the unpacking reported them.",
     )
+    ai_policy = models.CharField(
+        max_length=20, blank=True, help_text="The assessment's AI policy when this was uploaded (it can change later)."
+    )
+    ai_disclosure = models.TextField(blank=True, help_text="What the candidate says they used AI assistants for.")
+    ai_used_none = models.BooleanField(default=False, help_text="The candidate confirmed they used no AI assistant.")
+    git_history = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The commit timeline of the git history in the archive, read once after the upload "
+        "(grader.githistory): {source, commits: [{sha, authored, committed, message, files, paths, added, "
+        "deleted}], truncated, error}; {} until read, source '' when there is none. No author names or emails.",
+    )
 
     class Meta:
         ordering = ["invitation", "-number"]
@@ -193,12 +208,77 @@ class Submission(models.Model):
         return data
 
     @property
+    def git_timeline(self) -> "GitTimeline":
+        return GitTimeline.of(self)
+
+    @property
     def ignored_by_reason(self) -> list[dict]:
         """The ignored files grouped under their reason, in the order the archive listed them."""
         groups: dict[str, list[dict]] = {}
         for item in self.ignored_files or []:
             groups.setdefault(item.get("reason", ""), []).append(item)
         return [{"reason": reason, "files": files} for reason, files in groups.items()]
+
+
+def offset_words(delta: timedelta | None) -> str:
+    """How far from the start a moment is: "1 h 05 min after the start", "3 min before the start"."""
+    if delta is None:
+        return ""
+    minutes = round(abs(delta.total_seconds()) / 60)
+    hours, minutes = divmod(minutes, 60)
+    amount = f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return f"{amount} {'before' if delta < timedelta(0) else 'after'} the start"
+
+
+@dataclass(frozen=True)
+class GitTimeline:
+    """What the review page shows of an upload's git history: the commits with their times as datetimes
+    and offsets from the start, how long after the start the first commit and the upload came, and each
+    commit's place (0-100) on a strip from the start to the upload."""
+
+    # "pending" (not read yet), "none" (no history uploaded), "unread" (stored before reading), "error", "read"
+    state: str
+    source: str = ""
+    error: str = ""
+    commits: tuple[dict[str, Any], ...] = ()
+    truncated: bool = False
+    started_at: datetime | None = None
+    uploaded_at: datetime | None = None
+    to_first_commit: str = ""
+    to_upload: str = ""
+    outside_window: int = 0  # commits dated before the start or after the upload
+
+    @classmethod
+    def of(cls, submission: "Submission") -> "GitTimeline":
+        data = submission.git_history or {}
+        if not data:
+            return cls(state="pending")
+        if not data.get("source"):
+            return cls(state="unread" if data.get("before_reading") else "none")
+        started, uploaded = submission.invitation.started_at, submission.created_at
+        window = uploaded - started if started and uploaded > started else None
+        span = window.total_seconds() if window else 0
+        commits: list[dict[str, Any]] = []
+        for c in data.get("commits", []):
+            at = datetime.fromtimestamp(c["authored"], tz=UTC)
+            after = at - started if started else None
+            place = None
+            if window and after is not None and timedelta(0) <= after <= window:
+                place = round(100 * after.total_seconds() / span, 2)
+            commits.append({**c, "authored_at": at, "offset": offset_words(after), "place": place})
+        first = min((c["authored_at"] for c in commits), default=None)
+        return cls(
+            state="error" if data.get("error") else "read",
+            source=data["source"],
+            error=data.get("error", ""),
+            commits=tuple(commits),
+            truncated=bool(data.get("truncated")),
+            started_at=started,
+            uploaded_at=uploaded,
+            to_first_commit=offset_words(first - started) if first and started else "",
+            to_upload=offset_words(uploaded - started) if started else "",
+            outside_window=sum(1 for c in commits if span and c["place"] is None),
+        )
 
 
 class StoredArchive(models.Model):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from assessments.models import Assessment
 from candidates.models import (
+    ArchiveUnavailable,
     Candidate,
     CodeFingerprint,
     Decision,
@@ -38,6 +39,7 @@ from candidates.selectors import (
 from core.audit import audit_record
 from core.models import AuditEvent
 from core.transitions import IllegalTransition, apply_transition, check_transition
+from grader.githistory import has_git_history, read_history_isolated
 from grader.unpack import ArchiveLimits, ArchiveRejected, unpack_archive
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,13 @@ def invitation_withdraw(*, invitation: Invitation, actor: User, reason: str = ""
 
 
 def submission_store(
-    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict[str, Any]] | None = None
+    *,
+    invitation: Invitation,
+    archive: bytes,
+    notes: str = "",
+    ignored_files: list[dict[str, Any]] | None = None,
+    ai_disclosure: str = "",
+    ai_used_none: bool = False,
 ) -> Submission:
     """Store one upload: the row, the archive file, the invitation's state, the audit trail.
 
@@ -125,6 +133,10 @@ def submission_store(
     (what the unpacking dropped) to tell the candidate and reviewers. Raises UploadRejected
     once MAX_UPLOADS_PER_INVITATION uploads are stored. Its grading and what a new upload does
     to the older ones' are workflows.uploads.submission_accept's, in the same transaction.
+
+    The AI-use disclosure is stored with the assessment's policy as it stands now. An archive with
+    no git history is recorded as such at once; one with history is read after the commit
+    (``submission_git_history_read``).
     """
     if not invitation.accepts_uploads:
         if invitation.is_past_due:
@@ -147,6 +159,10 @@ def submission_store(
             notes=notes,
             exercise_version=exercise.version,
             ignored_files=ignored_files or [],
+            ai_policy=invitation.assessment.ai_policy,
+            ai_disclosure=ai_disclosure.strip(),
+            ai_used_none=ai_used_none,
+            git_history={} if has_git_history(archive) else dict(NO_GIT_HISTORY),
         )
         submission.save()
         StoredArchive.objects.create(submission=submission, data=archive)
@@ -164,6 +180,25 @@ def submission_store(
             },
         )
     invitation.refresh_from_db()
+    return submission
+
+
+NO_GIT_HISTORY = {"source": "", "commits": []}
+
+
+def submission_git_history_read(*, submission_id: int) -> Submission | None:
+    """Read the upload's git history once, in a capped child process that runs nothing of the
+    candidate's, and store its timeline. Safe to run twice: a history already read is kept."""
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is None or submission.git_history:
+        return submission
+    try:
+        archive = submission.archive_bytes()
+    except ArchiveUnavailable:
+        return submission
+    history = read_history_isolated(archive)
+    Submission.objects.filter(pk=submission.pk, git_history={}).update(git_history=history)
+    submission.refresh_from_db(fields=["git_history"])
     return submission
 
 
@@ -446,8 +481,9 @@ def candidate_erase(
     """Remove a candidate's personal data and files; keep the anonymous rows counts are made of.
 
     Kept: invitations (state, timestamps, pseudonym), submissions' number, size and sha256,
-    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, the names of
-    the archive's ignored files, decision reasons, and free text about them in the audit trail.
+    grading runs, reviews and scores. Gone: name, email, uploaded archives, notes, the AI-use
+    disclosure, the git history's timeline, the names of the archive's ignored files, decision
+    reasons, and free text about them in the audit trail.
     Their portal links stop working.
     """
     with transaction.atomic():
@@ -458,7 +494,8 @@ def candidate_erase(
         submissions = Submission.objects.filter(invitation__candidate=locked)
         files = StoredArchive.objects.filter(submission__in=submissions).delete()[0]
         CodeFingerprint.objects.filter(submission__in=submissions).delete()  # derived from the code
-        submissions.update(notes="", ignored_files=[])  # file names come from the archive
+        # File names come from the archive; the disclosure and the commit messages are the candidate's words.
+        submissions.update(notes="", ignored_files=[], ai_disclosure="", git_history=dict(NO_GIT_HISTORY))
         Decision.objects.filter(invitation__candidate=locked).update(reason=erased_text)
         redacted = _audit_redact(invitation_ids, erased_text)
         locked.name = f"Erased candidate #{locked.pk}"

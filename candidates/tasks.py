@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from candidates.services import candidates_erase_past_retention
+from candidates.services import candidates_erase_past_retention, submission_git_history_read
 
 
 @shared_task(name="candidates.tasks.erase_past_retention", ignore_result=True)
@@ -18,3 +18,10 @@ def compare_submission(submission_id: int) -> None:
     from candidates.similarity import submission_similarity_compute
 
     submission_similarity_compute(submission_id=submission_id)
+
+
+# Reading runs in a child process capped at 60 s of CPU (grader.githistory); these limits sit above it.
+@shared_task(name="candidates.tasks.read_git_history", ignore_result=True, soft_time_limit=120, time_limit=150)
+def read_git_history(submission_id: int) -> None:
+    """The commit timeline of an upload's git history, read once after the upload is stored."""
+    submission_git_history_read(submission_id=submission_id)

@@ -136,16 +136,19 @@ def upload(request, invitation: Invitation):
     if invitation.started_at is None:
         return redirect("candidates:start", invitation.pk)
     limits = ArchiveLimits.from_exercise(invitation.assessment.exercise.limits)
-    form = UploadForm(max_bytes=limits.max_compressed_bytes)
+    policy = invitation.assessment.ai_policy
+    form = UploadForm(max_bytes=limits.max_compressed_bytes, ai_policy=policy)
     status = 200
     if request.method == "POST":
-        form = UploadForm(request.POST, request.FILES, max_bytes=limits.max_compressed_bytes)
+        form = UploadForm(request.POST, request.FILES, max_bytes=limits.max_compressed_bytes, ai_policy=policy)
         if form.is_valid():
             try:
                 submission = submission_upload(
                     invitation=invitation,
                     archive=form.cleaned_data["archive"].read(),
                     notes=form.cleaned_data["notes"],
+                    ai_disclosure=form.cleaned_data["ai_disclosure"],
+                    ai_used_none=form.cleaned_data["ai_used_none"],
                 )
             except UploadRejected as exc:
                 form.add_error("archive", str(exc))

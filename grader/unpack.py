@@ -27,6 +27,13 @@ differ only in letter case or in how their characters are encoded (``café`` com
 decomposed, the U+FB01 ligature and ``fi``), which look like one. A name a file system could not hold (a name over
 255 bytes, a path over MAX_PATH_BYTES, or deeper than the limit) is refused in words too, never a
 crash. Every message shows a name escaped (``_shown``): it cannot play the trick it refuses.
+
+A candidate's git history (a ``.git`` folder, or a ``*.bundle`` made with ``git bundle``) is
+optional evidence of how the work was done: it is dropped like compiled Python, never written where
+the grader runs or reviewers browse (its hooks and config must never meet a ``git`` command there),
+and read apart by ``grader.githistory``. Its files count toward the size limits but not the file
+count (a young repository holds hundreds of loose objects), with a bound of their own, and are
+listed as one entry per ``.git`` folder, not one per object.
 """
 
 import io
@@ -94,6 +101,9 @@ class Manifest:
 
 
 COMPILED_PYTHON = "compiled Python: we run your source files"
+GIT_HISTORY = "git history: read for the commit timeline, never run"
+# A .git folder's own bound: loose objects are many small files (``git gc`` packs them into two).
+MAX_GIT_FILES = 5000
 NESTED_ARCHIVE = "an archive inside the archive: not unpacked or run"
 _NESTED_ARCHIVE_SUFFIXES = (".whl", ".egg", ".zip", ".pyz")
 _NATIVE_BY_NAME = [
@@ -112,8 +122,24 @@ _NATIVE_MAGIC = {
 _FAT_MAGIC = (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf")
 
 
+def git_folder_index(path: PurePosixPath) -> int:
+    """Where ``.git`` is among the path's folders (-1 when it is not in one); case-blind, as git is on macOS."""
+    for index, part in enumerate(path.parts[:-1]):
+        if part.lower() == ".git":
+            return index
+    return -1
+
+
+def is_git_history(path: PurePosixPath) -> bool:
+    """A member of a ``.git`` folder, a ``.git`` file (a worktree's pointer) or a git bundle."""
+    name = path.name.lower()
+    return name == ".git" or name.endswith(".bundle") or git_folder_index(path) >= 0
+
+
 def _why_dropped(path: PurePosixPath) -> str:
     """The reason a member is not written, or "" to write it. Case-blind: dropping more costs nothing."""
+    if is_git_history(path):
+        return GIT_HISTORY
     name = path.name.lower()
     if name.endswith((".pyc", ".pyo")) or "__pycache__" in (part.lower() for part in path.parts[:-1]):
         return COMPILED_PYTHON
@@ -317,7 +343,13 @@ def unpack_archive(
         if len(members) > limits.max_files:
             raise ArchiveRejected(f"The archive holds {len(members)} files; the limit is {limits.max_files}.")
         _refuse_look_alikes(members)
-        if len(dropped) > limits.max_files:
+        git_files = sum(1 for *_, reason in dropped if reason == GIT_HISTORY)
+        if git_files > MAX_GIT_FILES:
+            raise ArchiveRejected(
+                f"The archive's git history holds {git_files} files; the limit is {MAX_GIT_FILES}. Run "
+                "`git gc` to pack it, or upload a bundle instead (`git bundle create history.bundle --all`)."
+            )
+        if len(dropped) - git_files > limits.max_files:
             raise ArchiveRejected(
                 f"The archive holds {len(dropped)} compiled Python files or archives, which we would ignore; "
                 f"the limit is {limits.max_files}. Delete the __pycache__ folders and zip again."
@@ -336,8 +368,17 @@ def unpack_archive(
         # The wrapper folder is found among every member, dropped or not, so that what is
         # written lands exactly where it would have before dropping existed.
         prefix = _common_root([p for _, p in members] + [p for _, p, _ in dropped]) if strip_single_root else ""
+        git_folders: dict[str, int] = {}
         for info, path, reason in dropped:
             rel = PurePosixPath(*path.parts[1:]) if prefix else path
+            if (at := git_folder_index(rel)) >= 0:
+                folder = "/".join(rel.parts[: at + 1]) + "/"
+                if folder not in git_folders:
+                    git_folders[folder] = len(manifest.ignored)
+                    manifest.ignored.append(IgnoredFile(folder, 0, reason))
+                entry = manifest.ignored[git_folders[folder]]
+                manifest.ignored[git_folders[folder]] = IgnoredFile(folder, entry.size + info.file_size, reason)
+                continue
             manifest.ignored.append(IgnoredFile(str(rel), info.file_size, reason))
         dest.mkdir(parents=True, exist_ok=True)
         if any(dest.iterdir()):

@@ -289,3 +289,112 @@ def add_results(run, results: Iterable[dict | tuple[str, str]]) -> None:
 def review_verdict(review, recommendation: str = "yes", takeaways: str = "Grounds its answers\nRetries with care"):
     """A recommendation and two takeaways, which submitting a review needs beside its levels and notes."""
     return review_verdict_save(review=review, recommendation=recommendation, takeaways=takeaways)
+
+
+# --- Git history ----------------------------------------------------------------------------------
+
+GIT_AUTHOR = b"Jane Candidate <jane.candidate@example.com>"
+# What a hostile .git may name for git (or anything that trusts its config) to run: each writes MARKER.
+HOSTILE_GIT_CONFIG = """[core]
+\tfsmonitor = touch {marker}
+\tpager = touch {marker}
+\tsshCommand = touch {marker}
+\thooksPath = hooks
+[filter "x"]
+\tclean = touch {marker}
+\tsmudge = touch {marker}
+\tprocess = touch {marker}
+[diff "x"]
+\ttextconv = touch {marker}
+[alias]
+\tlog = !touch {marker}
+"""
+HOSTILE_HOOKS = ("post-checkout", "pre-commit", "post-merge", "fsmonitor-watchman", "reference-transaction")
+
+
+def git_history(folder: Path, commits: list[tuple[int, str, dict[str, str]]]) -> Path:
+    """A repository in ``folder`` with ``commits`` made as (unix time, message, files written) on main,
+    each commit's tree being the previous one's with those files replaced. Built with dulwich's
+    objects, so nothing (no hook, no config) runs while building it. Returns the ``.git`` folder."""
+    from dulwich.objects import Blob, Commit, Tree
+    from dulwich.repo import Repo
+
+    repo = Repo.init(str(folder), mkdir=True)
+    files: dict[str, bytes] = {}
+    parent = None
+    for when, message, changes in commits:
+        files |= {path: text.encode() for path, text in changes.items()}
+        tree_id = _git_tree(repo.object_store, files, Blob, Tree)
+        commit = Commit()
+        commit.tree, commit.parents = tree_id, [parent] if parent else []
+        commit.author = commit.committer = GIT_AUTHOR
+        commit.author_time = commit.commit_time = when
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.message = message.encode()
+        repo.object_store.add_object(commit)
+        parent = commit.id
+    repo.refs[b"refs/heads/main"] = parent
+    repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
+    repo.close()
+    return folder / ".git"
+
+
+def _git_tree(store, files: dict[str, bytes], Blob, Tree) -> bytes:
+    tree = Tree()
+    folders: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            folders.setdefault(head, {})[rest] = data
+        else:
+            blob = Blob.from_string(data)
+            store.add_object(blob)
+            tree.add(head.encode(), 0o100644, blob.id)
+    for name, inner in folders.items():
+        tree.add(name.encode(), 0o040000, _git_tree(store, inner, Blob, Tree))
+    store.add_object(tree)
+    return tree.id
+
+
+def git_bundle(git_folder: Path) -> bytes:
+    """What `git bundle create history.bundle --all` makes of the repository at ``git_folder``'s parent."""
+    from dulwich.bundle import create_bundle_from_repo, write_bundle
+    from dulwich.repo import Repo
+
+    repo = Repo(str(git_folder.parent))
+    buffer = io.BytesIO()
+    write_bundle(buffer, create_bundle_from_repo(repo, refs=[b"refs/heads/main"]))
+    repo.close()
+    return buffer.getvalue()
+
+
+def git_folder_members(git_folder: Path, *, under: str = ".git", marker: Path | None = None) -> dict[str, bytes]:
+    """The ``.git`` folder as zip members under ``under``; with ``marker``, a hostile config and hooks
+    that would each write ``marker`` if anything ran them."""
+    members = {
+        f"{under}/{p.relative_to(git_folder).as_posix()}": p.read_bytes()
+        for p in sorted(git_folder.rglob("*"))
+        if p.is_file()
+    }
+    if marker is not None:
+        members[f"{under}/config"] = HOSTILE_GIT_CONFIG.format(marker=marker).encode()
+        for hook in HOSTILE_HOOKS:
+            members[f"{under}/hooks/{hook}"] = f"#!/bin/sh\ntouch {marker}\n".encode()
+        members[f"{under}/info/attributes"] = b"* filter=x diff=x\n"
+        members[".gitattributes"] = b"* filter=x diff=x\n"
+    return members
+
+
+def git_object_bomb(*, gigabytes: int = 2) -> bytes:
+    """A loose git object that declares and inflates to ``gigabytes`` of zeros from about 2 MB.
+
+    Built fast: after a full flush the compressor starts afresh, so one compressed 16 MB block is
+    repeated (the trailing checksum is wrong, which a reader only sees after inflating it all)."""
+    import zlib
+
+    size = gigabytes * 1024**3
+    co = zlib.compressobj(9)
+    head = co.compress(f"blob {size}\0".encode()) + co.flush(zlib.Z_FULL_FLUSH)
+    chunk = 16 * 1024 * 1024
+    block = co.compress(b"\0" * chunk) + co.flush(zlib.Z_FULL_FLUSH)
+    return head + block * (size // chunk) + co.flush()

@@ -8,13 +8,20 @@ from assessments.models import Assessment, GradingRun, Regrade
 from assessments.services import grading_run_create, grading_runs_supersede
 from candidates.models import Invitation, Submission
 from candidates.services import submission_store, upload_check
+from candidates.tasks import read_git_history as read_git_history_task
 from rubrics.services import reviews_withdraw_superseded
 from workflows.tasks import grade_submission as grade_submission_task
 from workflows.tasks import grade_trial_run as grade_trial_run_task
 
 
 def submission_accept(
-    *, invitation: Invitation, archive: bytes, notes: str = "", ignored_files: list[dict[str, Any]] | None = None
+    *,
+    invitation: Invitation,
+    archive: bytes,
+    notes: str = "",
+    ignored_files: list[dict[str, Any]] | None = None,
+    ai_disclosure: str = "",
+    ai_used_none: bool = False,
 ) -> Submission:
     """Store one upload and queue its grading, all in one transaction; the task is sent on commit.
 
@@ -30,7 +37,17 @@ def submission_accept(
             .select_related("exercise")
             .get(pk=invitation.assessment_id)
         )
-        submission = submission_store(invitation=invitation, archive=archive, notes=notes, ignored_files=ignored_files)
+        submission = submission_store(
+            invitation=invitation,
+            archive=archive,
+            notes=notes,
+            ignored_files=ignored_files,
+            ai_disclosure=ai_disclosure,
+            ai_used_none=ai_used_none,
+        )
+        if not submission.git_history:
+            submission_id = submission.pk
+            transaction.on_commit(lambda: read_git_history_task.delay(submission_id))
         run = grading_run_create(submission=submission, exercise=assessment.exercise)
         grading_runs_supersede(submission=submission)
         reviews_withdraw_superseded(submission=submission)
@@ -47,12 +64,19 @@ def submission_accept(
     return submission
 
 
-def submission_upload(*, invitation: Invitation, archive: bytes, notes: str = "") -> Submission:
+def submission_upload(
+    *, invitation: Invitation, archive: bytes, notes: str = "", ai_disclosure: str = "", ai_used_none: bool = False
+) -> Submission:
     """The portal's upload: checked exactly as the grader will unpack it, then accepted.
 
     A refused upload raises UploadRejected and leaves nothing behind.
     """
     checked = upload_check(invitation=invitation, archive=archive, notes=notes)
     return submission_accept(
-        invitation=invitation, archive=archive, notes=checked.notes, ignored_files=checked.ignored_files
+        invitation=invitation,
+        archive=archive,
+        notes=checked.notes,
+        ignored_files=checked.ignored_files,
+        ai_disclosure=ai_disclosure,
+        ai_used_none=ai_used_none,
     )

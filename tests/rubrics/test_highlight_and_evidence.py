@@ -131,17 +131,17 @@ def test_every_file_of_the_archive_is_listed_with_its_size_and_why_it_is_not_sho
         "assets/logo.bin": ("12 KB", "binary, 12 KB, not shown", ""),
         "data/big.txt": ("300 KB", "300 KB, over the 200 KB the viewer shows: download it to read it", ""),
         "data/latin1.txt": ("4 bytes", "not UTF-8 text, 4 bytes, not shown", ""),
-        ".git/logs/HEAD": ("75 bytes", "git's own file, 75 bytes, not shown: git records name the author", ".git/"),
     }
     [venv] = [folder for folder in view.tool_folders if folder.folder == ".venv/"]
     assert (len(venv.files), venv.python_files) == (2, 1)
-    [compiled] = view.ignored_groups
-    assert compiled.reason == "compiled Python: we run your source files"
-    assert compiled.rows == [("pkg/__pycache__/__init__.cpython-312.pyc", "48 bytes")]
+    # The .git folder is never unpacked (its history is read apart, for the timeline): one line, no files.
+    assert {group.reason: group.rows for group in view.ignored_groups} == {
+        "git history: read for the commit timeline, never run": [(".git/", "75 bytes")],
+        "compiled Python: we run your source files": [("pkg/__pycache__/__init__.cpython-312.pyc", "48 bytes")],
+    }
     # Tool folders are one line each in the diff, never a diff per file.
     assert {d.path: d.note for d in view.diffs if d.path.startswith((".venv", ".git"))} == {
         ".venv/": "2 files, not diffed: read them in the code pane.",
-        ".git/": "1 files, not diffed: read them in the code pane.",
     }
 
 
@@ -152,7 +152,7 @@ def test_a_file_in_a_tool_folder_can_be_read_and_git_records_never(tmp_path):
     git = code_view(archive=archive, starter_dir=None, selected=".git/logs/HEAD")
 
     assert "from the venv" in venv.selected_html
-    assert git.selected_html is None and "Dana" not in git.selected_note and not git.selected_downloadable
+    assert "Dana" not in (git.selected_html or "") + git.selected_note
     assert code_file(archive=archive, path=".git/logs/HEAD") is None
     assert code_file(archive=archive, path="data/big.txt") == b"a" * (300 * 1024)
     assert code_file(archive=archive, path="pkg/__pycache__/__init__.cpython-312.pyc") is None  # never unpacked
