@@ -33,7 +33,7 @@ test: venv ## The whole suite (DATABASE_URL / CELERY_BROKER_URL choose PostgreSQ
 	@scripts/install-system-deps $(SANDBOX_PKGS) $(BROWSER_PKGS) $(PDF_PKGS) $(PDF_TEST_PKGS)
 	@scripts/build-sandbox-runtime
 	@mkdir -p var/static
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=30 $(PYTEST_ARGS)
 
 # The edit-test loop: the suite without real gradings, the Celery worker and Chromium, in under
 # 2 minutes on two cores. A test that does real sandbox or grading work for seconds is marked slow.

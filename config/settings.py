@@ -291,6 +291,8 @@ SANDBOX_MAX_PROCESSES = env_int("SANDBOX_MAX_PROCESSES", 256)
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 120)
 SANDBOX_FILE_SIZE_MB = env_int("SANDBOX_FILE_SIZE_MB", 64)
 SANDBOX_UID = env_int("SANDBOX_UID", 65534)
+# One box per probe thread of a grading, a forked child per probe (grader/sandbox/warm.py); 0: a box per probe.
+SANDBOX_WARM = env_bool("SANDBOX_WARM", True)
 GRADING_PARALLEL_PROBES = env_int("GRADING_PARALLEL_PROBES", 8)
 # After an infrastructure fault the attempt is retried this many seconds times the attempt number.
 GRADING_RETRY_DELAY_S = env_int("GRADING_RETRY_DELAY_S", 10)

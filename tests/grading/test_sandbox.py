@@ -558,6 +558,9 @@ def test_the_settings_configure_it(settings, runtime):
         "wall_s": 0,
     }
     assert executor.sandboxed and executor.name == "bubblewrap"
+    assert executor.warm and "warm" in executor.isolation["box"]
+    settings.SANDBOX_WARM = False
+    assert not SandboxExecutor.from_settings(runtime_dir=runtime).warm
 
 
 # --- without cgroups: rlimits only ----------------------------------------------------------------
