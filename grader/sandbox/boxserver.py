@@ -16,8 +16,9 @@ packet:
   then does the child drop to the uid and run the harness. No code of the candidate ever runs
   outside the probe's cgroup.
 - ``{"op": "clean", "id", "uid"}``: once the host has killed the probe's cgroup, a cleaner that
-  becomes that uid kills whatever of it is left (rlimits-only hosts have no cgroup) and deletes
-  everything it owns in /tmp, then the server answers ``{"cleaned": id, "left": [...]}``.
+  closes every descriptor, becomes that uid, kills whatever of it is left (rlimits-only hosts have
+  no cgroup) and deletes everything it owns in /tmp; when it ends the server answers
+  ``{"cleaned": id, "left": [...]}`` (empty when nothing was left).
 - The server reports ``{"exit": id, "code"}`` when a child ends, and ``{"error": ..., "id"}``.
 """
 
@@ -104,15 +105,15 @@ def _open_up(top: str) -> None:
                 stack.append(entry.path)
 
 
-def _cleaner(sock: socket.socket, job: dict[str, Any]) -> None:
+def _cleaner(job: dict[str, Any]) -> None:
+    """Exits 0 when the probe's uid has nothing left; it holds no descriptor of the server's while
+    it runs as that uid (the host's socket is closed first)."""
     try:
+        os.closerange(3, 65536)
         left = _clean(int(job["uid"]))
-        _send(sock, {"cleaned": job["id"], "left": left[:20]})
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            _send(sock, {"cleaned": job["id"], "left": [f"cleaner failed: {exc!r}"[:200]]})
-        os._exit(1)
-    os._exit(0)
+    except BaseException:
+        os._exit(2)
+    os._exit(3 if left else 0)
 
 
 def serve(sock_fd: int, preload: list[str]) -> None:
@@ -125,6 +126,7 @@ def serve(sock_fd: int, preload: list[str]) -> None:
             failed[name] = f"{type(exc).__name__}: {exc}"
     _send(sock, {"ready": True, "preloaded": [n for n in preload if n not in failed], "failed": failed})
     children: dict[int, int] = {}  # pid -> job id
+    cleaners: dict[int, int] = {}  # pid -> job id
     gates: dict[int, int] = {}  # job id -> the write end of its go pipe
     while True:
         readable, _, _ = select.select([sock], [], [], 0.05)
@@ -135,9 +137,12 @@ def serve(sock_fd: int, preload: list[str]) -> None:
                 break
             if pid == 0:
                 break
-            job_id = children.pop(pid, None)
-            if job_id is not None:
-                _send(sock, {"exit": job_id, "code": os.waitstatus_to_exitcode(status)})
+            code = os.waitstatus_to_exitcode(status)
+            if pid in children:
+                _send(sock, {"exit": children.pop(pid), "code": code})
+            elif pid in cleaners:
+                left = [] if code == 0 else [f"the cleaner ended with {code}"]
+                _send(sock, {"cleaned": cleaners.pop(pid), "left": left})
         if not readable:
             continue
         try:
@@ -167,13 +172,15 @@ def serve(sock_fd: int, preload: list[str]) -> None:
             if op == "spawn":
                 os.close(go_w)
                 _child(sock, job, fds, go_r)
-            _cleaner(sock, job)
+            _cleaner(job)
         for fd in fds:
             os.close(fd)
         if op == "spawn":
             os.close(go_r)
             gates[job["id"]] = go_w
             children[pid] = job["id"]
+        else:
+            cleaners[pid] = job["id"]
 
 
 if __name__ == "__main__":

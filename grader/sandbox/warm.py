@@ -230,6 +230,12 @@ class WarmBox:
     # -- one probe -------------------------------------------------------------------------------
 
     def spawn(self, executor: SandboxExecutor, job: HarnessJob, on_done: Callable[[WarmBox], None]) -> WarmChild:
+        try:
+            return self._spawn(executor, job, on_done)
+        except OSError as exc:  # copying the inputs, swapping the socket: the host's fault, never the candidate's
+            raise SandboxError(f"could not prepare the warm box for the probe: {exc}") from exc
+
+    def _spawn(self, executor: SandboxExecutor, job: HarnessJob, on_done: Callable[[WarmBox], None]) -> WarmChild:
         number = next(self.children)
         uid = next(self.uids)
         env = {"ANTHROPIC_API_KEY": DUMMY_API_KEY}
