@@ -152,8 +152,9 @@ def _sweep_stale(support: _CgroupSupport) -> None:
         for path in parent.glob("run-*-*"):
             pid = path.name.split("-")[1]
             if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-                with contextlib.suppress(OSError):
-                    path.rmdir()
+                for inner in [*_subdirs(path), path]:  # a warm box's leaf and probe cgroups first
+                    with contextlib.suppress(OSError):
+                        inner.rmdir()
 
 
 def _subdirs(cgroup: Path) -> list[Path]:

@@ -18,6 +18,7 @@ import pytest
 from grader.executors import HarnessJob
 from grader.fakemodel import FakeModel
 from grader.sandbox import SandboxExecutor, sandbox_status
+from grader.sandbox.cgroups import _cgroup_support, _RunCgroup, _sweep_stale
 from tests.grading.test_sandbox import HOSTILE, RUNTIME, assert_host_is_fine, processes_tagged, readable_dir
 
 AVAILABLE, WHY = sandbox_status()
@@ -110,3 +111,16 @@ def test_closing_the_executor_leaves_nothing_on_the_host(submission, tmp_path):
 
     assert_host_is_fine("boxserver.py")
     assert not list(Path(tempfile.gettempdir()).glob(f"sandbox-warm-*-{os.getpid()}-*"))  # its model and data
+
+
+def test_a_dead_workers_warm_box_cgroups_are_swept():
+    support = _cgroup_support()
+    if not support.version:
+        pytest.skip("no cgroups here")
+    dead = 4_194_400  # above the largest pid_max Linux allows: no live process has it
+    box = _RunCgroup(support, memory_mb=64, max_processes=8, with_leaf=True, name=f"run-{dead}-warmtest")
+    box.child("probe-1", memory_mb=32, max_processes=4)
+
+    _sweep_stale(support)
+
+    assert not any(d.exists() for d in box.dirs.values())
