@@ -159,7 +159,10 @@ class WarmBox:
                     raise SandboxError(f"the warm box's server did not start within {_START_TIMEOUT_S:.0f} s")
                 readable, _, _ = select.select([self.sock], [], [], 0.25)
                 if readable:
-                    hello: dict[str, Any] = json.loads(self.sock.recv(1 << 16) or b"{}")
+                    data = self.sock.recv(1 << 16)
+                    if not data:
+                        raise SandboxError("the warm box's server exited before it was ready")
+                    hello: dict[str, Any] = json.loads(data)
                     return hello
         except (OSError, ValueError) as exc:
             self.close()
