@@ -316,8 +316,7 @@ MAX_UPLOADS_PER_INVITATION = env_int("MAX_UPLOADS_PER_INVITATION", 10)
 if MAX_UPLOADS_PER_INVITATION < 1:
     raise ImproperlyConfigured("MAX_UPLOADS_PER_INVITATION must be 1 or more.")
 
-# --- Decision webhooks (each manager's endpoints live on their own Webhooks page) -----------------
-# A failed delivery is retried after base, 2×base, 4×base… seconds, at most this many attempts.
+# --- The debrief guide --------------------------------------------------------------------------
 # The debrief guide (reports.debrief) is the platform's own use of the Anthropic API. Without a key
 # the feature says so and stays off. The key is a secret: read here (or from ANTHROPIC_API_KEY_FILE),
 # handed to the SDK, never rendered or logged. The base URL points the SDK elsewhere (the tests' fake).
@@ -330,6 +329,9 @@ DEBRIEF_TIMEOUT_S = env_int("DEBRIEF_TIMEOUT_S", 120)
 DEBRIEF_SDK_RETRIES = env_int("DEBRIEF_SDK_RETRIES", 2)
 DEBRIEF_MAX_ATTEMPTS = env_int("DEBRIEF_MAX_ATTEMPTS", 3)
 DEBRIEF_RETRY_BASE_S = env_int("DEBRIEF_RETRY_BASE_S", 20)
+
+# --- Decision webhooks (each manager's endpoints live on their own Webhooks page) -----------------
+# A failed delivery is retried after base, 2×base, 4×base… seconds, at most this many attempts.
 WEBHOOK_RETRY_BASE_S = env_int("WEBHOOK_RETRY_BASE_S", 30)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)
