@@ -51,3 +51,26 @@ def test_a_reviewer_sees_their_queue_and_not_the_manager_pages(page, reviewer, l
     assert response.status == 403
     page.goto("/reviews/")
     page.get_by_text("Nothing to review yet.").wait_for()
+
+
+def test_signing_in_upgrades_an_old_slow_hash_to_argon2(page, reviewer, settings):
+    # Point 15 of #20: a sign-in spent most of its time in PBKDF2's 1.5M iterations. The production
+    # hashers (not the suite's fast one) must verify the old hash once and store Argon2 instead.
+    from django.conf import settings as django_settings
+    from django.contrib.auth.hashers import make_password
+
+    from config import settings as production
+
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
+    assert django_settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    reviewer.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    reviewer.save(update_fields=["password"])
+
+    page.goto("/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+    reviewer.refresh_from_db()
+    assert reviewer.password.startswith("argon2$")
