@@ -292,6 +292,8 @@ def _bench_workspace(reviewer, assessment_id: int, runs: int) -> None:
     client.force_login(reviewer)
     url = reverse("rubrics:review", args=[review.pk])
     html = client.get(url).content.decode()
+    if os.environ.get("BENCH_DUMP"):
+        Path(os.environ["BENCH_DUMP"]).write_text(html)
     print(f"\nworkspace: 40 probes, {stored:,} model requests of evidence")
     print(f"{'part':40} {'HTML KB':>8} {'median ms':>10} {'p90 ms':>8} {'queries':>8}")
     parts = {"review page, first load": url}
