@@ -15,7 +15,7 @@ from assessments.services import grading_run_claim, grading_run_finish
 from candidates.models import Invitation, Submission
 from candidates.services import candidate_get_or_create, invitation_create, invitation_mark_graded, invitation_start
 from grader.package import package_checksum
-from rubrics.services import review_verdict_save
+from rubrics.services import review_assign, review_score_save, review_verdict_save
 from workflows.uploads import submission_accept, submission_upload
 
 
@@ -398,3 +398,12 @@ def git_object_bomb(*, gigabytes: int = 2) -> bytes:
     chunk = 16 * 1024 * 1024
     block = co.compress(b"\0" * chunk) + co.flush(zlib.Z_FULL_FLUSH)
     return head + block * (size // chunk) + co.flush()
+
+
+def review_ready_to_submit(submission, reviewer, manager, level: int = 2):
+    """A review assigned to ``reviewer`` with every criterion scored and the verdict given (not submitted)."""
+    review = review_assign(submission=submission, reviewer=reviewer, actor=manager)
+    for criterion in submission.invitation.assessment.rubric.criteria.all():
+        review_score_save(review=review, criterion=criterion, level=level, note="fine")
+    review_verdict(review)
+    return review

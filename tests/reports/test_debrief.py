@@ -12,8 +12,8 @@ from grader.fakemodel import FakeModel
 from reports.debrief import SYSTEM_PROMPT
 from reports.debrief_services import debrief_draft, debrief_request
 from reports.models import DebriefGuide
-from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import graded_submission, review_verdict
+from rubrics.services import review_submit
+from tests.builders import graded_submission, review_ready_to_submit
 
 AGENT = '''"""Answers questions with the model, retrying what fails."""
 
@@ -361,20 +361,12 @@ def test_without_an_api_key_the_feature_says_so_and_stays_off(settings, upload, 
     assert not DebriefGuide.objects.exists()
 
 
-def submitted_review(submission, reviewer, manager):
-    review = review_assign(submission=submission, reviewer=reviewer, actor=manager)
-    for criterion in submission.invitation.assessment.rubric.criteria.all():
-        review_score_save(review=review, criterion=criterion, level=2, note="fine")
-    review_verdict(review)
-    return review
-
-
 def test_only_the_owner_and_reviewers_who_submitted_see_it(
     fake_model, upload, manager, other_manager, reviewer, reviewer2, outsider, client
 ):
     fake_model()
     draft(upload, manager)
-    review = submitted_review(upload, reviewer, manager)
+    review = review_ready_to_submit(upload, reviewer, manager)
     page, post = reverse("reports:debrief", args=[upload.pk]), reverse("reports:debrief_draft", args=[upload.pk])
 
     assert client.get(page).status_code == 302  # signed out (a candidate never signs in)

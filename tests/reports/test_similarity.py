@@ -13,8 +13,8 @@ from candidates.services import candidate_erase
 from candidates.similarity import THRESHOLD, submission_similarity_compute
 from candidates.winnowing import fingerprint, similarity
 from rubrics.models import Review
-from rubrics.services import review_assign, review_score_save, review_submit
-from tests.builders import make_zip, review_verdict, zip_bomb
+from rubrics.services import review_submit
+from tests.builders import make_zip, review_ready_to_submit, zip_bomb
 from tests.reports.conftest import login
 from tests.reports.similarity_solutions import (
     REFERENCE,
@@ -82,14 +82,6 @@ def test_the_starter_kit_counts_for_nothing(helpdesk):
     assert similarity(*with_kit)[0] > THRESHOLD
 
 
-def _submitted_review(submission, reviewer, manager):
-    review = review_assign(submission=submission, reviewer=reviewer, actor=manager)
-    for criterion in submission.invitation.assessment.rubric.criteria.all():
-        review_score_save(review=review, criterion=criterion, level=2, note="fine")
-    review_verdict(review)
-    return review
-
-
 @pytest.fixture
 def copied_pair(helpdesk, manager):
     original = _submit(helpdesk, "Ada Original", honest_solution(7))
@@ -101,7 +93,7 @@ def copied_pair(helpdesk, manager):
 
 def test_reviewers_see_matches_only_after_submitting_and_only_by_pseudonym(client, copied_pair, reviewer, manager):
     original, copy = copied_pair
-    review = _submitted_review(copy, reviewer, manager)
+    review = review_ready_to_submit(copy, reviewer, manager)
     url = reverse("rubrics:review", args=[review.pk])
     page = login(client, reviewer).get(url).content.decode()
     assert 'data-section="similarity"' not in page  # it would anchor the blind scoring
